@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format install clean-var help
+
+help:
+	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
+	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make lint   - ruff and mypy"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall when the dependency list or the lock changes; constraints pin every version (requirements.lock).
+$(STAMP): pyproject.toml requirements.lock | $(PY)
+	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(PIP) install --quiet --disable-pip-version-check -c requirements.lock -e ".[embedded,test,lint]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m common.devrun
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/ruff format --check libs services tests
+	$(VENV)/bin/mypy libs/common services
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format libs services tests
+	$(VENV)/bin/ruff check --fix libs services tests
+
+clean-var:
+	rm -rf var

@@ -1,0 +1,1 @@
+"""Shared foundation of every service: settings, database, events, errors, money, clock, auth."""

@@ -1,0 +1,108 @@
+"""Async SQLAlchemy: engines for SQLite and PostgreSQL, one transaction per unit of work."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+_READONLY = "ybj_readonly"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def new_metadata() -> MetaData:
+    """A MetaData with the house naming convention, so constraint names are stable across databases."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10, busy_timeout_ms: int = 5000,
+                  echo: bool = False) -> AsyncEngine:
+    """An async engine; on SQLite: WAL, busy timeout, foreign keys, and BEGIN IMMEDIATE for writes."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(parsed, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                                   pool_timeout=10, echo=echo)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(parsed, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so that "begin" below decides how to begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction takes the write lock at once, so two writers never deadlock upgrading a
+        # read lock (SQLITE_BUSY mid-transaction); read-only transactions stay deferred and concurrent.
+        if conn.get_execution_options().get(_READONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """A service's database: the engine, its sessions, and the signal that wakes the outbox relay."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._readonly_sessions = async_sessionmaker(
+            engine.execution_options(**{_READONLY: True}), expire_on_commit=False, autoflush=False
+        )
+        self.outbox_signal = asyncio.Event()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> Database:
+        return cls(create_engine(url, **options))
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[AsyncSession]:
+        """One transaction: commits when the block ends normally, rolls back when it raises."""
+        maker = self._readonly_sessions if readonly else self._sessions
+        async with maker() as session, session.begin():
+            yield session
+        if session.info.pop("outbox_pending", False):
+            self.outbox_signal.set()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    async with db.transaction(readonly=request.method in _SAFE_METHODS) as session:
+        yield session
+
+
+# scope="function" closes the transaction before the response is sent, so a failed commit becomes an
+# error response instead of a success the database never kept.
+DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+"""The request's session: one transaction, committed on success and rolled back on error."""

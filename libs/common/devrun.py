@@ -1,0 +1,140 @@
+"""`make run`: NATS from the wheel and the five services on SQLite under var/, stopped cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import IO
+
+from common.embedded_nats import EmbeddedNats, port_open
+from common.serve import SERVICES, settings_for
+
+READY_TIMEOUT_S = 90.0
+
+
+class DevStack:
+    """The processes of a local platform: an embedded NATS (unless NATS_URL points elsewhere) and services."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.logs = var_dir / "logs"
+        self.nats: EmbeddedNats | None = None
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._log_files: list[IO[bytes]] = []
+
+    def start(self) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        if not os.environ.get("NATS_URL"):
+            port = int(os.environ.get("NATS_PORT", "4223"))
+            self.nats = EmbeddedNats(port=port, store_dir=self.var_dir / "nats", log_file=self.logs / "nats.log")
+            self.nats.start()
+            os.environ["NATS_URL"] = self.nats.url
+            print(f"  nats        {self.nats.url} (JetStream store {self.var_dir / 'nats'})", flush=True)
+        for service in SERVICES:
+            settings = settings_for(service)
+            if port_open(settings.port, "127.0.0.1"):
+                raise RuntimeError(f"port {settings.port} for {service} is taken; "
+                                   f"set {service.upper()}_PORT to a free one")
+            log_file = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 - closed in stop()
+            self._log_files.append(log_file)
+            # Each service in its own session: Ctrl-C reaches this supervisor only, which then stops them in order.
+            self.children[service] = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "common.serve", service], stdout=log_file, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        pending = set(SERVICES)
+        while pending:
+            for service in sorted(pending):
+                process = self.children[service]
+                if process.poll() is not None:
+                    raise RuntimeError(f"{service} exited with {process.returncode}; see {self.logs}/{service}.log")
+                if _ready(settings_for(service).base_url):
+                    pending.discard(service)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {READY_TIMEOUT_S:.0f}s: {', '.join(sorted(pending))}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        for process in self.children.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for service, process in self.children.items():
+            try:
+                process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"  {service} did not stop in time; killing it", flush=True)
+                process.kill()
+                process.wait()
+        if self.nats is not None:
+            self.nats.stop()
+        for log_file in self._log_files:
+            log_file.close()
+
+    def any_exited(self) -> str | None:
+        for service, process in self.children.items():
+            if process.poll() is not None:
+                return service
+        return None
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:  # noqa: S310 - our own URL
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def main() -> int:
+    var_dir = Path(os.environ.get("VAR_DIR", "var")).resolve()
+    os.environ["VAR_DIR"] = str(var_dir)
+    stack = DevStack(var_dir)
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    print("Starting the medical-insurance platform (SQLite under var/, logs in var/logs/) ...", flush=True)
+    started = time.monotonic()
+    try:
+        stack.start()
+        stack.wait_ready()
+        gateway = settings_for("gateway").base_url
+        print(f"\nReady in {time.monotonic() - started:.1f}s.\n", flush=True)
+        print(f"  API docs    {gateway}/docs        <- start here", flush=True)
+        print(f"  gateway     {gateway}", flush=True)
+        for service in SERVICES[1:]:
+            url = settings_for(service).base_url
+            print(f"  {service:<11} {url}  (docs {url}/docs; reached through {gateway}/{service}/...)", flush=True)
+        print(f"  logs        {stack.logs}/\n\nPress Ctrl-C to stop.", flush=True)
+        while not stopping:
+            exited = stack.any_exited()
+            if exited:
+                print(f"{exited} exited unexpectedly; see {stack.logs}/{exited}.log. Stopping.", flush=True)
+                return 1
+            time.sleep(0.3)
+        return 0
+    except (RuntimeError, TimeoutError) as exc:
+        print(f"Could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        print("\nStopping ...", flush=True)
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The event backbone: envelope, contracts, transactional outbox, relay, idempotent consumers."""

@@ -1,0 +1,191 @@
+"""Durable pull consumers: inbox in the handler's transaction, ack after commit, backoff, dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import Clock
+from common.db import Database
+from common.events.contracts import deadletter_subject
+from common.events.envelope import EventEnvelope
+from common.events.nats import NatsClient
+from common.events.tables import inbox_event
+from common.metrics import DEAD_LETTERS, EVENT_LAG, EVENTS_CONSUMED
+
+log = logging.getLogger("common.consumer")
+
+Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+
+ORIGINAL_SUBJECT_HEADER = "Ybj-Original-Subject"
+ERROR_HEADER = "Ybj-Error"
+DELIVERIES_HEADER = "Ybj-Deliveries"
+CONSUMER_HEADER = "Ybj-Consumer"
+FAILED_AT_HEADER = "Ybj-Failed-At"
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer of a stream: which subjects it wants and what to do with each event."""
+
+    durable: str
+    stream: str
+    subjects: tuple[str, ...]
+    handler: Handler
+    backoff_s: Sequence[float] = field(default=(1.0, 5.0, 15.0, 60.0))
+
+
+class ConsumerRunner:
+    """Runs one durable pull consumer; each event is applied once, in one transaction with its inbox row."""
+
+    def __init__(self, *, service: str, db: Database, nats: NatsClient, subscription: Subscription, clock: Clock,
+                 batch_size: int = 100, max_deliver: int = 5, ack_wait_s: float = 30.0,
+                 retention_days: int = 14) -> None:
+        self.service = service
+        self.db = db
+        self.nats = nats
+        self.sub = subscription
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_deliver = max_deliver
+        self.ack_wait_s = ack_wait_s
+        self.retention = timedelta(days=retention_days)
+        self._last_purge = 0.0
+
+    @property
+    def consumer_name(self) -> str:
+        return self.sub.durable
+
+    async def run(self) -> None:
+        """Fetch and handle forever; survives NATS outages and handler failures."""
+        await self.nats.wait_connected()
+        pull = None
+        while True:
+            try:
+                if pull is None:
+                    pull = await self._bind()
+                try:
+                    messages = await pull.fetch(self.batch_size, timeout=1.0)
+                except (TimeoutError, NatsTimeoutError):
+                    await self._purge_inbox()
+                    continue
+                for message in messages:
+                    await self.handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s interrupted (%s); resuming", self.consumer_name, type(exc).__name__)
+                if isinstance(exc, NotFoundError):
+                    pull = None  # the consumer or stream vanished (a fresh server): bind again
+                await asyncio.sleep(0.5)
+
+    async def _bind(self) -> Any:
+        js = self.nats.jetstream()
+        config = ConsumerConfig(
+            durable_name=self.sub.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait_s,
+            max_deliver=-1,  # the runner counts deliveries itself and dead-letters at max_deliver
+            max_ack_pending=max(1000, self.batch_size * 4),
+            filter_subjects=list(self.sub.subjects),
+        )
+        try:
+            await js.consumer_info(self.sub.stream, self.sub.durable)
+        except NotFoundError:
+            await js.add_consumer(self.sub.stream, config)
+        return await js.pull_subscribe_bind(self.sub.durable, stream=self.sub.stream)
+
+    async def handle(self, message: Msg) -> None:
+        """Apply one delivered message exactly once, then ack; on failure retry with backoff or dead-letter."""
+        deliveries = message.metadata.num_delivered if message.metadata else 1
+        try:
+            event = EventEnvelope.from_bytes(message.data)
+        except ValidationError as exc:
+            # A message that is not an envelope will never become one: straight to the dead letters.
+            await self._dead_letter(message, None, f"not an event envelope: {exc.error_count()} errors",
+                                    deliveries)
+            return
+        try:
+            applied = await self._apply(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, "failed").inc()
+            if deliveries >= self.max_deliver:
+                log.error("consumer %s gives up on event %s (%s) after %d deliveries: %s",
+                          self.consumer_name, event.id, event.type, deliveries, type(exc).__name__)
+                await self._dead_letter(message, event, f"{type(exc).__name__}: {exc}", deliveries)
+            else:
+                delay = self.sub.backoff_s[min(deliveries, len(self.sub.backoff_s)) - 1]
+                log.warning("consumer %s failed on event %s (%s), delivery %d; retry in %.1fs: %s",
+                            self.consumer_name, event.id, event.type, deliveries, delay, type(exc).__name__)
+                await message.nak(delay=delay)
+            return
+        await message.ack()
+        EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type,
+                               "applied" if applied else "duplicate").inc()
+        EVENT_LAG.labels(self.service, self.consumer_name).observe(
+            max(0.0, (self.clock.now() - event.time).total_seconds()))
+
+    async def _apply(self, event: EventEnvelope) -> bool:
+        """Record the event in the inbox and run the handler, in one transaction. False if seen before."""
+        async with self.db.transaction() as session:
+            result = await session.execute(self._inbox_insert(event))
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                return False
+            await self.sub.handler(session, event)
+        return True
+
+    def _inbox_insert(self, event: EventEnvelope) -> Any:
+        values = {"consumer": self.consumer_name, "event_id": str(event.id), "type": event.type,
+                  "received_at": self.clock.now()}
+        dialect = postgresql if not self.db.is_sqlite else sqlite
+        return dialect.insert(inbox_event).values(**values).on_conflict_do_nothing()
+
+    async def _dead_letter(self, message: Msg, event: EventEnvelope | None, error: str, deliveries: int) -> None:
+        headers = {
+            "Nats-Msg-Id": f"dlq:{self.consumer_name}:{event.id if event else message.metadata.sequence.stream}",
+            ORIGINAL_SUBJECT_HEADER: message.subject,
+            CONSUMER_HEADER: self.consumer_name,
+            ERROR_HEADER: error[:500].replace("\r", " ").replace("\n", " "),
+            DELIVERIES_HEADER: str(deliveries),
+            FAILED_AT_HEADER: self.clock.now().isoformat(),
+        }
+        try:
+            await self.nats.jetstream().publish(
+                deadletter_subject(self.service, self.consumer_name), message.data, headers=headers
+            )
+        except Exception as exc:
+            log.warning("could not dead-letter (%s); the event will be redelivered", type(exc).__name__)
+            await message.nak(delay=self.sub.backoff_s[-1])
+            return
+        DEAD_LETTERS.labels(self.service, self.consumer_name).inc()
+        await message.term()
+
+    async def _purge_inbox(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_purge < 600:
+            return
+        self._last_purge = loop_now
+        # Past the stream's retention an event can no longer be redelivered, so its inbox row has done its job.
+        async with self.db.transaction() as session:
+            await session.execute(
+                sa.delete(inbox_event).where(
+                    inbox_event.c.consumer == self.consumer_name,
+                    inbox_event.c.received_at < self.clock.now() - self.retention - timedelta(days=1),
+                )
+            )

@@ -1,0 +1,73 @@
+"""Streams and subjects: who owns which events (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    name: str
+    subjects: tuple[str, ...]
+
+
+ENROLLMENT_STREAM = StreamSpec("ENROLLMENT", ("enrollment.>",))
+SETTLEMENT_STREAM = StreamSpec("SETTLEMENT", ("settlement.>",))
+PRICING_STREAM = StreamSpec("PRICING", ("pricing.>",))
+# Only the finding events: a stream on "fraud.>" would also capture the fraud.review requests and answer
+# them with a PubAck before the fraud service could.
+FRAUD_STREAM = StreamSpec("FRAUD", ("fraud.finding.>",))
+# Events a consumer gave up on, under deadletter.<service>.<consumer>; ops list and replay them.
+DEADLETTER_STREAM = StreamSpec("DEADLETTER", ("deadletter.>",))
+
+STREAMS = (ENROLLMENT_STREAM, SETTLEMENT_STREAM, PRICING_STREAM, FRAUD_STREAM, DEADLETTER_STREAM)
+
+# Request/reply (core NATS), never stored in a stream.
+FRAUD_REVIEW_SUBJECT = "fraud.review"
+
+
+class Subject:
+    """Every event subject of the platform: <service>.<aggregate>.<past_tense_verb>."""
+
+    PERSON_REGISTERED = "enrollment.person.registered"
+    COVERAGE_CHANGED = "enrollment.coverage.changed"
+    PERSON_DECEASED = "enrollment.person.deceased"
+    CONTRIBUTION_PAID = "enrollment.contribution.paid"
+    FAMILY_BOUND = "enrollment.family.bound"
+
+    INSTITUTION_CHANGED = "settlement.institution.changed"
+    CATALOG_CHANGED = "settlement.catalog.changed"
+    SETTLED = "settlement.settled"
+    REVERSED = "settlement.reversed"
+    DAY_CLOSED = "settlement.day.closed"
+    MONTH_RECONCILED = "settlement.month.reconciled"
+
+    ALERT_RAISED = "pricing.alert.raised"
+    ALERT_RESOLVED = "pricing.alert.resolved"
+
+    FINDING_RAISED = "fraud.finding.raised"
+    FINDING_CONFIRMED = "fraud.finding.confirmed"
+    FINDING_DISMISSED = "fraud.finding.dismissed"
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` is one token, a trailing `>` one or more."""
+    wanted, tokens = pattern.split("."), subject.split(".")
+    for index, part in enumerate(wanted):
+        if part == ">":
+            return len(tokens) > index
+        if index >= len(tokens) or (part != "*" and part != tokens[index]):
+            return False
+    return len(tokens) == len(wanted)
+
+
+def stream_for(subject: str) -> StreamSpec:
+    """The stream that stores a subject."""
+    for stream in STREAMS:
+        if any(subject_matches(pattern, subject) for pattern in stream.subjects):
+            return stream
+    raise KeyError(f"no stream stores {subject!r}")
+
+
+def deadletter_subject(service: str, consumer: str) -> str:
+    return f"deadletter.{service}.{consumer}"

@@ -1,0 +1,147 @@
+"""The transactional outbox: events written with the state change, published after commit by the relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import Clock
+from common.db import Database
+from common.events.envelope import EventEnvelope
+from common.events.nats import NatsClient
+from common.events.tables import outbox_event
+from common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
+
+log = logging.getLogger("common.outbox")
+
+
+async def add_event(session: AsyncSession, event: EventEnvelope) -> None:
+    """Write an event in the caller's transaction; it is published only if that transaction commits."""
+    await session.execute(
+        sa.insert(outbox_event).values(
+            event_id=str(event.id), type=event.type, subject=event.subject, payload=event.to_bytes(),
+            created_at=event.time,
+        )
+    )
+    session.info["outbox_pending"] = True
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows to JetStream in batches, Nats-Msg-Id = event id.
+
+    On PostgreSQL the batch is claimed with FOR UPDATE SKIP LOCKED, so several replicas relay side by
+    side without publishing the same row twice at once; a row whose publish was not acknowledged stays
+    unpublished and is retried (JetStream drops the duplicate by its Nats-Msg-Id, the consumer's inbox
+    drops anything older than the duplicate window).
+    """
+
+    def __init__(self, *, service: str, db: Database, nats: NatsClient, clock: Clock, batch_size: int = 500,
+                 poll_interval_s: float = 0.5, publish_timeout_s: float = 5.0, retention_days: int = 14) -> None:
+        self.service = service
+        self.db = db
+        self.nats = nats
+        self.clock = clock
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.publish_timeout_s = publish_timeout_s
+        self.retention = timedelta(days=retention_days)
+        self._last_purge = 0.0
+
+    async def run(self) -> None:
+        """Relay forever: wake on commit signals or every poll interval."""
+        while True:
+            try:
+                await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_interval_s)
+            except TimeoutError:
+                pass
+            self.db.outbox_signal.clear()
+            try:
+                while self.nats.connected and await self.relay_once() == self.batch_size:
+                    pass
+                await self._purge_published()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox relay round failed; retrying")
+                await asyncio.sleep(self.poll_interval_s)
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        if not self.nats.connected:
+            return 0
+        if self.db.is_sqlite:
+            # One relay per SQLite file: read without holding the write lock during the network round trip.
+            async with self.db.transaction(readonly=True) as session:
+                rows = (await session.execute(self._pending_query())).all()
+            published = await self._publish(rows)
+            async with self.db.transaction() as session:
+                await self._mark(session, rows, published)
+        else:
+            async with self.db.transaction() as session:
+                rows = (await session.execute(self._pending_query().with_for_update(skip_locked=True))).all()
+                published = await self._publish(rows)
+                await self._mark(session, rows, published)
+        await self._update_backlog()
+        return len(published)
+
+    def _pending_query(self) -> sa.Select[Any]:
+        return (
+            sa.select(outbox_event.c.seq, outbox_event.c.event_id, outbox_event.c.type, outbox_event.c.payload)
+            .where(outbox_event.c.published_at.is_(None))
+            .order_by(outbox_event.c.seq)
+            .limit(self.batch_size)
+        )
+
+    async def _publish(self, rows: Any) -> set[int]:
+        if not rows:
+            return set()
+        js = self.nats.jetstream()
+        futures = []
+        for row in rows:
+            futures.append(await js.publish_async(row.type, row.payload, headers={"Nats-Msg-Id": row.event_id}))
+        done = await asyncio.gather(
+            *(asyncio.wait_for(future, self.publish_timeout_s) for future in futures), return_exceptions=True
+        )
+        published: set[int] = set()
+        for row, outcome in zip(rows, done, strict=True):
+            if isinstance(outcome, BaseException):
+                log.warning("publish of outbox row %s (%s) failed: %s", row.seq, row.type, type(outcome).__name__)
+                continue
+            published.add(row.seq)
+            EVENTS_PUBLISHED.labels(self.service, row.type).inc()
+        return published
+
+    async def _mark(self, session: AsyncSession, rows: Any, published: set[int]) -> None:
+        if published:
+            await session.execute(
+                sa.update(outbox_event).where(outbox_event.c.seq.in_(published))
+                .values(published_at=self.clock.now())
+            )
+        failed = [row.seq for row in rows if row.seq not in published]
+        if failed:
+            await session.execute(
+                sa.update(outbox_event).where(outbox_event.c.seq.in_(failed))
+                .values(attempts=outbox_event.c.attempts + 1)
+            )
+
+    async def _update_backlog(self) -> None:
+        async with self.db.transaction(readonly=True) as session:
+            backlog = await session.scalar(
+                sa.select(sa.func.count()).select_from(outbox_event).where(outbox_event.c.published_at.is_(None))
+            )
+        OUTBOX_BACKLOG.labels(self.service).set(backlog or 0)
+
+    async def _purge_published(self) -> None:
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_purge < 600:
+            return
+        self._last_purge = loop_now
+        async with self.db.transaction() as session:
+            await session.execute(
+                sa.delete(outbox_event).where(outbox_event.c.published_at < self.clock.now() - self.retention)
+            )

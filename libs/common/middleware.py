@@ -1,0 +1,77 @@
+"""One ASGI middleware for the request id, the access log line and the latency histogram."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from common.logs import request_id_var
+from common.metrics import HTTP_LATENCY
+
+REQUEST_ID_HEADER = "x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+access_log = logging.getLogger("access")
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    # Unmatched paths are folded into one label so a scanner cannot blow up the metric's cardinality.
+    return path if isinstance(path, str) else "unmatched"
+
+
+class ObservabilityMiddleware:
+    """Set or pass through X-Request-ID, time the request by route template, log one line per request."""
+
+    def __init__(self, app: ASGIApp, *, service: str, quiet_paths: frozenset[str] = frozenset()) -> None:
+        self.app = app
+        self.service = service
+        self.quiet_paths = quiet_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, REQUEST_ID_HEADER)
+        request_id = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            HTTP_LATENCY.labels(self.service, scope["method"], route, str(status)).observe(elapsed)
+            if scope["path"] not in self.quiet_paths:
+                # The query string is never logged: it may carry a certno (GET /persons?certno=...).
+                access_log.info(
+                    "%s %s %s", scope["method"], scope["path"], status,
+                    extra={"method": scope["method"], "route": route, "status": status,
+                           "duration_ms": round(elapsed * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+def _header(scope: Scope, name: str) -> str | None:
+    wanted = name.encode()
+    for key, value in scope.get("headers", []):
+        if key == wanted:
+            decoded: Any = value.decode("latin-1")
+            return str(decoded)
+    return None

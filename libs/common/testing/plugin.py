@@ -1,0 +1,74 @@
+"""The pytest plugin of the platform: NATS from the wheel, per-service databases, a frozen clock.
+
+Databases run on SQLite always and on PostgreSQL too when TEST_POSTGRES_URL is set; tests that take
+the `databases` fixture run once per backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+import pytest
+
+from common.clock import FrozenClock
+from common.embedded_nats import EmbeddedNats, free_port
+from common.testing.databases import Databases, DatabaseSet, backends, empty_database
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    """One nats-server (JetStream) from the wheel on a free port for the whole run; never the system's."""
+    root = tmp_path_factory.mktemp("nats")
+    server = EmbeddedNats(port=free_port(), store_dir=root / "store", log_file=root / "nats.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
+    """The shared server's URL, with every stream deleted first so no test sees another's events."""
+    client = await nats.connect(nats_server.url)
+    try:
+        js = client.jetstream()
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name)
+    finally:
+        await client.close()
+    yield nats_server.url
+
+
+@pytest.fixture
+def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A nats-server of the test's own, to stop and restart at will."""
+    server = EmbeddedNats(port=free_port(), store_dir=tmp_path / "nats-store", log_file=tmp_path / "nats.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session", params=backends())
+def database_set(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseSet]:
+    backend: str = request.param
+    database_set = DatabaseSet(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    database_set.create()
+    yield database_set
+    database_set.drop()
+
+
+@pytest.fixture
+async def databases(database_set: DatabaseSet) -> AsyncIterator[Databases]:
+    """Each service's migrated database on the current backend (sqlite, postgres); emptied after the test."""
+    handle = Databases(database_set)
+    yield handle
+    await asyncio.gather(*(empty_database(database_set.urls[name]) for name in handle.used))
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen at 2026-03-02 10:00 Asia/Shanghai (02:00 UTC), moved by the test."""
+    return FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
