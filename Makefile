@@ -16,10 +16,11 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the dependency list or the lock changes; constraints pin every version (requirements.lock).
-$(STAMP): pyproject.toml requirements.lock | $(PY)
+# Reinstall when the dependency list or the lock changes. requirements-dev.lock pins every version for
+# development and tests; requirements.lock pins the runtime alone (the container image).
+$(STAMP): pyproject.toml requirements-dev.lock | $(PY)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(PIP) install --quiet --disable-pip-version-check -c requirements.lock -e ".[embedded,test,lint]"
+	$(PIP) install --quiet --disable-pip-version-check -c requirements-dev.lock -e ".[embedded,test,lint]"
 	@touch $(STAMP)
 
 install: $(STAMP)
