@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from common.errors import Forbidden, Unauthorized
 
@@ -89,3 +89,7 @@ def require_principal(*roles: Role) -> Callable[[Request], Principal]:
         return principal
 
     return dependency
+
+
+OpsPrincipal = Annotated[Principal, Depends(require_principal(Role.OPS))]
+"""A route parameter that admits bureau staff (ops) only."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel, Field
 
@@ -19,7 +19,7 @@ from common.events.consumer import (
 from common.events.contracts import DEADLETTER_STREAM
 from common.events.envelope import EventEnvelope
 from common.events.nats import NatsClient
-from common.principal import Principal, Role, require_principal
+from common.principal import OpsPrincipal
 
 
 class DeadLetter(BaseModel):
@@ -71,7 +71,6 @@ def dead_letter_router(service: str) -> APIRouter:
     """/dead-letters for one service (ops only)."""
     router = APIRouter(prefix="/dead-letters", tags=["dead letters 死信"])
     subject_filter = f"deadletter.{service}.>"
-    OpsPrincipal = Annotated[Principal, Depends(require_principal(Role.OPS))]
 
     @router.get("", response_model=DeadLetterPage, summary="List dead letters 死信列表 (oldest first)")
     async def list_dead_letters(request: Request, _ops: OpsPrincipal,

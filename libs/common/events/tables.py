@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from common.db import new_metadata
+from common.db import UtcDateTime, new_metadata
 
 # Each service's alembic environment targets its own MetaData *and* this one.
 event_metadata = new_metadata()
@@ -21,8 +21,8 @@ outbox_event = sa.Table(
     sa.Column("type", sa.String(120), nullable=False),
     sa.Column("subject", sa.String(120), nullable=False),
     sa.Column("payload", sa.LargeBinary(), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("published_at", UtcDateTime(), nullable=True),
     sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
     comment="Events written in the business transaction, published to JetStream by the relay",
 )
@@ -40,7 +40,7 @@ inbox_event = sa.Table(
     sa.Column("consumer", sa.String(100), primary_key=True),
     sa.Column("event_id", sa.String(36), primary_key=True),
     sa.Column("type", sa.String(120), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
     comment="Events a consumer has applied, recorded in the same transaction as their effect",
 )
 sa.Index("ix_inbox_event_received_at", inbox_event.c.received_at)
