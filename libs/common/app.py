@@ -51,9 +51,12 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(service, settings.log_level)
-        db = Database.from_url(settings.database_url, pool_size=settings.db_pool_size,
-                               max_overflow=settings.db_max_overflow,
-                               busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+        db = Database.from_url(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
         nats = NatsClient(settings.nats_url, name=service, retention_days=settings.event_retention_days)
         app.state.db, app.state.nats = db, nats
         nats.start()
@@ -62,18 +65,29 @@ def create_service_app(
             await stack.enter_async_context(resource(app))
         tasks: list[asyncio.Task[None]] = []
         if settings.relay_enabled:
-            relay = OutboxRelay(service=service, db=db, nats=nats, clock=app.state.clock,
-                                batch_size=settings.relay_batch_size,
-                                poll_interval_s=settings.relay_poll_interval_s,
-                                retention_days=settings.event_retention_days)
+            relay = OutboxRelay(
+                service=service,
+                db=db,
+                nats=nats,
+                clock=app.state.clock,
+                batch_size=settings.relay_batch_size,
+                poll_interval_s=settings.relay_poll_interval_s,
+                retention_days=settings.event_retention_days,
+            )
             tasks.append(_supervised(f"{service}-relay", relay.run()))
         if settings.consumers_enabled:
             for subscription in subscriptions:
-                runner = ConsumerRunner(service=service, db=db, nats=nats, subscription=subscription,
-                                        clock=app.state.clock, batch_size=settings.consumer_batch_size,
-                                        max_deliver=settings.consumer_max_deliver,
-                                        ack_wait_s=settings.consumer_ack_wait_s,
-                                        retention_days=settings.event_retention_days)
+                runner = ConsumerRunner(
+                    service=service,
+                    db=db,
+                    nats=nats,
+                    subscription=subscription,
+                    clock=app.state.clock,
+                    batch_size=settings.consumer_batch_size,
+                    max_deliver=settings.consumer_max_deliver,
+                    ack_wait_s=settings.consumer_ack_wait_s,
+                    retention_days=settings.event_retention_days,
+                )
                 tasks.append(_supervised(f"{service}-{subscription.durable}", runner.run()))
         for worker in workers:
             tasks.append(_supervised(f"{service}-{getattr(worker, '__name__', 'worker')}", worker(app)))
@@ -89,8 +103,9 @@ def create_service_app(
             await db.dispose()
             log.info("%s stopped", service)
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan,
-                  openapi_tags=openapi_tags)
+    app = FastAPI(
+        title=title, description=description, version="1.0.0", lifespan=lifespan, openapi_tags=openapi_tags
+    )
     app.state.settings = settings
     app.state.clock = clock or SystemClock()
     app.add_middleware(ObservabilityMiddleware, service=service, quiet_paths=QUIET_PATHS)
@@ -132,8 +147,11 @@ def health_router() -> APIRouter:
     async def healthz(request: Request) -> dict[str, str]:
         return {"status": "ok", "service": request.app.state.settings.service_name}
 
-    @router.get("/readyz", summary="Readiness 就绪检查: database and NATS reachable",
-                responses={503: {"description": "Not ready (problem+json with the failing checks)"}})
+    @router.get(
+        "/readyz",
+        summary="Readiness 就绪检查: database and NATS reachable",
+        responses={503: {"description": "Not ready (problem+json with the failing checks)"}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         checks = {
             "database": "ok" if await database_ready(request.app.state.db) else "unavailable",
@@ -142,10 +160,13 @@ def health_router() -> APIRouter:
         service = request.app.state.settings.service_name
         if all(value == "ok" for value in checks.values()):
             return JSONResponse({"status": "ready", "service": service, "checks": checks})
-        return problem_response(status=503, code="NOT_READY", title="Service unavailable",
-                                detail=f"{service} is not ready: "
-                                       + ", ".join(k for k, v in checks.items() if v != "ok"),
-                                checks=checks)
+        return problem_response(
+            status=503,
+            code="NOT_READY",
+            title="Service unavailable",
+            detail=f"{service} is not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"),
+            checks=checks,
+        )
 
     return router
 

@@ -10,9 +10,20 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that show a secret was never set; refused outside dev and test.
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "dev-insecure-internal-secret",
-                                 "placeholder", "xxx", "todo"})
-DEV_INTERNAL_SECRET = "dev-insecure-internal-secret"
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "dev",
+        "dev-insecure-internal-secret",
+        "placeholder",
+        "xxx",
+        "todo",
+    }
+)
+DEV_INTERNAL_SECRET = "dev-insecure-internal-secret"  # noqa: S105 - refused outside dev and test
 MIN_SECRET_LENGTH = 32
 
 
@@ -36,8 +47,11 @@ class ServiceSettings(BaseSettings):
     default_port: ClassVar[int] = 8000
 
     app_env: AppEnv = Field(default=AppEnv.DEV, validation_alias=_shared("APP_ENV"))
-    internal_secret: str = Field(default=DEV_INTERNAL_SECRET, validation_alias=_shared("INTERNAL_SECRET"),
-                                 description="HMAC-SHA256 key of the signed internal principal")
+    internal_secret: str = Field(
+        default=DEV_INTERNAL_SECRET,
+        validation_alias=_shared("INTERNAL_SECRET"),
+        description="HMAC-SHA256 key of the signed internal principal",
+    )
     nats_url: str = Field(default="nats://127.0.0.1:4223", validation_alias=_shared("NATS_URL"))
     var_dir: Path = Field(default=Path("var"), validation_alias=_shared("VAR_DIR"))
     log_level: str = Field(default="INFO", validation_alias=_shared("LOG_LEVEL"))

@@ -32,20 +32,25 @@ class DevStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         if not os.environ.get("NATS_URL"):
             port = int(os.environ.get("NATS_PORT", "4223"))
-            self.nats = EmbeddedNats(port=port, store_dir=self.var_dir / "nats", log_file=self.logs / "nats.log")
+            self.nats = EmbeddedNats(
+                port=port, store_dir=self.var_dir / "nats", log_file=self.logs / "nats.log"
+            )
             self.nats.start()
             os.environ["NATS_URL"] = self.nats.url
             print(f"  nats        {self.nats.url} (JetStream store {self.var_dir / 'nats'})", flush=True)
         for service in SERVICES:
             settings = settings_for(service)
             if port_open(settings.port, "127.0.0.1"):
-                raise RuntimeError(f"port {settings.port} for {service} is taken; "
-                                   f"set {service.upper()}_PORT to a free one")
+                raise RuntimeError(
+                    f"port {settings.port} for {service} is taken; set {service.upper()}_PORT to a free one"
+                )
             log_file = open(self.logs / f"{service}.log", "ab")  # noqa: SIM115 - closed in stop()
             self._log_files.append(log_file)
             # Each service in its own session: Ctrl-C reaches this supervisor only, which then stops them in order.
             self.children[service] = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "common.serve", service], stdout=log_file, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "common.serve", service],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -56,7 +61,9 @@ class DevStack:
             for service in sorted(pending):
                 process = self.children[service]
                 if process.poll() is not None:
-                    raise RuntimeError(f"{service} exited with {process.returncode}; see {self.logs}/{service}.log")
+                    raise RuntimeError(
+                        f"{service} exited with {process.returncode}; see {self.logs}/{service}.log"
+                    )
                 if _ready(settings_for(service).base_url):
                     pending.discard(service)
             if time.monotonic() > deadline:
@@ -118,7 +125,10 @@ def main() -> int:
         print(f"  gateway     {gateway}", flush=True)
         for service in SERVICES[1:]:
             url = settings_for(service).base_url
-            print(f"  {service:<11} {url}  (docs {url}/docs; reached through {gateway}/{service}/...)", flush=True)
+            print(
+                f"  {service:<11} {url}  (docs {url}/docs; reached through {gateway}/{service}/...)",
+                flush=True,
+            )
         print(f"  logs        {stack.logs}/\n\nPress Ctrl-C to stop.", flush=True)
         while not stopping:
             exited = stack.any_exited()

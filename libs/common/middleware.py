@@ -61,9 +61,16 @@ class ObservabilityMiddleware:
             if scope["path"] not in self.quiet_paths:
                 # The query string is never logged: it may carry a certno (GET /persons?certno=...).
                 access_log.info(
-                    "%s %s %s", scope["method"], scope["path"], status,
-                    extra={"method": scope["method"], "route": route, "status": status,
-                           "duration_ms": round(elapsed * 1000, 2)},
+                    "%s %s %s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    extra={
+                        "method": scope["method"],
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
                 )
             request_id_var.reset(token)
 

@@ -74,3 +74,36 @@ def _migrate(connection: Connection, options: dict[str, Any]) -> None:
             key = zlib.crc32(b"ybj-migrations") & 0x7FFFFFFF
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         context.run_migrations()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m common.migrations {upgrade,downgrade,revision,current} <service> ..."""
+    import argparse
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="python -m common.migrations")
+    parser.add_argument("action", choices=("upgrade", "downgrade", "revision", "current", "history"))
+    parser.add_argument("service")
+    parser.add_argument("revision", nargs="?", default="head", help="target revision (upgrade, downgrade)")
+    parser.add_argument("-m", "--message", help="revision message (revision)")
+    args = parser.parse_args(argv)
+    url: str = importlib.import_module(f"{args.service}.config").Settings().database_url
+    config = alembic_config(args.service, url)
+    if args.action == "upgrade":
+        command.upgrade(config, args.revision)
+    elif args.action == "downgrade":
+        command.downgrade(config, args.revision)
+    elif args.action == "revision":
+        # Written into the service's own migrations folder, named YYYY-MM-DD_HHMM_<slug>.py.
+        command.revision(config, message=args.message or "change", autogenerate=True)
+    elif args.action == "current":
+        command.current(config, verbose=True)
+    else:
+        command.history(config)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -43,28 +43,37 @@ def _mac(secret: str, method: str, path: str, payload: str) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def sign_principal(principal: Principal, *, secret: str, method: str, path: str, now: datetime) -> dict[str, str]:
+def sign_principal(
+    principal: Principal, *, secret: str, method: str, path: str, now: datetime
+) -> dict[str, str]:
     """Headers that carry `principal` for one request (method and path are part of the signature)."""
-    claims = {"sub": principal.client_id, "role": principal.role.value, "scope": principal.scope,
-              "iat": int(now.timestamp())}
+    claims = {
+        "sub": principal.client_id,
+        "role": principal.role.value,
+        "scope": principal.scope,
+        "iat": int(now.timestamp()),
+    }
     payload = base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode()
     return {PRINCIPAL_HEADER: payload, SIGNATURE_HEADER: _mac(secret, method, path, payload)}
 
 
-def verify_principal(headers: Mapping[str, str], *, secret: str, method: str, path: str, now: datetime,
-                     max_age_s: int) -> Principal:
+def verify_principal(
+    headers: Mapping[str, str], *, secret: str, method: str, path: str, now: datetime, max_age_s: int
+) -> Principal:
     """The principal of a request, or Unauthorized if the header is missing, forged, stale or malformed."""
     payload = headers.get(PRINCIPAL_HEADER)
     signature = headers.get(SIGNATURE_HEADER)
     if not payload or not signature:
-        raise Unauthorized("This service only answers requests that come through the gateway.",
-                           code="PRINCIPAL_MISSING")
+        raise Unauthorized(
+            "This service only answers requests that come through the gateway.", code="PRINCIPAL_MISSING"
+        )
     if not hmac.compare_digest(_mac(secret, method, path, payload), signature):
         raise Unauthorized("The internal principal's signature is invalid.", code="PRINCIPAL_INVALID")
     try:
         claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload.encode()))
-        principal = Principal(client_id=str(claims["sub"]), role=Role(claims["role"]),
-                              scope=claims.get("scope"))
+        principal = Principal(
+            client_id=str(claims["sub"]), role=Role(claims["role"]), scope=claims.get("scope")
+        )
         issued_at = int(claims["iat"])
     except (ValueError, KeyError, TypeError) as exc:
         raise Unauthorized("The internal principal is malformed.", code="PRINCIPAL_INVALID") from exc
@@ -80,12 +89,17 @@ def require_principal(*roles: Role) -> Callable[[Request], Principal]:
     def dependency(request: Request) -> Principal:
         settings = request.app.state.settings
         principal = verify_principal(
-            request.headers, secret=settings.internal_secret, method=request.method, path=request.url.path,
-            now=request.app.state.clock.now(), max_age_s=settings.principal_max_age_s,
+            request.headers,
+            secret=settings.internal_secret,
+            method=request.method,
+            path=request.url.path,
+            now=request.app.state.clock.now(),
+            max_age_s=settings.principal_max_age_s,
         )
         if allowed and principal.role not in allowed:
-            raise Forbidden(f"The role '{principal.role.value}' may not call this operation.",
-                            code="ROLE_FORBIDDEN")
+            raise Forbidden(
+                f"The role '{principal.role.value}' may not call this operation.", code="ROLE_FORBIDDEN"
+            )
         return principal
 
     return dependency

@@ -1,6 +1,6 @@
 """Start one service by name: apply its migrations, then serve it with uvicorn.
 
-    python -m common.serve settlement [--no-migrate | --migrate-only]
+python -m common.serve settlement [--no-migrate | --migrate-only]
 """
 
 from __future__ import annotations
@@ -39,8 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.migrate_only:
         return 0
     uvicorn.run(
-        f"{args.service}.app:create_app", factory=True, host=settings.host, port=settings.port,
-        log_config=None, access_log=False, server_header=False, timeout_graceful_shutdown=10,
+        f"{args.service}.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
     )
     return 0
 

@@ -1,1 +1,3 @@
-"""The fraud service: the rule library: real-time review, post-event rules, findings that become deductions, backtests."""
+"""The fraud service: the rule library: real-time review, post-event rules, findings that become
+deductions, backtests.
+"""

@@ -8,10 +8,13 @@ from common.app import create_service_app
 from common.clock import Clock
 from fraud.config import Settings
 
-DESCRIPTION = "the rule library: real-time review, post-event rules, findings that become deductions, backtests."
+DESCRIPTION = (
+    "the rule library: real-time review, post-event rules, findings that become deductions, backtests."
+)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The fraud service as an ASGI app (uvicorn's factory)."""
-    return create_service_app(settings=settings or Settings(), title="Fraud 智能监控规则库", description=DESCRIPTION,
-                              clock=clock)
+    return create_service_app(
+        settings=settings or Settings(), title="Fraud 智能监控规则库", description=DESCRIPTION, clock=clock
+    )

@@ -1,1 +1,3 @@
-"""The gateway service: the single entry point: routing to the services, API keys and scopes, the merged API documentation."""
+"""The gateway service: the single entry point: routing to the services, API keys and scopes, the merged
+API documentation.
+"""

@@ -20,8 +20,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The gateway as an ASGI app (uvicorn's factory)."""
     settings = settings or Settings()
     app = create_service_app(
-        settings=settings, title="医保平台 Medical-insurance platform", description=DESCRIPTION,
-        routers=[proxy_router(list(settings.upstreams()))], clock=clock, resources=[upstream_client],
+        settings=settings,
+        title="医保平台 Medical-insurance platform",
+        description=DESCRIPTION,
+        routers=[proxy_router(list(settings.upstreams()))],
+        clock=clock,
+        resources=[upstream_client],
         with_dead_letters=False,
     )
 

@@ -18,14 +18,37 @@ log = logging.getLogger("gateway.proxy")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what the client must never be able to set for the services.
-_DROP_REQUEST = frozenset({
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
-    "content-length", "x-request-id", PRINCIPAL_HEADER.lower(), SIGNATURE_HEADER.lower(),
-})
-_DROP_RESPONSE = frozenset({
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-    "content-length", "x-request-id", "server", "date",
-})
+_DROP_REQUEST = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "x-request-id",
+        PRINCIPAL_HEADER.lower(),
+        SIGNATURE_HEADER.lower(),
+    }
+)
+_DROP_RESPONSE = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "x-request-id",
+        "server",
+        "date",
+    }
+)
 
 
 @asynccontextmanager
@@ -33,8 +56,10 @@ async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
     """One pooled client for the life of the gateway."""
     settings: Settings = app.state.settings
     timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
-    limits = httpx.Limits(max_connections=settings.upstream_max_connections,
-                          max_keepalive_connections=settings.upstream_max_connections)
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_connections,
+    )
     async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
         app.state.upstream = client
         yield
@@ -49,16 +74,24 @@ async def forward(request: Request, service: str, path: str) -> Response:
     headers.append(("x-request-id", request_id_var.get() or ""))
     try:
         upstream = await client.request(
-            request.method, url, params=request.url.query or None, headers=headers, content=await request.body(),
+            request.method,
+            url,
+            params=request.url.query or None,
+            headers=headers,
+            content=await request.body(),
         )
     except httpx.TimeoutException as exc:
-        raise GatewayTimeout(f"The {service} service did not answer in time.", code="UPSTREAM_TIMEOUT",
-                             service=service) from exc
+        raise GatewayTimeout(
+            f"The {service} service did not answer in time.", code="UPSTREAM_TIMEOUT", service=service
+        ) from exc
     except httpx.TransportError as exc:
         log.warning("%s unreachable: %s", service, type(exc).__name__)
-        raise ServiceUnavailable(f"The {service} service is unavailable; retry shortly.",
-                                 code="SERVICE_UNAVAILABLE", service=service,
-                                 headers={"Retry-After": "1"}) from exc
+        raise ServiceUnavailable(
+            f"The {service} service is unavailable; retry shortly.",
+            code="SERVICE_UNAVAILABLE",
+            service=service,
+            headers={"Retry-After": "1"},
+        ) from exc
     response_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _DROP_RESPONSE}
     return Response(content=upstream.content, status_code=upstream.status_code, headers=response_headers)
 
@@ -71,6 +104,11 @@ def proxy_router(services: list[str]) -> APIRouter:
         async def route(request: Request, path: str, _service: str = service) -> Response:
             return await forward(request, _service, path)
 
-        router.add_api_route(f"/{service}/{{path:path}}", route, methods=METHODS, include_in_schema=False,
-                             name=f"proxy_{service}")
+        router.add_api_route(
+            f"/{service}/{{path:path}}",
+            route,
+            methods=METHODS,
+            include_in_schema=False,
+            name=f"proxy_{service}",
+        )
     return router

@@ -1,1 +1,3 @@
-"""The pricing service: pharmacy sales prices, reference prices, red/yellow/green lights, the volume-price index, public price comparison."""
+"""The pricing service: pharmacy sales prices, reference prices, red/yellow/green lights, the volume-price
+index, public price comparison.
+"""

@@ -41,11 +41,23 @@ def scratch_router(clock: Clock) -> APIRouter:
     router = APIRouter()
 
     @router.post("/things/{thing_id}", status_code=201)
-    async def create_thing(thing_id: int, body: ThingIn, session: DbSession,
-                           principal: Annotated[Principal, Depends(require_principal(Role.OPS, Role.HIS))],
-                           conflict: bool = False) -> dict[str, object]:
-        await add_event(session, new_event(type="scratch.thing.created", source="scratch", subject=str(thing_id),
-                                           data={"amount": str(body.amount)}, clock=clock))
+    async def create_thing(
+        thing_id: int,
+        body: ThingIn,
+        session: DbSession,
+        principal: Annotated[Principal, Depends(require_principal(Role.OPS, Role.HIS))],
+        conflict: bool = False,
+    ) -> dict[str, object]:
+        await add_event(
+            session,
+            new_event(
+                type="scratch.thing.created",
+                source="scratch",
+                subject=str(thing_id),
+                data={"amount": str(body.amount)},
+                clock=clock,
+            ),
+        )
         if conflict:
             raise Conflict("That thing exists already.", code="THING_EXISTS", existing_id=thing_id)
         return {"thing_id": thing_id, "amount": body.amount, "by": principal.client_id}
@@ -63,7 +75,13 @@ def scratch_router(clock: Clock) -> APIRouter:
 
 
 def scratch_app(*, database_url: str, nats_url: str, clock: Clock, **overrides: object) -> FastAPI:
-    settings = ScratchSettings(database_url=database_url, nats_url=nats_url, app_env=AppEnv.TEST,
-                               relay_enabled=False, **overrides)
-    return create_service_app(settings=settings, title="scratch", description="test app",
-                              routers=[scratch_router(clock)], clock=clock)
+    settings = ScratchSettings(
+        database_url=database_url, nats_url=nats_url, app_env=AppEnv.TEST, relay_enabled=False, **overrides
+    )
+    return create_service_app(
+        settings=settings,
+        title="scratch",
+        description="test app",
+        routers=[scratch_router(clock)],
+        clock=clock,
+    )

@@ -30,8 +30,13 @@ EFFECT = "enrollment.person.counted"  # what the test handler writes: one outbox
 
 
 def person_event(clock: FrozenClock, psn_no: str = "P0001") -> EventEnvelope:
-    return new_event(type=REGISTERED, source="enrollment", subject=psn_no,
-                     data={"psn_no": psn_no, "admdvs": "420100"}, clock=clock)
+    return new_event(
+        type=REGISTERED,
+        source="enrollment",
+        subject=psn_no,
+        data={"psn_no": psn_no, "admdvs": "420100"},
+        clock=clock,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -57,14 +62,24 @@ async def running_task(work: Awaitable[None]) -> AsyncIterator[asyncio.Task[None
             await task
 
 
-def counting_handler(fail_times: int = 0) -> tuple[Callable[[AsyncSession, EventEnvelope], Awaitable[None]], Counter[str]]:
+def counting_handler(
+    fail_times: int = 0,
+) -> tuple[Callable[[AsyncSession, EventEnvelope], Awaitable[None]], Counter[str]]:
     """A handler whose effect is an outbox row; it writes the effect, then fails its first `fail_times` calls."""
     calls: Counter[str] = Counter()
 
     async def handle(session: AsyncSession, event: EventEnvelope) -> None:
         calls[str(event.id)] += 1
-        await add_event(session, new_event(type=EFFECT, source="test", subject=event.subject,
-                                           data={"of": str(event.id)}, clock=FrozenClock(event.time)))
+        await add_event(
+            session,
+            new_event(
+                type=EFFECT,
+                source="test",
+                subject=event.subject,
+                data={"of": str(event.id)},
+                clock=FrozenClock(event.time),
+            ),
+        )
         if calls[str(event.id)] <= fail_times:
             raise RuntimeError("the handler's dependency is down")
 
@@ -73,8 +88,12 @@ def counting_handler(fail_times: int = 0) -> tuple[Callable[[AsyncSession, Event
 
 async def effects(db: Database) -> int:
     async with db.transaction(readonly=True) as session:
-        return int(await session.scalar(
-            sa.select(sa.func.count()).select_from(outbox_event).where(outbox_event.c.type == EFFECT)) or 0)
+        return int(
+            await session.scalar(
+                sa.select(sa.func.count()).select_from(outbox_event).where(outbox_event.c.type == EFFECT)
+            )
+            or 0
+        )
 
 
 async def inbox_rows(db: Database) -> int:
@@ -97,16 +116,37 @@ async def stream_messages(nats_url: str, stream: str) -> list[tuple[str, dict[st
         await client.close()
 
 
-def runner(db: Database, client: NatsClient, clock: FrozenClock, handler: Callable[..., Awaitable[None]], *,
-           max_deliver: int = 5, durable: str = "test-persons", service: str = "scratch") -> ConsumerRunner:
-    subscription = Subscription(durable=durable, stream="ENROLLMENT", subjects=(REGISTERED,), handler=handler,
-                                backoff_s=(0.05, 0.05, 0.05, 0.05))
-    return ConsumerRunner(service=service, db=db, nats=client, subscription=subscription, clock=clock,
-                          max_deliver=max_deliver, batch_size=10)
+def runner(
+    db: Database,
+    client: NatsClient,
+    clock: FrozenClock,
+    handler: Callable[..., Awaitable[None]],
+    *,
+    max_deliver: int = 5,
+    durable: str = "test-persons",
+    service: str = "scratch",
+) -> ConsumerRunner:
+    subscription = Subscription(
+        durable=durable,
+        stream="ENROLLMENT",
+        subjects=(REGISTERED,),
+        handler=handler,
+        backoff_s=(0.05, 0.05, 0.05, 0.05),
+    )
+    return ConsumerRunner(
+        service=service,
+        db=db,
+        nats=client,
+        subscription=subscription,
+        clock=clock,
+        max_deliver=max_deliver,
+        batch_size=10,
+    )
 
 
-async def test_an_event_is_stored_only_if_its_business_transaction_commits(databases: Databases,
-                                                                           clock: FrozenClock) -> None:
+async def test_an_event_is_stored_only_if_its_business_transaction_commits(
+    databases: Databases, clock: FrozenClock
+) -> None:
     db = Database.from_url(databases.url("scratch"))
     try:
         with pytest.raises(RuntimeError):
@@ -123,8 +163,9 @@ async def test_an_event_is_stored_only_if_its_business_transaction_commits(datab
         await db.dispose()
 
 
-async def test_the_relay_publishes_in_order_with_the_event_id_as_msg_id(databases: Databases, nats_url: str,
-                                                                        clock: FrozenClock) -> None:
+async def test_the_relay_publishes_in_order_with_the_event_id_as_msg_id(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
     async with backbone(databases.url("scratch"), nats_url) as (db, client):
         events = [person_event(clock, f"P{i:04d}") for i in range(3)]
         async with db.transaction() as session:
@@ -144,12 +185,14 @@ async def test_the_relay_publishes_in_order_with_the_event_id_as_msg_id(database
 
 
 async def test_an_event_written_while_nats_is_down_is_delivered_once_nats_is_back(
-        databases: Databases, private_nats: EmbeddedNats, clock: FrozenClock) -> None:
+    databases: Databases, private_nats: EmbeddedNats, clock: FrozenClock
+) -> None:
     handler, calls = counting_handler()
     async with backbone(databases.url("scratch"), private_nats.url) as (db, client):
         await client.wait_connected()
-        relay = OutboxRelay(service="test", db=db, nats=client, clock=clock, poll_interval_s=0.05,
-                            publish_timeout_s=0.5)
+        relay = OutboxRelay(
+            service="test", db=db, nats=client, clock=clock, poll_interval_s=0.05, publish_timeout_s=0.5
+        )
         consumer = runner(db, client, clock, handler)
         async with running_task(relay.run()), running_task(consumer.run()):
             private_nats.stop()
@@ -159,8 +202,9 @@ async def test_an_event_written_while_nats_is_down_is_delivered_once_nats_is_bac
                 await add_event(session, event)
             await asyncio.sleep(0.5)
             async with db.transaction(readonly=True) as session:
-                pending = await session.scalar(sa.select(outbox_event.c.published_at)
-                                               .where(outbox_event.c.event_id == str(event.id)))
+                pending = await session.scalar(
+                    sa.select(outbox_event.c.published_at).where(outbox_event.c.event_id == str(event.id))
+                )
             assert pending is None  # nowhere to go: it waits in the outbox
             private_nats.start()
             await wait_for(lambda: calls[str(event.id)] == 1, timeout=20, what="delivery after NATS is back")
@@ -168,13 +212,16 @@ async def test_an_event_written_while_nats_is_down_is_delivered_once_nats_is_bac
         assert calls == Counter({str(event.id): 1})
         assert await effects(db) == 1
     stored = await stream_messages(private_nats.url, "ENROLLMENT")
-    assert [EventEnvelope.from_bytes(data).id for subject, _, data in stored if subject == REGISTERED] == [event.id]
+    assert [EventEnvelope.from_bytes(data).id for subject, _, data in stored if subject == REGISTERED] == [
+        event.id
+    ]
     # The handler's own effect event went out through the same outbox once NATS was back.
     assert [subject for subject, _, _ in stored] == [REGISTERED, EFFECT]
 
 
-async def test_an_event_delivered_twice_is_applied_once(databases: Databases, nats_url: str,
-                                                        clock: FrozenClock) -> None:
+async def test_an_event_delivered_twice_is_applied_once(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
     handler, calls = counting_handler()
     event = person_event(clock)
     publisher = await nats.connect(nats_url)
@@ -205,7 +252,9 @@ async def _acked(nats_url: str, durable: str, count: int) -> bool:
         await client.close()
 
 
-async def test_jetstream_drops_a_second_publish_with_the_same_msg_id(nats_url: str, clock: FrozenClock) -> None:
+async def test_jetstream_drops_a_second_publish_with_the_same_msg_id(
+    nats_url: str, clock: FrozenClock
+) -> None:
     client = NatsClient(nats_url, name="test")
     client.start()
     await client.wait_connected()
@@ -218,9 +267,9 @@ async def test_jetstream_drops_a_second_publish_with_the_same_msg_id(nats_url: s
     assert len(await stream_messages(nats_url, "ENROLLMENT")) == 1
 
 
-async def test_a_failing_handler_is_retried_and_its_partial_effect_rolled_back(databases: Databases,
-                                                                               nats_url: str,
-                                                                               clock: FrozenClock) -> None:
+async def test_a_failing_handler_is_retried_and_its_partial_effect_rolled_back(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
     handler, calls = counting_handler(fail_times=2)
     async with backbone(databases.url("scratch"), nats_url) as (db, client):
         await client.wait_connected()
@@ -234,9 +283,9 @@ async def test_a_failing_handler_is_retried_and_its_partial_effect_rolled_back(d
         assert await stream_messages(nats_url, "DEADLETTER") == []
 
 
-async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed(databases: Databases,
-                                                                                 nats_url: str,
-                                                                                 clock: FrozenClock) -> None:
+async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
     handler, calls = counting_handler(fail_times=10**6)
     poison, healthy = person_event(clock, "P0001"), person_event(clock, "P0002")
     async with backbone(databases.url("scratch"), nats_url) as (db, client):
@@ -245,11 +294,13 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed
         for event in (poison, healthy):
             await js.publish(REGISTERED, event.to_bytes(), headers={"Nats-Msg-Id": str(event.id)})
         async with running_task(runner(db, client, clock, handler, max_deliver=3).run()):
-            await wait_for(lambda: _acked(nats_url, "test-persons", 2), what="both settled one way or the other")
+            await wait_for(
+                lambda: _acked(nats_url, "test-persons", 2), what="both settled one way or the other"
+            )
         assert calls == Counter({str(poison.id): 3, str(healthy.id): 3})
         letters = await stream_messages(nats_url, "DEADLETTER")
         assert [subject for subject, _, _ in letters] == ["deadletter.scratch.test-persons"] * 2
-        subject, headers, data = letters[0]
+        _, headers, data = letters[0]
         assert EventEnvelope.from_bytes(data) == poison
         assert headers["Ybj-Original-Subject"] == REGISTERED
         assert headers["Ybj-Deliveries"] == "3"
@@ -266,8 +317,12 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed
         listed = await api.get("/dead-letters", params={"limit": 10})
         assert listed.status_code == 200, listed.text
         items = listed.json()["items"]
-        assert [(item["event_id"], item["deliveries"], item["subject"], item["consumer"]) for item in items] == [
-            (str(poison.id), 3, REGISTERED, "test-persons"), (str(healthy.id), 3, REGISTERED, "test-persons")]
+        assert [
+            (item["event_id"], item["deliveries"], item["subject"], item["consumer"]) for item in items
+        ] == [
+            (str(poison.id), 3, REGISTERED, "test-persons"),
+            (str(healthy.id), 3, REGISTERED, "test-persons"),
+        ]
         assert listed.json()["next_cursor"] is None
         first_page = await api.get("/dead-letters", params={"limit": 1})
         assert [item["event_id"] for item in first_page.json()["items"]] == [str(poison.id)]
@@ -295,12 +350,14 @@ async def test_streams_are_created_on_connect_when_missing(nats_url: str) -> Non
     infos = await client.jetstream().streams_info()
     await client.close()
     assert {info.config.name: tuple(info.config.subjects or ()) for info in infos} == {
-        spec.name: spec.subjects for spec in STREAMS}
+        spec.name: spec.subjects for spec in STREAMS
+    }
 
 
 @pytest.mark.postgres_only
-async def test_two_relays_side_by_side_publish_each_row_exactly_once(databases: Databases, nats_url: str,
-                                                                     clock: FrozenClock) -> None:
+async def test_two_relays_side_by_side_publish_each_row_exactly_once(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
     if databases.backend != "postgres":
         pytest.skip("SKIP LOCKED is PostgreSQL's; on SQLite one relay serves one file")
     async with backbone(databases.url("scratch"), nats_url) as (db, client):
@@ -308,7 +365,9 @@ async def test_two_relays_side_by_side_publish_each_row_exactly_once(databases: 
         async with db.transaction() as session:
             for i in range(400):
                 await add_event(session, person_event(clock, f"P{i:04d}"))
-        relays = [OutboxRelay(service="test", db=db, nats=client, clock=clock, batch_size=25) for _ in range(2)]
+        relays = [
+            OutboxRelay(service="test", db=db, nats=client, clock=clock, batch_size=25) for _ in range(2)
+        ]
 
         async def drain(relay: OutboxRelay) -> int:
             total = 0

@@ -65,8 +65,12 @@ async def test_a_request_that_fails_rolls_back_everything_it_wrote(client) -> No
         (b"", "VALIDATION_ERROR", ["body"]),
     ],
 )
-async def test_bad_input_is_a_422_problem_and_writes_nothing(client, content: bytes, code: str,  # type: ignore[no-untyped-def]
-                                                            where: list[str] | None) -> None:
+async def test_bad_input_is_a_422_problem_and_writes_nothing(
+    client,
+    content: bytes,
+    code: str,  # type: ignore[no-untyped-def]
+    where: list[str] | None,
+) -> None:
     response = await client.post("/things/7", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
@@ -101,8 +105,9 @@ async def test_a_bug_is_a_500_problem_that_leaks_nothing(client, caplog: pytest.
     assert "certno" not in body["detail"] and "4201" not in response.text
 
 
-async def test_requests_without_the_gateways_signature_are_refused(databases: Databases,
-                                                                   clock: FrozenClock) -> None:
+async def test_requests_without_the_gateways_signature_are_refused(
+    databases: Databases, clock: FrozenClock
+) -> None:
     app = scratch_app(database_url=databases.url("scratch"), nats_url=DEAD_NATS, clock=clock)
     async with app_client(app, principal=None) as client:
         response = await client.post("/things/7", json=GOOD)
@@ -156,7 +161,9 @@ async def test_latency_is_measured_by_route_template_not_raw_path(client) -> Non
     assert 'route="/things/{thing_id}"' in metrics.text
 
 
-async def test_the_access_log_never_carries_the_query_string(client, caplog: pytest.LogCaptureFixture) -> None:  # type: ignore[no-untyped-def]
+async def test_the_access_log_never_carries_the_query_string(
+    client, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
     with caplog.at_level(logging.INFO, logger="access"):
         await client.get("/things/count?certno=420102199003071234")
     lines = [record.getMessage() for record in caplog.records if record.name == "access"]

@@ -21,9 +21,16 @@ def test_numbers_that_are_not_personal_data_are_left_alone() -> None:
 
 def test_a_log_line_is_json_with_the_request_id_and_masked_extras() -> None:
     formatter = JsonFormatter("enrollment")
-    record = logging.makeLogRecord({"name": "t", "levelname": "INFO", "msg": "registered %s",
-                                    "args": ("420102199003071234",), "certno": "420102199003071234",
-                                    "count": 3})
+    record = logging.makeLogRecord(
+        {
+            "name": "t",
+            "levelname": "INFO",
+            "msg": "registered %s",
+            "args": ("420102199003071234",),
+            "certno": "420102199003071234",
+            "count": 3,
+        }
+    )
     token = request_id_var.set("req-1")
     try:
         line = json.loads(formatter.format(record))

@@ -21,15 +21,41 @@ from common.money import (
 
 @pytest.mark.parametrize(
     ("wire", "fen"),
-    [("12.34", 1234), ("0.01", 1), ("100", 10000), (100, 10000), (12.3, 1230), ("-5.5", -550), ("0", 0),
-     (0.1, 10), ("9999999999.99", 999999999999)],
+    [
+        ("12.34", 1234),
+        ("0.01", 1),
+        ("100", 10000),
+        (100, 10000),
+        (12.3, 1230),
+        ("-5.5", -550),
+        ("0", 0),
+        (0.1, 10),
+        ("9999999999.99", 999999999999),
+    ],
 )
 def test_yuan_on_the_wire_becomes_exact_fen(wire: object, fen: int) -> None:
     assert yuan_to_fen(wire) == fen
 
 
-@pytest.mark.parametrize("wire", ["12.345", 12.345, "0.001", "1e3", "abc", "", " ", "NaN", "Infinity", True, None,
-                                  [], "12,34", "10000000000.00"])
+@pytest.mark.parametrize(
+    "wire",
+    [
+        "12.345",
+        12.345,
+        "0.001",
+        "1e3",
+        "abc",
+        "",
+        " ",
+        "NaN",
+        "Infinity",
+        True,
+        None,
+        [],
+        "12,34",
+        "10000000000.00",
+    ],
+)
 def test_an_amount_that_is_not_two_decimal_money_is_refused(wire: object) -> None:
     with pytest.raises(MoneyError):
         yuan_to_fen(wire)
@@ -44,7 +70,14 @@ def test_fen_reads_back_as_two_place_yuan() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("2.345", "2.35"), ("2.344", "2.34"), ("2.355", "2.36"), ("-2.345", "-2.35"), ("0.005", "0.01"), ("1", "1.00")],
+    [
+        ("2.345", "2.35"),
+        ("2.344", "2.34"),
+        ("2.355", "2.36"),
+        ("-2.345", "-2.35"),
+        ("0.005", "0.01"),
+        ("1", "1.00"),
+    ],
 )
 def test_rounding_is_half_up_not_bankers(value: str, expected: str) -> None:
     assert round_half_up(Decimal(value)) == Decimal(expected)

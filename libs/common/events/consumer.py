@@ -51,9 +51,19 @@ class Subscription:
 class ConsumerRunner:
     """Runs one durable pull consumer; each event is applied once, in one transaction with its inbox row."""
 
-    def __init__(self, *, service: str, db: Database, nats: NatsClient, subscription: Subscription, clock: Clock,
-                 batch_size: int = 100, max_deliver: int = 5, ack_wait_s: float = 30.0,
-                 retention_days: int = 14) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        db: Database,
+        nats: NatsClient,
+        subscription: Subscription,
+        clock: Clock,
+        batch_size: int = 100,
+        max_deliver: int = 5,
+        ack_wait_s: float = 30.0,
+        retention_days: int = 14,
+    ) -> None:
         self.service = service
         self.db = db
         self.nats = nats
@@ -116,8 +126,9 @@ class ConsumerRunner:
             event = EventEnvelope.from_bytes(message.data)
         except ValidationError as exc:
             # A message that is not an envelope will never become one: straight to the dead letters.
-            await self._dead_letter(message, None, f"not an event envelope: {exc.error_count()} errors",
-                                    deliveries)
+            await self._dead_letter(
+                message, None, f"not an event envelope: {exc.error_count()} errors", deliveries
+            )
             return
         try:
             applied = await self._apply(event)
@@ -126,20 +137,35 @@ class ConsumerRunner:
         except Exception as exc:
             EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, "failed").inc()
             if deliveries >= self.max_deliver:
-                log.error("consumer %s gives up on event %s (%s) after %d deliveries: %s",
-                          self.consumer_name, event.id, event.type, deliveries, type(exc).__name__)
+                log.error(
+                    "consumer %s gives up on event %s (%s) after %d deliveries: %s",
+                    self.consumer_name,
+                    event.id,
+                    event.type,
+                    deliveries,
+                    type(exc).__name__,
+                )
                 await self._dead_letter(message, event, f"{type(exc).__name__}: {exc}", deliveries)
             else:
                 delay = self.sub.backoff_s[min(deliveries, len(self.sub.backoff_s)) - 1]
-                log.warning("consumer %s failed on event %s (%s), delivery %d; retry in %.1fs: %s",
-                            self.consumer_name, event.id, event.type, deliveries, delay, type(exc).__name__)
+                log.warning(
+                    "consumer %s failed on event %s (%s), delivery %d; retry in %.1fs: %s",
+                    self.consumer_name,
+                    event.id,
+                    event.type,
+                    deliveries,
+                    delay,
+                    type(exc).__name__,
+                )
                 await message.nak(delay=delay)
             return
         await message.ack()
-        EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type,
-                               "applied" if applied else "duplicate").inc()
+        EVENTS_CONSUMED.labels(
+            self.service, self.consumer_name, event.type, "applied" if applied else "duplicate"
+        ).inc()
         EVENT_LAG.labels(self.service, self.consumer_name).observe(
-            max(0.0, (self.clock.now() - event.time).total_seconds()))
+            max(0.0, (self.clock.now() - event.time).total_seconds())
+        )
 
     async def _apply(self, event: EventEnvelope) -> bool:
         """Record the event in the inbox and run the handler, in one transaction. False if seen before."""
@@ -151,12 +177,18 @@ class ConsumerRunner:
         return True
 
     def _inbox_insert(self, event: EventEnvelope) -> Any:
-        values = {"consumer": self.consumer_name, "event_id": str(event.id), "type": event.type,
-                  "received_at": self.clock.now()}
+        values = {
+            "consumer": self.consumer_name,
+            "event_id": str(event.id),
+            "type": event.type,
+            "received_at": self.clock.now(),
+        }
         dialect = postgresql if not self.db.is_sqlite else sqlite
         return dialect.insert(inbox_event).values(**values).on_conflict_do_nothing()
 
-    async def _dead_letter(self, message: Msg, event: EventEnvelope | None, error: str, deliveries: int) -> None:
+    async def _dead_letter(
+        self, message: Msg, event: EventEnvelope | None, error: str, deliveries: int
+    ) -> None:
         headers = {
             "Nats-Msg-Id": f"dlq:{self.consumer_name}:{event.id if event else message.metadata.sequence.stream}",
             ORIGINAL_SUBJECT_HEADER: message.subject,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -48,21 +49,24 @@ class ReplayResult(BaseModel):
 def _nats(request: Request) -> NatsClient:
     nats: NatsClient = request.app.state.nats
     if not nats.connected:
-        raise ServiceUnavailable("NATS is not reachable; dead letters cannot be read now.",
-                                 code="NATS_UNAVAILABLE")
+        raise ServiceUnavailable(
+            "NATS is not reachable; dead letters cannot be read now.", code="NATS_UNAVAILABLE"
+        )
     return nats
 
 
 def _as_dead_letter(seq: int, headers: dict[str, str] | None, data: bytes) -> DeadLetter:
     headers = headers or {}
     event_id = None
-    try:
+    with contextlib.suppress(ValueError):
         event_id = str(EventEnvelope.from_bytes(data).id)
-    except ValueError:
-        pass
     return DeadLetter(
-        seq=seq, consumer=headers.get(CONSUMER_HEADER, ""), subject=headers.get(ORIGINAL_SUBJECT_HEADER, ""),
-        event_id=event_id, error=headers.get(ERROR_HEADER, ""), deliveries=int(headers.get(DELIVERIES_HEADER, 0)),
+        seq=seq,
+        consumer=headers.get(CONSUMER_HEADER, ""),
+        subject=headers.get(ORIGINAL_SUBJECT_HEADER, ""),
+        event_id=event_id,
+        error=headers.get(ERROR_HEADER, ""),
+        deliveries=int(headers.get(DELIVERIES_HEADER, 0)),
         failed_at=headers.get(FAILED_AT_HEADER),
     )
 
@@ -73,10 +77,12 @@ def dead_letter_router(service: str) -> APIRouter:
     subject_filter = f"deadletter.{service}.>"
 
     @router.get("", response_model=DeadLetterPage, summary="List dead letters 死信列表 (oldest first)")
-    async def list_dead_letters(request: Request, _ops: OpsPrincipal,
-                                limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                                cursor: Annotated[int, Query(ge=1, description="seq to start from")] = 1,
-                                ) -> DeadLetterPage:
+    async def list_dead_letters(
+        request: Request,
+        _ops: OpsPrincipal,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[int, Query(ge=1, description="seq to start from")] = 1,
+    ) -> DeadLetterPage:
         js = _nats(request).jetstream()
         items: list[DeadLetter] = []
         seq = cursor
@@ -90,8 +96,11 @@ def dead_letter_router(service: str) -> APIRouter:
             seq = raw.seq + 1
         return DeadLetterPage(items=items, next_cursor=seq)
 
-    @router.post("/{seq}/replay", response_model=ReplayResult,
-                 summary="Replay a dead letter 重放死信 to its original subject")
+    @router.post(
+        "/{seq}/replay",
+        response_model=ReplayResult,
+        summary="Replay a dead letter 重放死信 to its original subject",
+    )
     async def replay_dead_letter(request: Request, seq: int, _ops: OpsPrincipal) -> ReplayResult:
         js = _nats(request).jetstream()
         try:

@@ -32,8 +32,23 @@ class EventEnvelope(BaseModel):
         return cls.model_validate_json(raw)
 
 
-def new_event(*, type: str, source: str, subject: str, data: dict[str, Any], clock: Clock,
-              version: int = 1, event_id: uuid.UUID | None = None) -> EventEnvelope:
+def new_event(
+    *,
+    type: str,
+    source: str,
+    subject: str,
+    data: dict[str, Any],
+    clock: Clock,
+    version: int = 1,
+    event_id: uuid.UUID | None = None,
+) -> EventEnvelope:
     """A fresh event for a fact that has just happened."""
-    return EventEnvelope(id=event_id or uuid.uuid4(), type=type, source=source, time=clock.now(),
-                         subject=subject, version=version, data=data)
+    return EventEnvelope(
+        id=event_id or uuid.uuid4(),
+        type=type,
+        source=source,
+        time=clock.now(),
+        subject=subject,
+        version=version,
+        data=data,
+    )

@@ -73,9 +73,14 @@ class NatsClient:
         while True:
             try:
                 client = await nats.connect(
-                    self.url, name=self.name, connect_timeout=2, allow_reconnect=True,
-                    max_reconnect_attempts=-1, reconnect_time_wait=0.5,
-                    reconnected_cb=self._on_reconnected, disconnected_cb=self._on_disconnected,
+                    self.url,
+                    name=self.name,
+                    connect_timeout=2,
+                    allow_reconnect=True,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    reconnected_cb=self._on_reconnected,
+                    disconnected_cb=self._on_disconnected,
                     error_cb=self._on_error,
                 )
             except asyncio.CancelledError:
@@ -116,10 +121,10 @@ class NatsClient:
     async def _on_error(self, exc: Exception) -> None:
         log.debug("NATS client error: %s", type(exc).__name__)
 
-    async def request(self, subject: str, payload: bytes, *, timeout: float) -> Any:
+    async def request(self, subject: str, payload: bytes, *, timeout_s: float) -> Any:
         if self.client is None or not self.client.is_connected:
             raise ConnectionError("NATS is not connected")
-        return await self.client.request(subject, payload, timeout=timeout)
+        return await self.client.request(subject, payload, timeout=timeout_s)
 
     async def close(self) -> None:
         if self._task is not None:

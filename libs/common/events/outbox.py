@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -24,7 +25,10 @@ async def add_event(session: AsyncSession, event: EventEnvelope) -> None:
     """Write an event in the caller's transaction; it is published only if that transaction commits."""
     await session.execute(
         sa.insert(outbox_event).values(
-            event_id=str(event.id), type=event.type, subject=event.subject, payload=event.to_bytes(),
+            event_id=str(event.id),
+            type=event.type,
+            subject=event.subject,
+            payload=event.to_bytes(),
             created_at=event.time,
         )
     )
@@ -40,8 +44,18 @@ class OutboxRelay:
     drops anything older than the duplicate window).
     """
 
-    def __init__(self, *, service: str, db: Database, nats: NatsClient, clock: Clock, batch_size: int = 500,
-                 poll_interval_s: float = 0.5, publish_timeout_s: float = 5.0, retention_days: int = 14) -> None:
+    def __init__(
+        self,
+        *,
+        service: str,
+        db: Database,
+        nats: NatsClient,
+        clock: Clock,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+        publish_timeout_s: float = 5.0,
+        retention_days: int = 14,
+    ) -> None:
         self.service = service
         self.db = db
         self.nats = nats
@@ -55,10 +69,8 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay forever: wake on commit signals or every poll interval."""
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_interval_s)
-            except TimeoutError:
-                pass
             self.db.outbox_signal.clear()
             try:
                 while self.nats.connected and await self.relay_once() == self.batch_size:
@@ -91,7 +103,9 @@ class OutboxRelay:
 
     def _pending_query(self) -> sa.Select[Any]:
         return (
-            sa.select(outbox_event.c.seq, outbox_event.c.event_id, outbox_event.c.type, outbox_event.c.payload)
+            sa.select(
+                outbox_event.c.seq, outbox_event.c.event_id, outbox_event.c.type, outbox_event.c.payload
+            )
             .where(outbox_event.c.published_at.is_(None))
             .order_by(outbox_event.c.seq)
             .limit(self.batch_size)
@@ -103,14 +117,18 @@ class OutboxRelay:
         js = self.nats.jetstream()
         futures = []
         for row in rows:
-            futures.append(await js.publish_async(row.type, row.payload, headers={"Nats-Msg-Id": row.event_id}))
+            futures.append(
+                await js.publish_async(row.type, row.payload, headers={"Nats-Msg-Id": row.event_id})
+            )
         done = await asyncio.gather(
             *(asyncio.wait_for(future, self.publish_timeout_s) for future in futures), return_exceptions=True
         )
         published: set[int] = set()
         for row, outcome in zip(rows, done, strict=True):
             if isinstance(outcome, BaseException):
-                log.warning("publish of outbox row %s (%s) failed: %s", row.seq, row.type, type(outcome).__name__)
+                log.warning(
+                    "publish of outbox row %s (%s) failed: %s", row.seq, row.type, type(outcome).__name__
+                )
                 continue
             published.add(row.seq)
             EVENTS_PUBLISHED.labels(self.service, row.type).inc()
@@ -119,20 +137,24 @@ class OutboxRelay:
     async def _mark(self, session: AsyncSession, rows: Any, published: set[int]) -> None:
         if published:
             await session.execute(
-                sa.update(outbox_event).where(outbox_event.c.seq.in_(published))
+                sa.update(outbox_event)
+                .where(outbox_event.c.seq.in_(published))
                 .values(published_at=self.clock.now())
             )
         failed = [row.seq for row in rows if row.seq not in published]
         if failed:
             await session.execute(
-                sa.update(outbox_event).where(outbox_event.c.seq.in_(failed))
+                sa.update(outbox_event)
+                .where(outbox_event.c.seq.in_(failed))
                 .values(attempts=outbox_event.c.attempts + 1)
             )
 
     async def _update_backlog(self) -> None:
         async with self.db.transaction(readonly=True) as session:
             backlog = await session.scalar(
-                sa.select(sa.func.count()).select_from(outbox_event).where(outbox_event.c.published_at.is_(None))
+                sa.select(sa.func.count())
+                .select_from(outbox_event)
+                .where(outbox_event.c.published_at.is_(None))
             )
         OUTBOX_BACKLOG.labels(self.service).set(backlog or 0)
 

@@ -63,9 +63,13 @@ def create_event_tables_v1(op: Any) -> None:
         sa.UniqueConstraint("event_id", name="uq_outbox_event_event_id"),
         comment="Events written in the business transaction, published to JetStream by the relay",
     )
-    op.create_index("ix_outbox_event_unpublished", "outbox_event", ["seq"],
-                    postgresql_where=sa.text("published_at IS NULL"),
-                    sqlite_where=sa.text("published_at IS NULL"))
+    op.create_index(
+        "ix_outbox_event_unpublished",
+        "outbox_event",
+        ["seq"],
+        postgresql_where=sa.text("published_at IS NULL"),
+        sqlite_where=sa.text("published_at IS NULL"),
+    )
     op.create_index("ix_outbox_event_published_at", "outbox_event", ["published_at"])
     op.create_table(
         "inbox_event",

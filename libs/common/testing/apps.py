@@ -31,18 +31,24 @@ class PrincipalAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         now: datetime = self.clock.now()
         request.headers.update(
-            sign_principal(self.principal, secret=self.secret, method=request.method, path=request.url.path,
-                           now=now)
+            sign_principal(
+                self.principal, secret=self.secret, method=request.method, path=request.url.path, now=now
+            )
         )
         yield request
 
 
 @contextlib.asynccontextmanager
-async def app_client(app: FastAPI, *, principal: Principal | None = OPS,
-                     base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
+async def app_client(
+    app: FastAPI, *, principal: Principal | None = OPS, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app's lifespan and give a client that talks to it in-process (signed as `principal`)."""
     settings = app.state.settings
-    auth = PrincipalAuth(principal, secret=settings.internal_secret, clock=app.state.clock) if principal else None
+    auth = (
+        PrincipalAuth(principal, secret=settings.internal_secret, clock=app.state.clock)
+        if principal
+        else None
+    )
     async with running(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url=base_url, auth=auth) as client:
@@ -63,10 +69,10 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False,
-                                lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
+        )
         self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._task = asyncio.create_task(self._server.serve())
         while not self._server.started:
             if self._task.done():
@@ -90,7 +96,9 @@ class LiveServer:
         await self.stop()
 
 
-async def wait_for(condition: Any, *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> Any:
+async def wait_for(
+    condition: Any, *, timeout: float = 10.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     """Poll an async or sync callable until it returns something truthy."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

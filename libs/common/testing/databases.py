@@ -101,7 +101,7 @@ async def empty_database(url: str) -> None:
                 await connection.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
             else:
                 for name in tables:
-                    await connection.execute(sa.text(f'DELETE FROM "{name}"'))
+                    await connection.execute(sa.text(f'DELETE FROM "{name}"'))  # noqa: S608 - names from the schema
     finally:
         await engine.dispose()
 

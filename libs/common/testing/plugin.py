@@ -36,7 +36,8 @@ async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
     try:
         js = client.jetstream()
         for info in await js.streams_info():
-            await js.delete_stream(info.config.name)
+            if info.config.name:
+                await js.delete_stream(info.config.name)
     finally:
         await client.close()
     yield nats_server.url
@@ -52,7 +53,9 @@ def private_nats(tmp_path: Path) -> Iterator[EmbeddedNats]:
 
 
 @pytest.fixture(scope="session", params=backends())
-def database_set(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseSet]:
+def database_set(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DatabaseSet]:
     backend: str = request.param
     database_set = DatabaseSet(backend, tmp_path_factory.mktemp(f"db-{backend}"))
     database_set.create()
