@@ -97,7 +97,10 @@ def create_service_app(
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                _, stuck = await asyncio.wait(tasks, timeout=10)
+                for task in stuck:
+                    log.error("background task %s did not stop within 10s", task.get_name())
             await stack.aclose()
             await nats.close()
             await db.dispose()

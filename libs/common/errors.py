@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "instance"})
 log = logging.getLogger("common.errors")
 
 
@@ -27,6 +28,9 @@ class ProblemError(Exception):
         self, detail: str, *, code: str | None = None, headers: dict[str, str] | None = None, **extra: Any
     ) -> None:
         super().__init__(detail)
+        clash = RESERVED_MEMBERS & extra.keys()
+        if clash:
+            raise TypeError(f"problem extras may not reuse the members {sorted(clash)}")
         self.detail = detail
         if code is not None:
             self.code = code
@@ -94,7 +98,7 @@ def problem_response(
     }
     if instance:
         body["instance"] = instance
-    body.update(extra)
+    body.update({key: value for key, value in (extra or {}).items() if key not in RESERVED_MEMBERS})
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 

@@ -16,6 +16,17 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 # whatever code wrote it: the rule "no certno, name or phone in logs" must not depend on every caller.
 _CERTNO = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
 _PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+# Libraries that log SQL parameters or full URLs (query strings) at DEBUG/INFO: a name in them cannot be
+# masked by a pattern, so they never log below WARNING, whatever LOG_LEVEL says.
+VERBOSE_LIBRARIES = (
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "httpx",
+    "httpcore",
+    "nats",
+)
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -69,3 +80,5 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         logger.handlers.clear()
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for name in VERBOSE_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -13,7 +13,7 @@ from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 
-from common.db import create_engine, is_sqlite
+from common.db import UtcDateTime, create_engine, is_sqlite
 
 log = logging.getLogger("common.migrations")
 FILE_TEMPLATE = "%%(year)d-%%(month).2d-%%(day).2d_%%(hour).2d%%(minute).2d_%%(slug)s"
@@ -48,6 +48,7 @@ def run_env(target_metadata: Sequence[MetaData], default_url: Callable[[], str])
         "target_metadata": list(target_metadata),
         "render_as_batch": is_sqlite(url),
         "compare_type": True,
+        "render_item": _render_item,
     }
     if context.is_offline_mode():
         context.configure(url=url, literal_binds=True, **options)
@@ -55,6 +56,13 @@ def run_env(target_metadata: Sequence[MetaData], default_url: Callable[[], str])
             context.run_migrations()
         return
     asyncio.run(_run_online(url, options))
+
+
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Render house column types as plain SQLAlchemy ones, so migrations never import application code."""
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 async def _run_online(url: str, options: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from common.clock import Clock
 from common.db import Database
 from common.events.contracts import deadletter_subject
 from common.events.envelope import EventEnvelope
-from common.events.nats import NatsClient
+from common.events.nats import NatsClient, raise_if_cancelled
 from common.events.tables import inbox_event
 from common.metrics import DEAD_LETTERS, EVENT_LAG, EVENTS_CONSUMED
 
@@ -84,6 +84,7 @@ class ConsumerRunner:
         await self.nats.wait_connected()
         pull = None
         while True:
+            raise_if_cancelled()
             try:
                 if pull is None:
                     pull = await self._bind()
@@ -94,6 +95,7 @@ class ConsumerRunner:
                     continue
                 for message in messages:
                     await self.handle(message)
+                    raise_if_cancelled()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -18,6 +18,18 @@ from common.events.contracts import STREAMS, StreamSpec
 log = logging.getLogger("common.nats")
 
 
+def raise_if_cancelled() -> None:
+    """Re-raise a cancellation that a library swallowed.
+
+    On Python 3.11, asyncio.wait_for returns the result instead of raising when the awaited thing completes
+    as the cancellation arrives (fixed in 3.12); nats-py's fetch uses it, so a loop around fetch would never
+    learn it was cancelled. Task.cancelling() still counts the request.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def stream_config(spec: StreamSpec, *, retention_days: int) -> StreamConfig:
     return StreamConfig(
         name=spec.name,
@@ -132,6 +144,8 @@ class NatsClient:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self.client is not None and not self.client.is_closed:
+            # close, not drain: drain waits up to 30s for pull subscriptions that have nothing left to give,
+            # and anything unacked is redelivered to the next consumer anyway.
             with contextlib.suppress(Exception):
-                await self.client.drain()
+                await self.client.close()
         self._ready.clear()

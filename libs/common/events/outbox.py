@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.clock import Clock
 from common.db import Database
 from common.events.envelope import EventEnvelope
-from common.events.nats import NatsClient
+from common.events.nats import NatsClient, raise_if_cancelled
 from common.events.tables import outbox_event
 from common.metrics import EVENTS_PUBLISHED, OUTBOX_BACKLOG
 
@@ -69,6 +69,7 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay forever: wake on commit signals or every poll interval."""
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_interval_s)
             self.db.outbox_signal.clear()

@@ -92,8 +92,11 @@ async def empty_database(url: str) -> None:
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.begin() as connection:
-            names: list[str] = await connection.run_sync(lambda sync: sa.inspect(sync).get_table_names())
-            tables = [name for name in names if name != "alembic_version"]
+            # Children before parents, so foreign keys never object.
+            ordered = await connection.run_sync(
+                lambda sync: sa.inspect(sync).get_sorted_table_and_fkc_names()
+            )
+            tables = [name for name, _ in reversed(ordered) if name and name != "alembic_version"]
             if not tables:
                 return
             if connection.dialect.name == "postgresql":
