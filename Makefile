@@ -5,11 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
+PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run test lint format install clean-var help
+.PHONY: run run-pg test lint format install clean-var help
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
+	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
 	@echo "make test   - set up .venv and run the whole test suite"
 	@echo "make lint   - ruff and mypy"
 
@@ -27,6 +30,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m common.devrun
+
+# Creates the missing databases ybj_enrollment, ybj_settlement, ... on PG_URL; the services migrate them at start.
+# Not echoed: PG_URL may hold a password (devrun prints the server without it).
+run-pg: $(STAMP)
+	@$(PY) -m common.devrun --postgres "$(PG_URL)"
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,7 +1,14 @@
-"""`make run`: NATS from the wheel and the five services on SQLite under var/, stopped cleanly on Ctrl-C."""
+"""`make run`: NATS from the wheel and the five services on SQLite under var/, stopped cleanly on Ctrl-C.
+
+python -m common.devrun [--postgres [ADMIN_URL] [--db-prefix ybj_]]
+
+With --postgres (`make run-pg`) every service runs on that PostgreSQL server instead, in a database
+`<prefix><service>` created when missing; the rest (NATS, logs, Ctrl-C) is the same.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -12,6 +19,7 @@ import urllib.request
 from pathlib import Path
 from typing import IO
 
+from common import pgdev
 from common.embedded_nats import EmbeddedNats, port_open
 from common.serve import SERVICES, settings_for
 
@@ -94,6 +102,12 @@ class DevStack:
         return None
 
 
+def _describe(databases: pgdev.DevDatabases) -> str:
+    names = ", ".join(databases.names.values())
+    created = f" (created now: {', '.join(databases.created)})" if databases.created else ""
+    return f"{databases.server}  databases {names}{created}"
+
+
 def _ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/readyz", timeout=1) as response:  # noqa: S310 - our own URL
@@ -102,19 +116,61 @@ def _ready(base_url: str) -> bool:
         return False
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.devrun", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const=pgdev.DEFAULT_ADMIN_URL,
+        metavar="ADMIN_URL",
+        help=f"run every service on this PostgreSQL server (default {pgdev.DEFAULT_ADMIN_URL}); "
+        "a role that may CREATE DATABASE",
+    )
+    parser.add_argument(
+        "--db-prefix",
+        metavar="PREFIX",
+        help=f"with --postgres: the databases are <PREFIX><service> (default {pgdev.DEFAULT_PREFIX})",
+    )
+    args = parser.parse_args(argv)
+    if args.db_prefix is not None and args.postgres is None:
+        parser.error("--db-prefix needs --postgres")
+
     var_dir = Path(os.environ.get("VAR_DIR", "var")).resolve()
     os.environ["VAR_DIR"] = str(var_dir)
-    stack = DevStack(var_dir)
+    prefix = args.db_prefix or pgdev.DEFAULT_PREFIX
+    # On PostgreSQL the JetStream store and logs live apart from `make run`'s (var/pg-ybj/ by default):
+    # durable consumer positions belong with the databases that recorded what they applied.
+    stack = DevStack(var_dir if args.postgres is None else var_dir / f"pg-{prefix}".rstrip("_-"))
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    databases: pgdev.DevDatabases | None = None
+    if args.postgres is not None:
+        try:
+            databases = pgdev.ensure_databases(args.postgres, prefix)
+        except pgdev.PostgresError as exc:
+            print(f"Could not start: {exc}", file=sys.stderr, flush=True)
+            return 1
+        except KeyboardInterrupt:
+            return 130
+        for service, url in databases.urls.items():
+            os.environ[f"{service.upper()}_DATABASE_URL"] = url
+
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    print("Starting the medical-insurance platform (SQLite under var/, logs in var/logs/) ...", flush=True)
+    if databases is None:
+        print(
+            "Starting the medical-insurance platform (SQLite under var/, logs in var/logs/) ...", flush=True
+        )
+    else:
+        print(
+            f"Starting the medical-insurance platform (PostgreSQL, logs in {stack.logs}/) ...",
+            flush=True,
+        )
+        print(f"  postgres    {_describe(databases)}", flush=True)
     started = time.monotonic()
     try:
         stack.start()
@@ -129,6 +185,8 @@ def main() -> int:
                 f"  {service:<11} {url}  (docs {url}/docs; reached through {gateway}/{service}/...)",
                 flush=True,
             )
+        if databases is not None:
+            print(f"  postgres    {_describe(databases)}", flush=True)
         print(f"  logs        {stack.logs}/\n\nPress Ctrl-C to stop.", flush=True)
         while not stopping:
             exited = stack.any_exited()
