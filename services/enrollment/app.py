@@ -1,4 +1,4 @@
-"""The enrollment app: Enrollment 参保登记."""
+"""The enrollment app: 参保登记 — persons, coverages, contributions, waiting periods, eligibility."""
 
 from __future__ import annotations
 
@@ -6,16 +6,27 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.clock import Clock
+from enrollment.api import router
 from enrollment.config import Settings
+from enrollment.events import SUBSCRIPTIONS
 
 DESCRIPTION = (
-    "one record per person (一人一档), coverages, contributions, waiting periods, family mutual "
-    "aid, death, eligibility look-up."
+    "参保登记 — one record per person (一人一档), coverages (310 职工 / 390 居民 with 392 大病), contributions, "
+    "the 2025 resident waiting period (待遇等待期) and continuous-enrollment incentives, family mutual aid "
+    "(家庭共济), death, and the eligibility look-up HIS calls first (`GET /eligibility`)."
 )
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The enrollment service as an ASGI app (uvicorn's factory)."""
-    return create_service_app(
-        settings=settings or Settings(), title="Enrollment 参保登记", description=DESCRIPTION, clock=clock
+    settings = settings or Settings()
+    app = create_service_app(
+        settings=settings,
+        title="Enrollment 参保登记",
+        description=DESCRIPTION,
+        routers=[router],
+        subscriptions=SUBSCRIPTIONS,
+        clock=clock,
     )
+    app.state.resident_policy = settings.resident_policy()
+    return app

@@ -1,0 +1,1 @@
+"""Pure rules of enrollment: certno, waiting periods, continuous-enrollment incentives, masking."""

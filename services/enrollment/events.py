@@ -1,0 +1,63 @@
+"""Consumers of the enrollment service: settlement's facts feed the zero-claim incentive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import business_date
+from common.events.consumer import Subscription
+from common.events.contracts import SETTLEMENT_STREAM, Subject
+from common.events.envelope import EventEnvelope
+from common.money import Yuan, yuan_to_fen
+from enrollment import service
+
+
+class SettledFacts(BaseModel):
+    """What enrollment reads of settlement.settled (the rest of setlinfo is ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    setl_id: str
+    psn_no: str
+    insutype: str
+    setl_time: datetime
+    fund_pay_sumamt: Yuan
+    # Settlement sets it when the critical-illness payment went past the base cap into the incentive raise.
+    incentive_raise_used: bool = False
+
+
+class ReversedFacts(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    orig_setl_id: str
+
+
+async def on_settlement_event(session: AsyncSession, event: EventEnvelope) -> None:
+    """Count resident settlements into the person's year; reversals take them back out."""
+    if event.type == Subject.SETTLED:
+        facts = SettledFacts.model_validate(event.data)
+        if facts.insutype not in ("390", "392"):
+            return
+        await service.apply_settlement(
+            session,
+            setl_id=facts.setl_id,
+            psn_no=facts.psn_no,
+            year=business_date(facts.setl_time).year,
+            fund_pay_fen=yuan_to_fen(facts.fund_pay_sumamt),
+            raise_used=facts.incentive_raise_used,
+        )
+    elif event.type == Subject.REVERSED:
+        await service.apply_reversal(session, setl_id=ReversedFacts.model_validate(event.data).orig_setl_id)
+
+
+SUBSCRIPTIONS = (
+    Subscription(
+        durable="enrollment-settlements",
+        stream=SETTLEMENT_STREAM.name,
+        subjects=(Subject.SETTLED, Subject.REVERSED),
+        handler=on_settlement_event,
+    ),
+)
