@@ -15,6 +15,7 @@ help:
 	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
 	@echo "make test   - set up .venv and run the whole test suite"
 	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - benchmarks (figures printed, JSON under var/bench/); bench-pg on PostgreSQL"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,13 @@ run-pg: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
+bench: $(STAMP)
+	$(PY) bench/bench_enrollment.py
+
+bench-pg: $(STAMP)
+	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services tests

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: have Linux send SIGTERM when the process that started us dies, so a killed
+    test run or supervisor never leaves a nats-server behind."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: the normal stop path still applies
 
 
 def nats_server_binary() -> Path:
@@ -72,6 +84,7 @@ class EmbeddedNats:
             stdout=output,
             stderr=output,
             start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
         deadline = time.monotonic() + timeout_s
         while not port_open(self.port):

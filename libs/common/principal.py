@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -82,11 +82,12 @@ def verify_principal(
     return principal
 
 
-def require_principal(*roles: Role) -> Callable[[Request], Principal]:
+def require_principal(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that verifies the signed principal and, if roles are given, requires one of them."""
     allowed = frozenset(roles)
 
-    def dependency(request: Request) -> Principal:
+    # async on purpose: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request.
+    async def dependency(request: Request) -> Principal:
         settings = request.app.state.settings
         principal = verify_principal(
             request.headers,

@@ -50,12 +50,12 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
 
-def _policy(request: Request) -> ResidentPolicy:
+async def _policy(request: Request) -> ResidentPolicy:
     policy: ResidentPolicy = request.app.state.resident_policy
     return policy
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from common.app import create_service_app
-from common.clock import Clock
+from common.clock import Clock, SystemClock
 from enrollment.api import router
 from enrollment.config import Settings
-from enrollment.events import SUBSCRIPTIONS
+from enrollment.events import subscriptions
 
 DESCRIPTION = (
     "参保登记 — one record per person (一人一档), coverages (310 职工 / 390 居民 with 392 大病), contributions, "
@@ -20,13 +20,15 @@ DESCRIPTION = (
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """The enrollment service as an ASGI app (uvicorn's factory)."""
     settings = settings or Settings()
+    clock = clock or SystemClock()
+    policy = settings.resident_policy()
     app = create_service_app(
         settings=settings,
         title="Enrollment 参保登记",
         description=DESCRIPTION,
         routers=[router],
-        subscriptions=SUBSCRIPTIONS,
+        subscriptions=subscriptions(clock=clock, policy=policy),
         clock=clock,
     )
-    app.state.resident_policy = settings.resident_policy()
+    app.state.resident_policy = policy
     return app

@@ -7,12 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.clock import business_date
+from common.clock import Clock, business_date
 from common.events.consumer import Subscription
 from common.events.contracts import SETTLEMENT_STREAM, Subject
 from common.events.envelope import EventEnvelope
 from common.money import Yuan, yuan_to_fen
 from enrollment import service
+from enrollment.domain.waiting import ResidentPolicy
 
 
 class SettledFacts(BaseModel):
@@ -35,7 +36,25 @@ class ReversedFacts(BaseModel):
     orig_setl_id: str
 
 
-async def on_settlement_event(session: AsyncSession, event: EventEnvelope) -> None:
+def subscriptions(*, clock: Clock, policy: ResidentPolicy) -> tuple[Subscription, ...]:
+    """The durable consumers of the enrollment service."""
+
+    async def handle(session: AsyncSession, event: EventEnvelope) -> None:
+        await on_settlement_event(session, event, clock=clock, policy=policy)
+
+    return (
+        Subscription(
+            durable="enrollment-settlements",
+            stream=SETTLEMENT_STREAM.name,
+            subjects=(Subject.SETTLED, Subject.REVERSED),
+            handler=handle,
+        ),
+    )
+
+
+async def on_settlement_event(
+    session: AsyncSession, event: EventEnvelope, *, clock: Clock, policy: ResidentPolicy
+) -> None:
     """Count resident settlements into the person's year; reversals take them back out."""
     if event.type == Subject.SETTLED:
         facts = SettledFacts.model_validate(event.data)
@@ -48,16 +67,9 @@ async def on_settlement_event(session: AsyncSession, event: EventEnvelope) -> No
             year=business_date(facts.setl_time).year,
             fund_pay_fen=yuan_to_fen(facts.fund_pay_sumamt),
             raise_used=facts.incentive_raise_used,
+            clock=clock,
+            policy=policy,
         )
     elif event.type == Subject.REVERSED:
-        await service.apply_reversal(session, setl_id=ReversedFacts.model_validate(event.data).orig_setl_id)
-
-
-SUBSCRIPTIONS = (
-    Subscription(
-        durable="enrollment-settlements",
-        stream=SETTLEMENT_STREAM.name,
-        subjects=(Subject.SETTLED, Subject.REVERSED),
-        handler=on_settlement_event,
-    ),
-)
+        reversed_facts = ReversedFacts.model_validate(event.data)
+        await service.apply_reversal(session, setl_id=reversed_facts.orig_setl_id, clock=clock, policy=policy)

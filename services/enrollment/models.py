@@ -62,6 +62,10 @@ class Coverage(Base):
     waiting_months: Mapped[int] = mapped_column(sa.Integer, default=0)
     break_years: Mapped[int] = mapped_column(sa.Integer, default=0)
     end_reason: Mapped[str | None] = mapped_column(sa.String(20))
+    # The continuous-enrollment facts as of incentive_year, restated on every change (eligibility reads them).
+    incentive_year: Mapped[int | None] = mapped_column(sa.Integer)
+    incentive_raise_fen: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    continuous_years: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -99,6 +99,40 @@ async def coverage_on(session: AsyncSession, psn_no: str, on: date, insutype: st
     return (await session.scalars(query)).one_or_none()
 
 
+async def eligibility_facts(
+    session: AsyncSession, *, psn_no: str | None, certno: str | None, on: date, insutype: str | None
+) -> tuple[str, date | None, Coverage | None, bool] | None:
+    """Person, the coverage in force on `on` and whether it is suspended then — in one statement."""
+    in_force = sa.and_(
+        Coverage.psn_no == Person.psn_no,
+        Coverage.begndate <= on,
+        sa.or_(Coverage.enddate.is_(None), Coverage.enddate >= on),
+        *([Coverage.insutype == insutype] if insutype else []),
+    )
+    suspended = (
+        sa.exists()
+        .where(
+            CoverageSuspension.coverage_id == Coverage.coverage_id,
+            CoverageSuspension.from_date <= on,
+            sa.or_(CoverageSuspension.to_date.is_(None), CoverageSuspension.to_date > on),
+        )
+        .label("suspended")
+    )
+    key = Person.psn_no == psn_no if psn_no is not None else Person.certno == certno
+    query = (
+        sa.select(Person.psn_no, Person.death_date, Coverage, suspended)
+        .select_from(Person)
+        .outerjoin(Coverage, in_force)
+        .where(key)
+        .order_by(sa.nulls_last(Coverage.begndate.desc()), Coverage.coverage_id.desc())
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    if row is None:
+        return None
+    return row[0], row[1], row[2], bool(row[3])
+
+
 async def suspensions_of(session: AsyncSession, coverage_id: int) -> list[CoverageSuspension]:
     query = (
         sa.select(CoverageSuspension)

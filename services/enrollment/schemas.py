@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from common.money import Yuan
 
@@ -223,7 +223,7 @@ class ContributionIn(Strict):
     insutype: Insutype
     period: str = Field(description="缴费期 YYYY for 390, YYYY-MM for 310", max_length=7)
     amount: Yuan = Field(description="缴费金额 amount (yuan)")
-    paid_at: datetime = Field(description="缴费时间 time of payment (with offset)")
+    paid_at: AwareDatetime = Field(description="缴费时间 time of payment, ISO 8601 with offset")
     acct_amount: Yuan | None = Field(
         None,
         description="划入个人账户 part credited to the personal account: for 310 default amount × 2 ÷ 10; "

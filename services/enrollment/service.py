@@ -7,7 +7,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from common.events.enrollment import (
     Suspension,
 )
 from common.events.envelope import new_event
-from common.events.outbox import add_event
+from common.events.outbox import add_event, add_events
 from common.money import fen_half_up, fen_to_yuan, yuan_to_fen
 from enrollment import repository as repo
 from enrollment.domain.certno import CertnoError, parse_certno
@@ -177,8 +177,19 @@ async def register_persons_bulk(
         events.append(row)
     for start in range(0, len(rows), 2000):
         await session.execute(sa.insert(Person), rows[start : start + 2000])
-    for row in events:
-        await _emit(session, Subject.PERSON_REGISTERED, row["psn_no"], _registered(row), clock)
+    await add_events(
+        session,
+        [
+            new_event(
+                type=Subject.PERSON_REGISTERED,
+                source=SOURCE,
+                subject=row["psn_no"],
+                data=_registered(row).model_dump(mode="json"),
+                clock=clock,
+            )
+            for row in events
+        ],
+    )
     return outcome
 
 
@@ -207,14 +218,18 @@ async def _claims(session: AsyncSession, psn_no: str) -> list[ClaimYear]:
     return [ClaimYear(row.year, row.fund_pay_fen, row.zero_claim_raise_used) for row in rows]
 
 
+def reference_year(coverage: Coverage, today: date) -> int:
+    """The year a coverage's incentive is stated for: this year while it runs, else its first year."""
+    if coverage.enddate is None or coverage.enddate >= today:
+        return max(coverage.begndate.year, today.year)
+    return coverage.begndate.year
+
+
 async def _incentive_of(
-    session: AsyncSession, coverage: Coverage, *, today: date, policy: ResidentPolicy
+    session: AsyncSession, coverage: Coverage, *, year: int, today: date, policy: ResidentPolicy
 ) -> Incentive:
     person = await repo.get_person(session, coverage.psn_no)
     covered, _, _ = await _covered_and_back_paid(session, person, exclude=None, today=today)
-    year = coverage.begndate.year
-    if coverage.enddate is None or coverage.enddate >= today:
-        year = max(year, today.year)
     covered.add(coverage.begndate.year)
     return incentive(
         year=year, covered_years=covered, claims=await _claims(session, coverage.psn_no), policy=policy
@@ -226,7 +241,8 @@ async def coverage_view(
 ) -> CoverageChanged:
     """The whole coverage as the API shows it and the coverage.changed event carries it."""
     suspensions = await repo.suspensions_of(session, coverage.coverage_id)
-    reward = await _incentive_of(session, coverage, today=today, policy=policy)
+    year = reference_year(coverage, today)
+    reward = await _incentive_of(session, coverage, year=year, today=today, policy=policy)
     is_resident = coverage.insutype == Insutype.RESIDENT
     return CoverageChanged(
         coverage_id=coverage.coverage_id,
@@ -250,7 +266,13 @@ async def coverage_view(
 async def _coverage_changed(
     session: AsyncSession, coverage: Coverage, *, clock: Clock, policy: ResidentPolicy
 ) -> CoverageChanged:
-    view = await coverage_view(session, coverage, today=business_date(clock.now()), policy=policy)
+    today = business_date(clock.now())
+    view = await coverage_view(session, coverage, today=today, policy=policy)
+    # Kept on the row so the eligibility look-up answers in one query for the current year.
+    coverage.incentive_year = reference_year(coverage, today)
+    coverage.incentive_raise_fen = yuan_to_fen(view.incentive_raise)
+    coverage.continuous_years = view.continuous_years
+    await session.flush()
     await _emit(session, Subject.COVERAGE_CHANGED, coverage.psn_no, view, clock)
     return view
 
@@ -456,12 +478,13 @@ async def record_contribution(
         raise Unprocessable(
             "acct_amount must be between 0 and amount.", code="INVALID_AMOUNT", field="acct_amount"
         )
+    paid_at = data.paid_at.astimezone(UTC)  # stored and answered in UTC, whatever offset it came with
     existing = await repo.contribution(session, psn_no, data.insutype.value, data.period)
     if existing is not None:
         same = (existing.amount_fen, existing.acct_amount_fen, existing.paid_at) == (
             amount,
             acct,
-            data.paid_at,
+            paid_at,
         )
         if same:
             return existing, False
@@ -482,7 +505,7 @@ async def record_contribution(
         period=data.period,
         amount_fen=amount,
         acct_amount_fen=acct,
-        paid_at=data.paid_at,
+        paid_at=paid_at,
         back_payment=back_payment,
         created_at=now,
     )
@@ -499,12 +522,13 @@ async def record_contribution(
             period=contribution.period,
             amount=fen_to_yuan(amount),
             acct_amount=fen_to_yuan(acct),
-            paid_at=data.paid_at,
+            paid_at=paid_at,
             back_payment=back_payment,
         ),
         clock,
     )
     await _rework_waiting(session, person, clock=clock, policy=policy)
+    await _refresh_incentive(session, psn_no, clock=clock, policy=policy)
     return contribution, True
 
 
@@ -653,28 +677,29 @@ async def eligibility(
     on: date,
     policy: ResidentPolicy,
 ) -> Eligibility:
-    """Whether the fund pays for care begun on `on`, and if not why not."""
-    person = (
-        await repo.find_person(session, psn_no)
-        if psn_no
-        else await repo.person_by_certno(session, (certno or "").strip().upper())
-    )
-    if person is None:
-        raise NotFound("No such person.", code="PERSON_NOT_FOUND")
+    """Whether the fund pays for care begun on `on`, and if not why not (one query in the usual case)."""
     asked = insutype.value if insutype else None
-    if person.death_date is not None and on > person.death_date:
-        return Eligibility(False, person.psn_no, on, asked, reason="DECEASED")
-    basic = BASIC_OF[asked] if asked else None
-    coverage = await repo.coverage_on(session, person.psn_no, on, basic)
+    facts = await repo.eligibility_facts(
+        session,
+        psn_no=psn_no,
+        certno=(certno or "").strip().upper() or None,
+        on=on,
+        insutype=BASIC_OF[asked] if asked else None,
+    )
+    if facts is None:
+        raise NotFound("No such person.", code="PERSON_NOT_FOUND")
+    found_psn_no, death_date, coverage, suspended = facts
+    if death_date is not None and on > death_date:
+        return Eligibility(False, found_psn_no, on, asked, reason="DECEASED")
     if coverage is None:
-        return Eligibility(False, person.psn_no, on, asked, reason="NO_COVERAGE")
+        return Eligibility(False, found_psn_no, on, asked, reason="NO_COVERAGE")
 
     def answer(
         eligible: bool, *, reason: str | None = None, waiting_days: int = 0, raise_fen: int | None = None
     ) -> Eligibility:
         return Eligibility(
             eligible,
-            person.psn_no,
+            found_psn_no,
             on,
             asked or coverage.insutype,
             coverage.coverage_id,
@@ -686,24 +711,31 @@ async def eligibility(
             reason,
         )
 
-    if await repo.suspended_on(session, coverage.coverage_id, on):
+    if suspended:
         return answer(False, reason="SUSPENDED")
     if on < coverage.benefit_start_date:
         return answer(False, reason="WAITING_PERIOD", waiting_days=(coverage.benefit_start_date - on).days)
-    raise_fen = None
-    if coverage.insutype == Insutype.RESIDENT:
-        covered, _, _ = await _covered_and_back_paid(session, person, exclude=None, today=on)
-        covered.add(on.year)
-        claims = await _claims(session, person.psn_no)
-        raise_fen = incentive(year=on.year, covered_years=covered, claims=claims, policy=policy).total_fen
-    return answer(True, raise_fen=raise_fen)
+    if coverage.insutype != Insutype.RESIDENT:
+        return answer(True)
+    if coverage.incentive_year == on.year:
+        return answer(True, raise_fen=coverage.incentive_raise_fen)
+    reward = await _incentive_of(session, coverage, year=on.year, today=on, policy=policy)
+    return answer(True, raise_fen=reward.total_fen)
 
 
 # --- what settlement tells us (zero-claim incentive) ----------------------------------------------------
 
 
 async def apply_settlement(
-    session: AsyncSession, *, setl_id: str, psn_no: str, year: int, fund_pay_fen: int, raise_used: bool
+    session: AsyncSession,
+    *,
+    setl_id: str,
+    psn_no: str,
+    year: int,
+    fund_pay_fen: int,
+    raise_used: bool,
+    clock: Clock,
+    policy: ResidentPolicy,
 ) -> None:
     """Count a settlement's fund pay into the person's year (the zero-claim incentive needs it)."""
     if await session.get(ClaimSettlement, setl_id) is not None:
@@ -718,9 +750,12 @@ async def apply_settlement(
     record.fund_pay_fen += fund_pay_fen
     record.zero_claim_raise_used = record.zero_claim_raise_used or raise_used
     await session.flush()
+    await _refresh_incentive(session, psn_no, clock=clock, policy=policy)
 
 
-async def apply_reversal(session: AsyncSession, *, setl_id: str) -> None:
+async def apply_reversal(
+    session: AsyncSession, *, setl_id: str, clock: Clock, policy: ResidentPolicy
+) -> None:
     """Take a reversed settlement's fund pay back out of its year."""
     original = await session.get(ClaimSettlement, setl_id, with_for_update=True)
     if original is None or original.reversed:
@@ -730,3 +765,22 @@ async def apply_reversal(session: AsyncSession, *, setl_id: str) -> None:
     if record is not None:
         record.fund_pay_fen -= original.fund_pay_fen
     await session.flush()
+    await _refresh_incentive(session, original.psn_no, clock=clock, policy=policy)
+
+
+async def _refresh_incentive(
+    session: AsyncSession, psn_no: str, *, clock: Clock, policy: ResidentPolicy
+) -> None:
+    """Claims move the incentive: restate the current resident coverage when its raise changed."""
+    current = await repo.current_coverage(session, psn_no)
+    if current is None or current.insutype != Insutype.RESIDENT:
+        return
+    today = business_date(clock.now())
+    year = reference_year(current, today)
+    reward = await _incentive_of(session, current, year=year, today=today, policy=policy)
+    if (current.incentive_year, current.incentive_raise_fen, current.continuous_years) != (
+        year,
+        reward.total_fen,
+        reward.continuous_years,
+    ):
+        await _coverage_changed(session, current, clock=clock, policy=policy)

@@ -100,9 +100,10 @@ class ConsumerRunner:
                 raise
             except Exception as exc:
                 log.warning("consumer %s interrupted (%s); resuming", self.consumer_name, type(exc).__name__)
-                if isinstance(exc, NotFoundError):
-                    pull = None  # the consumer or stream vanished (a fresh server): bind again
+                # Bind again: the connection may be a new one, or the consumer gone with a fresh server.
+                pull = None
                 await asyncio.sleep(0.5)
+                await self.nats.wait_connected()
 
     async def _bind(self) -> Any:
         js = self.nats.jetstream()

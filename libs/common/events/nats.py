@@ -16,6 +16,8 @@ from nats.js.errors import BadRequestError
 from common.events.contracts import STREAMS, StreamSpec
 
 log = logging.getLogger("common.nats")
+# nats-py's own reconnect attempts (0.5 s apart) before it closes the client and the supervisor starts over.
+RECONNECT_ATTEMPTS = 20
 
 
 def raise_if_cancelled() -> None:
@@ -78,37 +80,55 @@ class NatsClient:
         await self._ready.wait()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._connect_forever(), name=f"nats-connect-{self.name}")
+        self._task = asyncio.create_task(self._supervise(), name=f"nats-connect-{self.name}")
 
-    async def _connect_forever(self) -> None:
+    async def _supervise(self) -> None:
+        """Keep a connection: connect, and connect anew whenever nats-py gives up on reconnecting.
+
+        nats-py is never asked to retry forever itself: its retry loop can lose a cancellation (Python 3.11's
+        wait_for), which would leave the service unable to stop. Its own attempts are bounded; this loop,
+        which checks for cancellation, does the waiting.
+        """
         delay = 0.2
         while True:
+            raise_if_cancelled()
+            closed = asyncio.Event()
+
+            async def on_closed(event: asyncio.Event = closed) -> None:
+                event.set()
+
             try:
                 client = await nats.connect(
                     self.url,
                     name=self.name,
                     connect_timeout=2,
                     allow_reconnect=True,
-                    max_reconnect_attempts=-1,
+                    max_reconnect_attempts=RECONNECT_ATTEMPTS,
                     reconnect_time_wait=0.5,
                     reconnected_cb=self._on_reconnected,
                     disconnected_cb=self._on_disconnected,
                     error_cb=self._on_error,
+                    closed_cb=on_closed,
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("NATS at %s not reachable yet (%s); retrying", self.url, type(exc).__name__)
+                log.warning("NATS at %s not reachable (%s); retrying", self.url, type(exc).__name__)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            delay = 0.2
             self.client = client
             self._js = client.jetstream(timeout=5)
             await self._prepare()
-            return
+            await closed.wait()  # nats-py gave up reconnecting (or we are closing): start over
+            self._ready.clear()
+            self._js = None
+            log.warning("NATS connection closed; connecting anew")
 
     async def _prepare(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await ensure_streams(self.jetstream(), retention_days=self.retention_days)
             except asyncio.CancelledError:
@@ -141,8 +161,9 @@ class NatsClient:
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=5)
+            if not done:
+                log.error("the NATS connection task did not stop within 5s")
         if self.client is not None and not self.client.is_closed:
             # close, not drain: drain waits up to 30s for pull subscriptions that have nothing left to give,
             # and anything unacked is redelivered to the next consumer anyway.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,15 +24,28 @@ log = logging.getLogger("common.outbox")
 
 async def add_event(session: AsyncSession, event: EventEnvelope) -> None:
     """Write an event in the caller's transaction; it is published only if that transaction commits."""
-    await session.execute(
-        sa.insert(outbox_event).values(
-            event_id=str(event.id),
-            type=event.type,
-            subject=event.subject,
-            payload=event.to_bytes(),
-            created_at=event.time,
-        )
-    )
+    await add_events(session, [event])
+
+
+async def add_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+    """Write many events in few statements (bulk loads), in the caller's transaction."""
+    if not events:
+        return
+    rows = [
+        {
+            "event_id": str(event.id),
+            "type": event.type,
+            "subject": event.subject,
+            "payload": event.to_bytes(),
+            "created_at": event.time,
+        }
+        for event in events
+    ]
+    if len(rows) == 1:
+        await session.execute(sa.insert(outbox_event).values(**rows[0]))
+    else:
+        for start in range(0, len(rows), 2000):
+            await session.execute(sa.insert(outbox_event), rows[start : start + 2000])
     session.info["outbox_pending"] = True
 
 
