@@ -180,6 +180,7 @@ def main() -> int:
             app_env=AppEnv.TEST,
             relay_enabled=False,
             consumers_enabled=False,
+            log_level="WARNING",  # one access line per call would drown the table (the cost stays measured)
         )
         eligibility = asyncio.run(measure_eligibility(settings, args.calls, rng))
     backend = "postgresql" if args.postgres else "sqlite"

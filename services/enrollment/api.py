@@ -104,6 +104,21 @@ def _contribution_out(contribution: Contribution) -> ContributionOut:
     )
 
 
+async def _change_status(
+    session: DbSession,
+    coverage_id: int,
+    action: str,
+    body: StatusChangeIn | None,
+    clock: Clock,
+    policy: ResidentPolicy,
+) -> CoverageOut:
+    change = body or StatusChangeIn()
+    await service.change_status(
+        session, coverage_id, action, on=change.date_, reason=change.reason, clock=clock, policy=policy
+    )
+    return await _coverage_out(session, coverage_id, clock, policy)
+
+
 # --- persons --------------------------------------------------------------------------------------------
 
 
@@ -270,11 +285,7 @@ async def suspend(
     policy: PolicyDep,
     body: StatusChangeIn | None = None,
 ) -> CoverageOut:
-    body = body or StatusChangeIn()
-    await service.change_status(
-        session, coverage_id, "suspend", on=body.date_, reason=body.reason, clock=clock, policy=policy
-    )
-    return await _coverage_out(session, coverage_id, clock, policy)
+    return await _change_status(session, coverage_id, "suspend", body, clock, policy)
 
 
 @router.post(
@@ -292,11 +303,7 @@ async def resume(
     policy: PolicyDep,
     body: StatusChangeIn | None = None,
 ) -> CoverageOut:
-    body = body or StatusChangeIn()
-    await service.change_status(
-        session, coverage_id, "resume", on=body.date_, reason=body.reason, clock=clock, policy=policy
-    )
-    return await _coverage_out(session, coverage_id, clock, policy)
+    return await _change_status(session, coverage_id, "resume", body, clock, policy)
 
 
 @router.post(

@@ -17,24 +17,8 @@ from gateway.config import Settings
 log = logging.getLogger("gateway.proxy")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-# Hop-by-hop headers (RFC 9110 §7.6.1) and what the client must never be able to set for the services.
-_DROP_REQUEST = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "x-request-id",
-        PRINCIPAL_HEADER.lower(),
-        SIGNATURE_HEADER.lower(),
-    }
-)
-_DROP_RESPONSE = frozenset(
+# Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's; the length is recomputed.
+_HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
@@ -44,11 +28,12 @@ _DROP_RESPONSE = frozenset(
         "transfer-encoding",
         "upgrade",
         "content-length",
-        "x-request-id",
-        "server",
-        "date",
     }
 )
+# Never from the client to a service: its host, a request id we set ourselves, and above all a principal.
+_DROP_REQUEST = _HOP_BY_HOP | {"host", "x-request-id", PRINCIPAL_HEADER.lower(), SIGNATURE_HEADER.lower()}
+# The gateway answers with its own request id, server and date headers.
+_DROP_RESPONSE = _HOP_BY_HOP | {"x-request-id", "server", "date"}
 
 
 @asynccontextmanager
