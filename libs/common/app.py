@@ -44,6 +44,7 @@ def create_service_app(
     clock: Clock | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
     with_dead_letters: bool = True,
+    openapi_url: str | None = "/openapi.json",
 ) -> FastAPI:
     """Build a service app; nothing touches the network or the disk until the lifespan starts."""
     service = settings.service_name
@@ -107,9 +108,19 @@ def create_service_app(
             log.info("%s stopped", service)
 
     app = FastAPI(
-        title=title, description=description, version="1.0.0", lifespan=lifespan, openapi_tags=openapi_tags
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+        openapi_url=openapi_url,
+        docs_url="/docs" if openapi_url else None,
+        redoc_url="/redoc" if openapi_url else None,
     )
     app.state.settings = settings
+    # Readiness: what must be "ok" for the instance to take traffic; other probes are reported only.
+    app.state.readiness_required = {"database", "nats"}
+    app.state.readiness_probes = []
     app.state.clock = clock or SystemClock()
     app.add_middleware(ObservabilityMiddleware, service=service, quiet_paths=QUIET_PATHS)
     install_error_handlers(app)
@@ -152,22 +163,29 @@ def health_router() -> APIRouter:
 
     @router.get(
         "/readyz",
-        summary="Readiness 就绪检查: database and NATS reachable",
+        summary="Readiness 就绪检查: database and NATS reachable (the gateway also reports each service)",
         responses={503: {"description": "Not ready (problem+json with the failing checks)"}},
     )
     async def readyz(request: Request) -> JSONResponse:
+        state = request.app.state
         checks = {
-            "database": "ok" if await database_ready(request.app.state.db) else "unavailable",
-            "nats": "ok" if request.app.state.nats.connected else "unavailable",
+            "database": "ok" if await database_ready(state.db) else "unavailable",
+            "nats": "ok" if state.nats.connected else "unavailable",
         }
-        service = request.app.state.settings.service_name
-        if all(value == "ok" for value in checks.values()):
-            return JSONResponse({"status": "ready", "service": service, "checks": checks})
+        for probe in state.readiness_probes:
+            checks.update(await probe(request.app))
+        service = state.settings.service_name
+        failing = [name for name, value in checks.items() if value != "ok"]
+        blocking = [name for name in failing if name in state.readiness_required]
+        if not blocking:
+            return JSONResponse(
+                {"status": "degraded" if failing else "ready", "service": service, "checks": checks}
+            )
         return problem_response(
             status=503,
             code="NOT_READY",
             title="Service unavailable",
-            detail=f"{service} is not ready: " + ", ".join(k for k, v in checks.items() if v != "ok"),
+            detail=f"{service} is not ready: " + ", ".join(blocking),
             checks=checks,
         )
 

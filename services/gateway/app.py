@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from common.app import create_service_app
 from common.clock import Clock
 from gateway.config import Settings
+from gateway.openapi import MergedOpenAPI, services_ready
 from gateway.proxy import proxy_router, upstream_client
 
 DESCRIPTION = (
-    "统一入口 — the one entry point of the medical-insurance platform. Routes `/enrollment/*`, "
-    "`/settlement/*`, `/pricing/*` and `/fraud/*` to the services."
+    "统一入口 — the one entry point of the medical-insurance platform. Every service's API is here under "
+    "its prefix: `/enrollment/*` 参保登记, `/settlement/*` 结算, `/pricing/*` 药品价格监测, `/fraud/*` 智能监控."
 )
 
 
@@ -27,7 +31,21 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         clock=clock,
         resources=[upstream_client],
         with_dead_letters=False,
+        openapi_url=None,  # the gateway serves the merged document below instead of its own
     )
+    # The gateway takes traffic while any service is down (each answers 503 for its own routes): a gateway
+    # taken out of rotation for one service would take every service down with it. Each is reported.
+    app.state.readiness_required = {"database"}
+    app.state.readiness_probes.append(services_ready)
+    merged = MergedOpenAPI(app)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document() -> dict[str, Any]:
+        return await merged.document()
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="医保平台 API")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

@@ -1,0 +1,130 @@
+"""One OpenAPI document for the whole platform: each service's, under its prefix, with the auth scheme."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from gateway.config import Settings
+
+CACHE_SECONDS = 30.0
+BEARER = {
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "API key issued by the bureau: `Authorization: Bearer <key>`",
+    }
+}
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
+def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            return {**node, "$ref": f"#/components/schemas/{renames.get(name, name)}"}
+        return {key: _rename_refs(value, renames) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_rename_refs(item, renames) for item in node]
+    return node
+
+
+def merge(gateway: dict[str, Any], services: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """The gateway's own document with every reachable service's paths under /<service>.
+
+    Schemas are renamed <Service><Name> (two services may both have a `DeadLetter`), tags are prefixed with
+    the service, operation ids stay unique; a service that did not answer is listed as unavailable.
+    """
+    merged = copy.deepcopy(gateway)
+    paths: dict[str, Any] = merged.setdefault("paths", {})
+    schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
+    tags: list[dict[str, Any]] = merged.setdefault("tags", [])
+    unavailable = []
+    for service, spec in services.items():
+        if spec is None:
+            unavailable.append(service)
+            continue
+        prefix = service.capitalize()
+        renames = {name: f"{prefix}{name}" for name in spec.get("components", {}).get("schemas", {})}
+        spec = _rename_refs(spec, renames)
+        for name, schema in spec.get("components", {}).get("schemas", {}).items():
+            schemas[renames[name]] = schema
+        seen_tags = set()
+        for path, item in spec.get("paths", {}).items():
+            for method, operation in item.items():
+                if method not in _METHODS:
+                    continue
+                operation["tags"] = [f"{service} · {tag}" for tag in operation.get("tags", ["other"])]
+                seen_tags.update(operation["tags"])
+                if "operationId" in operation:
+                    operation["operationId"] = f"{service}_{operation['operationId']}"
+            paths[f"/{service}{path}"] = item
+        tags.extend({"name": tag} for tag in sorted(seen_tags))
+    merged["components"]["securitySchemes"] = BEARER
+    merged["security"] = [{"bearerAuth": []}]
+    merged["x-unavailable-services"] = unavailable
+    if unavailable:
+        merged["info"]["description"] = (
+            merged["info"].get("description", "")
+            + f"\n\n**Not shown now (did not answer):** {', '.join(unavailable)}."
+        )
+    return merged
+
+
+class MergedOpenAPI:
+    """Fetches the services' documents concurrently and keeps the merged result for a short while."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self._cached: dict[str, Any] | None = None
+        self._cached_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def document(self) -> dict[str, Any]:
+        async with self._lock:
+            fresh = time.monotonic() - self._cached_at < CACHE_SECONDS
+            if self._cached is not None and fresh and not self._cached["x-unavailable-services"]:
+                return self._cached
+            settings: Settings = self.app.state.settings
+            client: httpx.AsyncClient = self.app.state.upstream
+            names = list(settings.upstreams())
+            fetched = await asyncio.gather(
+                *(self._fetch(client, url) for url in settings.upstreams().values())
+            )
+            self._cached = merge(self.app.openapi(), dict(zip(names, fetched, strict=True)))
+            self._cached_at = time.monotonic()
+            return self._cached
+
+    @staticmethod
+    async def _fetch(client: httpx.AsyncClient, base_url: str) -> dict[str, Any] | None:
+        try:
+            response = await client.get(f"{base_url}/openapi.json", timeout=3.0)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        document: dict[str, Any] = response.json()
+        return document
+
+
+async def services_ready(app: FastAPI) -> dict[str, str]:
+    """Readiness of each service behind the gateway, asked concurrently."""
+    settings: Settings = app.state.settings
+    client: httpx.AsyncClient = app.state.upstream
+
+    async def ask(base_url: str) -> str:
+        try:
+            response = await client.get(f"{base_url}/readyz", timeout=2.0)
+        except httpx.HTTPError:
+            return "unavailable"
+        return "ok" if response.status_code == 200 else "not_ready"
+
+    names = list(settings.upstreams())
+    answers = await asyncio.gather(*(ask(url) for url in settings.upstreams().values()))
+    return dict(zip(names, answers, strict=True))
