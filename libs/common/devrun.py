@@ -116,6 +116,18 @@ def _ready(base_url: str) -> bool:
         return False
 
 
+def _show_bootstrap_key(var_dir: Path) -> None:
+    """The first start of a fresh install prints the ops key the gateway created, once."""
+    key_file, shown = var_dir / "bootstrap-ops-key", var_dir / "bootstrap-ops-key.shown"
+    if key_file.exists() and not shown.exists():
+        print(
+            f"\n  Bootstrap ops API key (shown once; kept in {key_file}):\n    {key_file.read_text().strip()}\n"
+            f"  Use it as 'Authorization: Bearer <key>', and issue the other keys with POST /admin/clients.",
+            flush=True,
+        )
+        shown.touch()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m common.devrun", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -187,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if databases is not None:
             print(f"  postgres    {_describe(databases)}", flush=True)
-        print(f"  logs        {stack.logs}/\n\nPress Ctrl-C to stop.", flush=True)
+        print(f"  logs        {stack.logs}/", flush=True)
+        _show_bootstrap_key(Path(os.environ["VAR_DIR"]))
+        print("\nPress Ctrl-C to stop.", flush=True)
         while not stopping:
             exited = stack.any_exited()
             if exited:

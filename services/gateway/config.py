@@ -22,6 +22,10 @@ class Settings(ServiceSettings):
     upstream_connect_timeout_s: float = 2.0
     upstream_timeout_s: float = 15.0
     upstream_max_connections: int = 200
+    max_body_bytes: int = 4 * 1024 * 1024  # a 10,000-person bulk load fits; a runaway upload does not
+    rate_limit_per_s: float = 300.0  # per API client, sustained
+    rate_limit_burst: int = 600
+    key_cache_s: float = 30.0  # how long another replica may still accept a revoked key
 
     # The gateway publishes no events of its own.
     relay_enabled: bool = False

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from common.errors import GatewayTimeout, ServiceUnavailable
+from common.errors import Forbidden, GatewayTimeout, PayloadTooLarge, ServiceUnavailable, TooManyRequests
 from common.logs import request_id_var
-from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER
+from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, Role, sign_principal
+from gateway.admin import caller
 from gateway.config import Settings
+from gateway.keys import KeyStore, ensure_bootstrap_key
 
 log = logging.getLogger("gateway.proxy")
 
@@ -45,25 +49,89 @@ async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_connections,
     )
+    app.state.keys = KeyStore(app.state.db, cache_s=settings.key_cache_s)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    await ensure_bootstrap_key(app.state.db, settings.var_dir, now=app.state.clock.now())
     async with httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False) as client:
         app.state.upstream = client
         yield
 
 
+# What the public may reach: price comparison and drug search (DESIGN.md §9).
+PUBLIC_ROUTES = (("GET", "pricing", "compare"), ("GET", "pricing", "drugs"))
+
+
+class RateLimiter:
+    """A token bucket per API client: `rate` requests a second sustained, `burst` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait_needed(self, client_id: str) -> float:
+        """0 if the request may go now (a token is taken), else the seconds until one is free."""
+        now = time.monotonic()
+        tokens, last = self._buckets.get(client_id, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self._buckets[client_id] = (tokens - 1, now)
+            return 0.0
+        self._buckets[client_id] = (tokens, now)
+        return (1 - tokens) / self.rate
+
+
+async def _admit(request: Request, service: str, path: str) -> tuple[Principal, bytes]:
+    """Authenticate, authorise, rate-limit and read the body within its limit."""
+    settings: Settings = request.app.state.settings
+    principal = await caller(request)
+    if principal.role is Role.PUBLIC and not any(
+        request.method == method and service == svc and (path == root or path.startswith(root + "/"))
+        for method, svc, root in PUBLIC_ROUTES
+    ):
+        raise Forbidden("The public may only compare prices and search drugs.", code="ROLE_FORBIDDEN")
+    wait = request.app.state.rate_limiter.wait_needed(principal.client_id)
+    if wait > 0:
+        raise TooManyRequests(
+            "Too many requests for this API key; slow down.",
+            code="RATE_LIMITED",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise PayloadTooLarge(f"The body is over {settings.max_body_bytes} bytes.", code="PAYLOAD_TOO_LARGE")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > settings.max_body_bytes:
+            raise PayloadTooLarge(
+                f"The body is over {settings.max_body_bytes} bytes.", code="PAYLOAD_TOO_LARGE"
+            )
+    return principal, bytes(body)
+
+
 async def forward(request: Request, service: str, path: str) -> Response:
-    """Send the request on to `service` and hand its answer back unchanged."""
+    """Admit the request, then send it on to `service` under the signed principal and hand back the answer."""
+    principal, body = await _admit(request, service, path)
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.upstream
     url = f"{settings.upstreams()[service]}/{path}"
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
     headers.append(("x-request-id", request_id_var.get() or ""))
+    signed = sign_principal(
+        principal,
+        secret=settings.internal_secret,
+        method=request.method,
+        path=f"/{path}",
+        now=request.app.state.clock.now(),
+    )
+    headers.extend(signed.items())
     try:
         upstream = await client.request(
             request.method,
             url,
             params=request.url.query or None,
             headers=headers,
-            content=await request.body(),
+            content=body,
         )
     except httpx.TimeoutException as exc:
         raise GatewayTimeout(

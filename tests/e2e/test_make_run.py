@@ -72,9 +72,20 @@ def test_the_whole_platform_starts_answers_through_the_gateway_and_stops_on_ctrl
             assert printed.index(f"{gateway}/docs") < printed.index(f"http://127.0.0.1:{ports['ENROLLMENT']}")
 
             assert httpx.get(f"{gateway}/docs").status_code == 200
-            assert httpx.get(f"{gateway}/readyz").status_code == 200
+            overall = httpx.get(f"{gateway}/readyz")
+            assert overall.json()["status"] == "ready"
+            assert {
+                name: overall.json()["checks"][name]
+                for name in ("enrollment", "settlement", "pricing", "fraud")
+            } == {"enrollment": "ok", "settlement": "ok", "pricing": "ok", "fraud": "ok"}
+            # A fresh install prints its bootstrap ops key once; it opens the services through the gateway.
+            key_file = tmp_path / "var" / "bootstrap-ops-key"
+            key = key_file.read_text().strip()
+            assert printed.count(key) == 1
+            assert key_file.stat().st_mode & 0o777 == 0o600
+            assert httpx.get(f"{gateway}/enrollment/readyz").status_code == 401
             for service in ("enrollment", "settlement", "pricing", "fraud"):
-                ready = httpx.get(f"{gateway}/{service}/readyz")
+                ready = httpx.get(f"{gateway}/{service}/readyz", headers={"Authorization": f"Bearer {key}"})
                 assert ready.json()["checks"] == {"database": "ok", "nats": "ok"}, service
             databases = sorted(path.name for path in (tmp_path / "var").glob("*.db"))
             if admin is None:

@@ -1,11 +1,14 @@
-"""The gateway forwards /<service>/* to live services, strips forged principals, survives a dead service."""
+"""The gateway forwards /<service>/* to live services under a signed principal, and survives a dead service."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 
@@ -28,10 +31,31 @@ class Platform:
     gateway: FastAPI
     enrollment: LiveServer
     fraud: LiveServer
+    var_dir: Path
+
+
+def gateway_settings(
+    databases: Databases, nats_url: str, var_dir: Path, **overrides: object
+) -> GatewaySettings:
+    # Nothing listens on port 9: a service not given by the test is "down".
+    values: dict[str, object] = {
+        "database_url": databases.url("gateway"),
+        "nats_url": nats_url,
+        "app_env": AppEnv.TEST,
+        "var_dir": var_dir,
+        "enrollment_url": "http://127.0.0.1:9",
+        "settlement_url": "http://127.0.0.1:9",
+        "pricing_url": "http://127.0.0.1:9",
+        "fraud_url": "http://127.0.0.1:9",
+        "upstream_connect_timeout_s": 0.5,
+    }
+    return GatewaySettings(**{**values, **overrides})
 
 
 @pytest.fixture
-async def platform(databases: Databases, nats_url: str, clock: FrozenClock) -> AsyncIterator[Platform]:
+async def platform(
+    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
+) -> AsyncIterator[Platform]:
     enrollment = LiveServer(
         create_enrollment(
             EnrollmentSettings(
@@ -49,51 +73,61 @@ async def platform(databases: Databases, nats_url: str, clock: FrozenClock) -> A
     await enrollment.start()
     await fraud.start()
     gateway = create_gateway(
-        GatewaySettings(
-            database_url=databases.url("gateway"),
-            nats_url=nats_url,
-            app_env=AppEnv.TEST,
-            enrollment_url=enrollment.url,
-            fraud_url=fraud.url,
-            # Nothing listens on these: the settlement and pricing routes are "down".
-            settlement_url="http://127.0.0.1:9",
-            pricing_url="http://127.0.0.1:9",
-            upstream_connect_timeout_s=0.5,
-        ),
+        gateway_settings(databases, nats_url, tmp_path, enrollment_url=enrollment.url, fraud_url=fraud.url),
         clock=clock,
     )
     try:
-        yield Platform(gateway, enrollment, fraud)
+        yield Platform(gateway, enrollment, fraud, tmp_path)
     finally:
         await enrollment.stop()
         await fraud.stop()
 
 
+@contextlib.asynccontextmanager
+async def gateway_client(app: FastAPI, var_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client of the running gateway, and the bootstrap ops key it created on its first start."""
+    async with app_client(app, principal=None) as client:
+        yield client, (var_dir / "bootstrap-ops-key").read_text().strip()
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
 async def test_requests_reach_the_service_behind_the_prefix(platform: Platform) -> None:
-    async with app_client(platform.gateway, principal=None) as client:
+    async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
         for service in ("enrollment", "fraud"):
-            response = await client.get(f"/{service}/healthz")
+            response = await client.get(f"/{service}/healthz", headers=bearer(key))
             assert response.status_code == 200
             assert response.json() == {"status": "ok", "service": service}
-        wrong_method = await client.post("/enrollment/healthz")
+        wrong_method = await client.post("/enrollment/healthz", headers=bearer(key))
         assert (wrong_method.status_code, wrong_method.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
-        missing = await client.get("/enrollment/no/such/route")
+        missing = await client.get("/enrollment/no/such/route", headers=bearer(key))
         assert missing.status_code == 404
         assert missing.headers["content-type"] == "application/problem+json"
         assert missing.json()["instance"] == "/no/such/route"
 
 
+async def test_the_gateway_signs_the_callers_principal_for_the_service(platform: Platform) -> None:
+    async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
+        await wait_for(lambda: platform.enrollment.app.state.nats.connected, what="enrollment on NATS")
+        as_ops = await client.get("/enrollment/dead-letters", headers=bearer(key))
+        assert (as_ops.status_code, as_ops.json()["items"]) == (200, [])
+        persons = await client.get("/enrollment/persons", headers=bearer(key))
+        assert (persons.status_code, persons.json()["items"]) == (200, [])
+
+
 async def test_a_stopped_service_is_503_for_its_routes_only(platform: Platform) -> None:
-    async with app_client(platform.gateway, principal=None) as client:
-        down = await client.get("/settlement/healthz")
+    async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
+        down = await client.get("/settlement/healthz", headers=bearer(key))
         assert down.status_code == 503
         assert down.headers["content-type"] == "application/problem+json"
         assert down.headers["retry-after"] == "1"
         assert (down.json()["code"], down.json()["service"]) == ("SERVICE_UNAVAILABLE", "settlement")
         await platform.fraud.stop()
-        stopped = await client.get("/fraud/healthz")
+        stopped = await client.get("/fraud/healthz", headers=bearer(key))
         assert (stopped.status_code, stopped.json()["service"]) == (503, "fraud")
-        still_up = await client.get("/enrollment/healthz")
+        still_up = await client.get("/enrollment/healthz", headers=bearer(key))
         assert still_up.status_code == 200
 
 
@@ -102,21 +136,22 @@ async def test_a_principal_sent_by_a_client_never_reaches_a_service(
 ) -> None:
     secret = platform.gateway.state.settings.internal_secret
     forged = sign_principal(OPS, secret=secret, method="GET", path="/dead-letters", now=clock.now())
-    async with app_client(platform.gateway, principal=None) as client:
-        through_gateway = await client.get("/enrollment/dead-letters", headers=forged)
-        assert (through_gateway.status_code, through_gateway.json()["code"]) == (401, "PRINCIPAL_MISSING")
+    async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
+        issued = await client.post(
+            "/admin/clients",
+            headers=bearer(key),
+            json={"name": "某医院 HIS", "role": "his", "scope": "H42010200001"},
+        )
+        his_key = issued.json()["api_key"]
+        # The forged ops headers are dropped; the service sees the HIS principal the gateway signed.
+        through_gateway = await client.get("/enrollment/dead-letters", headers={**forged, **bearer(his_key)})
+        assert (through_gateway.status_code, through_gateway.json()["code"]) == (403, "ROLE_FORBIDDEN")
     # The same headers sent straight to the service are valid: only the gateway's stripping stopped them.
-    import httpx
-
-    await wait_for(lambda: _connected(platform.enrollment.app), what="enrollment connected to NATS")
+    await wait_for(lambda: platform.enrollment.app.state.nats.connected, what="enrollment connected to NATS")
     async with httpx.AsyncClient(base_url=platform.enrollment.url) as direct:
         assert (await direct.get("/dead-letters", headers=forged)).status_code == 200
         unsigned = await direct.get("/dead-letters")
         assert (unsigned.status_code, unsigned.json()["code"]) == (401, "PRINCIPAL_MISSING")
-
-
-def _connected(app: FastAPI) -> bool:
-    return bool(app.state.nats.connected)
 
 
 class _RequestIds(logging.Handler):
@@ -134,8 +169,10 @@ async def test_the_request_id_travels_from_client_to_service_and_back(platform: 
     access.addHandler(recorder)
     access.setLevel(logging.INFO)
     try:
-        async with app_client(platform.gateway, principal=None) as client:
-            response = await client.get("/enrollment/no-such-thing", headers={"X-Request-ID": "his-7f3a"})
+        async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
+            response = await client.get(
+                "/enrollment/no-such-thing", headers={"X-Request-ID": "his-7f3a", **bearer(key)}
+            )
     finally:
         access.removeHandler(recorder)
     assert response.headers["x-request-id"] == "his-7f3a"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import tempfile
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -18,7 +20,10 @@ from common.testing.databases import Databases
 def build(service: str, databases: Databases, nats_url: str, clock: FrozenClock) -> FastAPI:
     module = importlib.import_module(f"{service}.app")
     settings = importlib.import_module(f"{service}.config").Settings(
-        database_url=databases.url(service), nats_url=nats_url, app_env=AppEnv.TEST
+        database_url=databases.url(service),
+        nats_url=nats_url,
+        app_env=AppEnv.TEST,
+        var_dir=Path(tempfile.mkdtemp(prefix="ybj-var-")),
     )
     app: FastAPI = module.create_app(settings, clock=clock)
     return app

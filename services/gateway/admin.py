@@ -1,0 +1,136 @@
+"""Ops endpoints of the gateway itself: issue, list and revoke API keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from sqlalchemy.exc import IntegrityError
+
+from common.errors import Conflict, Forbidden, NotFound, Unauthorized
+from common.principal import Principal, Role
+from gateway.keys import KeyStore, issue_key
+from gateway.models import ApiClient
+
+Scope = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[0-9A-Za-z]+$")
+]
+ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ClientIn(BaseModel):
+    """A new API client (接入方)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "协和医院 HIS", "role": "his", "scope": "H42010200001"}]},
+    )
+
+    name: ClientName = Field(description="a unique, human name for the caller")
+    role: Role = Field(description="his 医院 | pos 药店 | ops 经办 | public 公众")
+    scope: Scope | None = Field(None, description="fixmedins_code of the hospital (his) or pharmacy (pos)")
+
+    @model_validator(mode="after")
+    def _scope_matches_role(self) -> ClientIn:
+        if self.role in (Role.HIS, Role.POS) and not self.scope:
+            raise ValueError("his and pos clients need the scope of their institution")
+        if self.role in (Role.OPS, Role.PUBLIC) and self.scope:
+            raise ValueError("ops and public clients have no scope")
+        return self
+
+
+class ClientOut(BaseModel):
+    client_id: str
+    name: str
+    role: str
+    scope: str | None
+    key_prefix: str = Field(description="the public part of the key, to recognise it")
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class IssuedOut(ClientOut):
+    api_key: str = Field(description="the key itself: shown this once, never again")
+
+
+def _out(client: ApiClient) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "role": client.role,
+        "scope": client.scope,
+        "key_prefix": client.key_prefix,
+        "created_at": client.created_at,
+        "revoked_at": client.revoked_at,
+    }
+
+
+async def caller(request: Request) -> Principal:
+    """The API client calling the gateway (Bearer key)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized(
+            "An API key is required: Authorization: Bearer <key>.",
+            code="API_KEY_MISSING",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    keys: KeyStore = request.app.state.keys
+    principal = await keys.authenticate(key.strip())
+    if principal is None:
+        raise Unauthorized(
+            "The API key is not valid or has been revoked.",
+            code="API_KEY_INVALID",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    request.state.principal = principal
+    return principal
+
+
+async def ops_caller(request: Request) -> Principal:
+    principal = await caller(request)
+    if principal.role is not Role.OPS:
+        raise Forbidden("Only bureau staff (ops) manage API clients.", code="ROLE_FORBIDDEN")
+    return principal
+
+
+Ops = Annotated[Principal, Depends(ops_caller)]
+router = APIRouter(prefix="/admin/clients", tags=["API clients 接入方"])
+
+
+@router.post("", status_code=201, response_model=IssuedOut, summary="Issue an API key 发放密钥 (shown once)")
+async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
+    db = request.app.state.db
+    try:
+        async with db.transaction() as session:
+            issued = await issue_key(
+                session, name=body.name, role=body.role, scope=body.scope, now=request.app.state.clock.now()
+            )
+    except IntegrityError as exc:
+        raise Conflict("A client with this name exists already.", code="CLIENT_EXISTS") from exc
+    return IssuedOut(**_out(issued.client), api_key=issued.key)
+
+
+@router.get("", response_model=list[ClientOut], summary="List API clients 接入方列表")
+async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
+    async with request.app.state.db.transaction(readonly=True) as session:
+        clients = (await session.scalars(sa.select(ApiClient).order_by(ApiClient.created_at.desc()))).all()
+    return [ClientOut(**_out(client)) for client in clients]
+
+
+@router.post("/{client_id}/revoke", response_model=ClientOut, summary="Revoke an API key 吊销密钥")
+async def revoke(client_id: str, request: Request, ops: Ops) -> ClientOut:
+    if client_id == ops.client_id:
+        raise Conflict("A client cannot revoke its own key.", code="CANNOT_REVOKE_SELF")
+    async with request.app.state.db.transaction() as session:
+        client = await session.get(ApiClient, client_id, with_for_update=True)
+        if client is None:
+            raise NotFound("No such API client.", code="CLIENT_NOT_FOUND")
+        if client.revoked_at is None:
+            client.revoked_at = request.app.state.clock.now()
+        out = ClientOut(**_out(client))
+    request.app.state.keys.forget(client_id)
+    return out

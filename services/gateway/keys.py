@@ -1,0 +1,115 @@
+"""API keys: issued once, stored as a SHA-256 hash, looked up by their public prefix, cached briefly."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.db import Database
+from common.principal import Principal, Role
+from gateway.models import ApiClient
+
+log = logging.getLogger("gateway.keys")
+_KEY = re.compile(r"^ybj_([0-9a-f]{8})_([A-Za-z0-9_-]{32})$")
+BOOTSTRAP_NAME = "bootstrap-ops"
+BOOTSTRAP_FILE = "bootstrap-ops-key"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    client: ApiClient
+    key: str  # shown once, never stored
+
+
+def _hash(key: str) -> str:
+    # Keys carry 192 random bits: a fast hash is enough, a slow KDF would only slow every request.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def issue_key(
+    session: AsyncSession, *, name: str, role: Role, scope: str | None, now: datetime
+) -> IssuedKey:
+    """A new client with a fresh key; the key is returned once and only its hash is kept."""
+    prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(24)
+    key = f"ybj_{prefix}_{secret}"
+    client = ApiClient(
+        client_id="cli_" + secrets.token_hex(8),
+        name=name,
+        role=role.value,
+        scope=scope,
+        key_prefix=prefix,
+        key_hash=_hash(key),
+        created_at=now,
+        revoked_at=None,
+    )
+    session.add(client)
+    await session.flush()
+    return IssuedKey(client, key)
+
+
+class KeyStore:
+    """Authenticates bearer keys against the database, with a short cache so most requests touch no table."""
+
+    def __init__(self, db: Database, *, cache_s: float) -> None:
+        self.db = db
+        self.cache_s = cache_s
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+
+    def forget(self, client_id: str) -> None:
+        """Drop a client from the cache at once (revocation in this process; others within cache_s)."""
+        self._cache = {k: v for k, v in self._cache.items() if v[1] is None or v[1].client_id != client_id}
+
+    async def authenticate(self, key: str) -> Principal | None:
+        match = _KEY.match(key)
+        if not match:
+            return None
+        digest = _hash(key)
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.transaction(readonly=True) as session:
+            client = await session.scalar(sa.select(ApiClient).where(ApiClient.key_prefix == match[1]))
+        principal = None
+        if client is not None and client.revoked_at is None and hmac.compare_digest(client.key_hash, digest):
+            principal = Principal(client_id=client.client_id, role=Role(client.role), scope=client.scope)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (time.monotonic() + self.cache_s, principal)
+        return principal
+
+
+def _write_secret(path: Path, key: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(key + "\n")
+
+
+async def ensure_bootstrap_key(db: Database, var_dir: Path, *, now: datetime) -> Path | None:
+    """On a fresh install, issue an ops key and write it to var/bootstrap-ops-key (mode 600), once."""
+    async with db.transaction() as session:
+        if await session.scalar(
+            sa.select(sa.func.count()).select_from(ApiClient).where(ApiClient.role == "ops")
+        ):
+            return None
+        try:
+            async with session.begin_nested():
+                issued = await issue_key(session, name=BOOTSTRAP_NAME, role=Role.OPS, scope=None, now=now)
+        except IntegrityError:
+            return None  # another replica did it a moment ago
+    path = var_dir / BOOTSTRAP_FILE
+    await asyncio.to_thread(_write_secret, path, issued.key)
+    log.warning("fresh install: a bootstrap ops API key was written to %s", path)
+    return path
