@@ -11,7 +11,14 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
 
-from common.errors import Forbidden, GatewayTimeout, PayloadTooLarge, ServiceUnavailable, TooManyRequests
+from common.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayTimeout,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+)
 from common.logs import request_id_var
 from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, Role, sign_principal
 from gateway.admin import caller
@@ -84,6 +91,9 @@ async def _admit(request: Request, service: str, path: str) -> tuple[Principal, 
     """Authenticate, authorise, rate-limit and read the body within its limit."""
     settings: Settings = request.app.state.settings
     principal = await caller(request)
+    if any(segment in (".", "..") for segment in path.split("/")):
+        # Dot segments would let a path that passes the checks below resolve elsewhere upstream.
+        raise BadRequest("The path may not contain '.' or '..' segments.", code="INVALID_PATH")
     if principal.role is Role.PUBLIC and not any(
         request.method == method and service == svc and (path == root or path.startswith(root + "/"))
         for method, svc, root in PUBLIC_ROUTES

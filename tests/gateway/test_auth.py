@@ -110,6 +110,8 @@ async def test_the_public_reaches_only_price_comparison_and_drug_search(gateway,
         ):
             refused = await client.request(method, path, headers=bearer(public))
             assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_FORBIDDEN"), path
+        sneaky = await client.get("/pricing/compare/%2E%2E/alerts", headers=bearer(public))
+        assert (sneaky.status_code, sneaky.json()["code"]) == (400, "INVALID_PATH")
 
 
 async def test_each_client_is_rate_limited_with_retry_after(gateway, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
