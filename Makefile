@@ -43,6 +43,7 @@ test: $(STAMP)
 # Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
 bench: $(STAMP)
 	$(PY) bench/bench_enrollment.py
+	$(PY) bench/bench_gateway.py
 
 bench-pg: $(STAMP)
 	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
