@@ -49,13 +49,13 @@ bench-pg: $(STAMP)
 	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check libs services tests
-	$(VENV)/bin/ruff format --check libs services tests
+	$(VENV)/bin/ruff check libs services tests bench
+	$(VENV)/bin/ruff format --check libs services tests bench
 	$(VENV)/bin/mypy libs/common services
 
 format: $(STAMP)
-	$(VENV)/bin/ruff format libs services tests
-	$(VENV)/bin/ruff check --fix libs services tests
+	$(VENV)/bin/ruff format libs services tests bench
+	$(VENV)/bin/ruff check --fix libs services tests bench
 
 clean-var:
 	rm -rf var
