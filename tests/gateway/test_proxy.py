@@ -187,3 +187,33 @@ async def test_the_gateway_root_leads_to_the_docs(platform: Platform) -> None:
         docs = await client.get("/docs")
         assert docs.status_code == 200
         assert "swagger" in docs.text.lower()
+
+
+async def test_an_upstream_too_slow_to_answer_is_504_and_one_that_refuses_is_503(
+    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
+) -> None:
+    import asyncio
+
+    slow_app = FastAPI()
+
+    @slow_app.get("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(2)
+        return {"late": "yes"}
+
+    async with LiveServer(slow_app) as slow_server:
+        gateway = create_gateway(
+            gateway_settings(
+                databases, nats_url, tmp_path, fraud_url=slow_server.url, upstream_timeout_s=0.3
+            ),
+            clock=clock,
+        )
+        async with gateway_client(gateway, tmp_path) as (client, key):
+            late = await client.get("/fraud/slow", headers=bearer(key))
+            refused = await client.get("/pricing/anything", headers=bearer(key))
+    assert (late.status_code, late.json()["code"], late.json()["service"]) == (
+        504,
+        "UPSTREAM_TIMEOUT",
+        "fraud",
+    )
+    assert (refused.status_code, refused.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
