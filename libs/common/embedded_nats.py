@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
 import signal
 import socket
@@ -104,13 +103,6 @@ class EmbeddedNats:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.process = None
-
-    def kill(self) -> None:
-        """Stop abruptly, as a crash would."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, 9)
-            self.process.wait()
         self.process = None
 
     def __enter__(self) -> EmbeddedNats:

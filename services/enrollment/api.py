@@ -83,6 +83,12 @@ async def _coverage_out(
 ) -> CoverageOut:
     coverage = await repo.get_coverage(session, coverage_id)
     view = await service.coverage_view(session, coverage, today=business_date(clock.now()), policy=policy)
+    return _as_out((coverage, view))
+
+
+def _as_out(state: service.CoverageState) -> CoverageOut:
+    """The response of a coverage write: the view its event carried, nothing computed twice."""
+    coverage, view = state
     return CoverageOut(
         **view.model_dump(),
         enrolled_on=coverage.enrolled_on,
@@ -113,10 +119,11 @@ async def _change_status(
     policy: ResidentPolicy,
 ) -> CoverageOut:
     change = body or StatusChangeIn()
-    await service.change_status(
-        session, coverage_id, action, on=change.date_, reason=change.reason, clock=clock, policy=policy
+    return _as_out(
+        await service.change_status(
+            session, coverage_id, action, on=change.date_, reason=change.reason, clock=clock, policy=policy
+        )
     )
-    return await _coverage_out(session, coverage_id, clock, policy)
 
 
 # --- persons --------------------------------------------------------------------------------------------
@@ -236,8 +243,7 @@ async def record_death(
 async def add_coverage(
     psn_no: str, body: CoverageIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> CoverageOut:
-    view = await service.add_coverage(session, psn_no, body, clock=clock, policy=policy)
-    return await _coverage_out(session, view.coverage_id, clock, policy)
+    return _as_out(await service.add_coverage(session, psn_no, body, clock=clock, policy=policy))
 
 
 @router.get(
@@ -321,10 +327,11 @@ async def end(
     clock: ClockDep,
     policy: PolicyDep,
 ) -> CoverageOut:
-    await service.end_coverage(
-        session, coverage_id, enddate=body.enddate, reason=body.reason, clock=clock, policy=policy
+    return _as_out(
+        await service.end_coverage(
+            session, coverage_id, enddate=body.enddate, reason=body.reason, clock=clock, policy=policy
+        )
     )
-    return await _coverage_out(session, coverage_id, clock, policy)
 
 
 @router.post(
@@ -343,8 +350,7 @@ async def set_assistance(
     policy: PolicyDep,
 ) -> CoverageOut:
     value = body.assistance.value if body.assistance else None
-    await service.set_assistance(session, coverage_id, value, clock=clock, policy=policy)
-    return await _coverage_out(session, coverage_id, clock, policy)
+    return _as_out(await service.set_assistance(session, coverage_id, value, clock=clock, policy=policy))
 
 
 # --- contributions and families --------------------------------------------------------------------------

@@ -51,6 +51,8 @@ from enrollment.schemas import (
 )
 
 SOURCE = "enrollment"
+CoverageState = tuple[Coverage, CoverageChanged]
+"""A coverage row and the whole view of it that its coverage.changed event carried."""
 ATTACHED = {"310": ["330"], "390": ["392"]}
 BASIC_OF = {"310": "310", "330": "310", "390": "390", "392": "390"}
 _YEAR = re.compile(r"^(\d{4})$")
@@ -279,7 +281,7 @@ async def _coverage_changed(
 
 async def add_coverage(
     session: AsyncSession, psn_no: str, data: CoverageIn, *, clock: Clock, policy: ResidentPolicy
-) -> CoverageChanged:
+) -> CoverageState:
     """Enroll a person; residents get the waiting period the 2025 rules give them."""
     today, now = business_date(clock.now()), clock.now()
     person = await repo.get_person(session, psn_no, for_update=True)
@@ -346,7 +348,7 @@ async def add_coverage(
         raise Conflict(
             "The person already has a current coverage (重复参保).", code="DUPLICATE_COVERAGE"
         ) from exc
-    return await _coverage_changed(session, coverage, clock=clock, policy=policy)
+    return coverage, await _coverage_changed(session, coverage, clock=clock, policy=policy)
 
 
 async def change_status(
@@ -358,7 +360,7 @@ async def change_status(
     reason: str | None,
     clock: Clock,
     policy: ResidentPolicy,
-) -> CoverageChanged:
+) -> CoverageState:
     """Suspend (暂停), resume or end (终止) a coverage."""
     today = business_date(clock.now())
     coverage = await repo.get_coverage(session, coverage_id, for_update=True)
@@ -386,7 +388,7 @@ async def change_status(
         coverage.status = CoverageStatus.ACTIVE.value
     coverage.updated_at = clock.now()
     await session.flush()
-    return await _coverage_changed(session, coverage, clock=clock, policy=policy)
+    return coverage, await _coverage_changed(session, coverage, clock=clock, policy=policy)
 
 
 async def end_coverage(
@@ -397,7 +399,7 @@ async def end_coverage(
     reason: str | None,
     clock: Clock,
     policy: ResidentPolicy,
-) -> CoverageChanged:
+) -> CoverageState:
     coverage = await repo.get_coverage(session, coverage_id, for_update=True)
     if coverage.status == CoverageStatus.ENDED.value:
         raise Conflict(
@@ -406,7 +408,7 @@ async def end_coverage(
     if enddate < coverage.begndate:
         raise Unprocessable("enddate is before begndate.", code="INVALID_DATE", field="enddate")
     await _end(session, coverage, enddate=enddate, reason=reason or "ended", clock=clock)
-    return await _coverage_changed(session, coverage, clock=clock, policy=policy)
+    return coverage, await _coverage_changed(session, coverage, clock=clock, policy=policy)
 
 
 async def _end(
@@ -422,7 +424,7 @@ async def _end(
 
 async def set_assistance(
     session: AsyncSession, coverage_id: int, assistance: str | None, *, clock: Clock, policy: ResidentPolicy
-) -> CoverageChanged:
+) -> CoverageState:
     coverage = await repo.get_coverage(session, coverage_id, for_update=True)
     if coverage.status == CoverageStatus.ENDED.value:
         raise Conflict(
@@ -431,7 +433,7 @@ async def set_assistance(
     coverage.assistance = assistance
     coverage.updated_at = clock.now()
     await session.flush()
-    return await _coverage_changed(session, coverage, clock=clock, policy=policy)
+    return coverage, await _coverage_changed(session, coverage, clock=clock, policy=policy)
 
 
 # --- contributions --------------------------------------------------------------------------------------
@@ -527,18 +529,21 @@ async def record_contribution(
         ),
         clock,
     )
-    await _rework_waiting(session, person, clock=clock, policy=policy)
-    await _refresh_incentive(session, psn_no, clock=clock, policy=policy)
+    # A restated waiting period restates the whole coverage, incentive included; otherwise check the incentive.
+    if not await _rework_waiting(session, person, clock=clock, policy=policy):
+        await _refresh_incentive(session, psn_no, clock=clock, policy=policy)
     return contribution, True
 
 
 async def _rework_waiting(
     session: AsyncSession, person: Person, *, clock: Clock, policy: ResidentPolicy
-) -> None:
-    """A back-payment may shorten the waiting period of the current resident coverage: recompute it."""
+) -> bool:
+    """A back-payment may shorten the waiting period of the current resident coverage: recompute it.
+
+    Returns whether the coverage was restated (and its coverage.changed written)."""
     current = await repo.current_coverage(session, person.psn_no)
     if current is None or current.insutype != Insutype.RESIDENT or current.waiting_months == 0:
-        return
+        return False
     today = business_date(clock.now())
     covered, back_paid, _ = await _covered_and_back_paid(
         session, person, exclude=current.coverage_id, today=today
@@ -557,6 +562,8 @@ async def _rework_waiting(
         current.updated_at = clock.now()
         await session.flush()
         await _coverage_changed(session, current, clock=clock, policy=policy)
+        return True
+    return False
 
 
 # --- death and family -----------------------------------------------------------------------------------

@@ -50,24 +50,5 @@ class Subject:
     FINDING_DISMISSED = "fraud.finding.dismissed"
 
 
-def subject_matches(pattern: str, subject: str) -> bool:
-    """NATS subject matching: `*` is one token, a trailing `>` one or more."""
-    wanted, tokens = pattern.split("."), subject.split(".")
-    for index, part in enumerate(wanted):
-        if part == ">":
-            return len(tokens) > index
-        if index >= len(tokens) or (part != "*" and part != tokens[index]):
-            return False
-    return len(tokens) == len(wanted)
-
-
-def stream_for(subject: str) -> StreamSpec:
-    """The stream that stores a subject."""
-    for stream in STREAMS:
-        if any(subject_matches(pattern, subject) for pattern in stream.subjects):
-            return stream
-    raise KeyError(f"no stream stores {subject!r}")
-
-
 def deadletter_subject(service: str, consumer: str) -> str:
     return f"deadletter.{service}.{consumer}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -152,11 +151,6 @@ class NatsClient:
 
     async def _on_error(self, exc: Exception) -> None:
         log.debug("NATS client error: %s", type(exc).__name__)
-
-    async def request(self, subject: str, payload: bytes, *, timeout_s: float) -> Any:
-        if self.client is None or not self.client.is_connected:
-            raise ConnectionError("NATS is not connected")
-        return await self.client.request(subject, payload, timeout=timeout_s)
 
     async def close(self) -> None:
         if self._task is not None:
