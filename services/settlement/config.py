@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from common.config import ServiceSettings
@@ -14,3 +15,11 @@ class Settings(ServiceSettings):
 
     service_name: ClassVar[str] = "settlement"
     default_port: ClassVar[int] = 8002
+
+    review_timeout_ms: int = Field(
+        default=150, ge=1, le=5000, description="How long a settlement waits for fraud.review (fail-open)"
+    )
+    review_enabled: bool = Field(default=True, description="Ask fraud.review before settling")
+    policy_cache_s: float = Field(
+        default=10.0, ge=0, description="How long a replica trusts its cached policy versions"
+    )

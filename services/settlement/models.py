@@ -1,11 +1,278 @@
-"""Tables of the settlement service, on its own MetaData."""
+"""Tables of the settlement service, on its own MetaData.
+
+Money is integer fen; unit prices and quantities, which carry up to 6 and 4 places, are kept as their exact
+decimal text (SQLite has no exact decimal type, and a float near money is a bug).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import date, datetime
+from typing import Any
 
-from common.db import new_metadata
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from common.db import UtcDateTime, new_metadata
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_FEN = sa.BigInteger()
 
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+# --- reference data: institutions, catalogue, policy ---------------------------------------------------
+
+
+class Institution(Base):
+    """A designated institution (定点医药机构): a hospital or a pharmacy."""
+
+    __tablename__ = "institution"
+
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    fixmedins_name: Mapped[str] = mapped_column(sa.String(200))
+    fixmedins_type: Mapped[str] = mapped_column(sa.String(10))
+    hosp_lv: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    admdvs: Mapped[str] = mapped_column(sa.String(6), index=True)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CatalogItem(Base):
+    """An item of the reimbursement catalogue (医保目录)."""
+
+    __tablename__ = "catalog_item"
+
+    med_list_codg: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    chrgitm_lv: Mapped[str] = mapped_column(sa.String(2))
+    # Null: the policy's default for its class (乙类 0.10, 甲类 0).
+    selfpay_prop: Mapped[str | None] = mapped_column(sa.String(10))
+    pric_uplmt_amt: Mapped[str | None] = mapped_column(sa.String(24))
+    gend_lmt: Mapped[str | None] = mapped_column(sa.String(1))
+    age_min: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    age_max: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    max_cnt_per_visit: Mapped[str | None] = mapped_column(sa.String(24))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PolicyVersion(Base):
+    """A version of the reimbursement policy, in force from its date until the next version's."""
+
+    __tablename__ = "policy_version"
+
+    version_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    effective_from: Mapped[date] = mapped_column(sa.Date, unique=True)
+    parameters: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# --- projections of enrollment (fed by its events; never read from its database) ----------------------
+
+
+class InsuredPerson(Base):
+    """What settlement knows of a person: enough to apply gender and age limits and refuse after death."""
+
+    __tablename__ = "insured_person"
+
+    psn_no: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    gend: Mapped[str] = mapped_column(sa.String(1))
+    brdy: Mapped[date] = mapped_column(sa.Date)
+    admdvs: Mapped[str] = mapped_column(sa.String(6))
+    death_date: Mapped[date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CoverageProjection(Base):
+    """A coverage as enrollment last described it (enrollment.coverage.changed carries the whole state)."""
+
+    __tablename__ = "coverage_projection"
+
+    coverage_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)
+    psn_no: Mapped[str] = mapped_column(sa.String(20), index=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3))
+    attached_insutypes: Mapped[list[str]] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    begndate: Mapped[date] = mapped_column(sa.Date)
+    enddate: Mapped[date | None] = mapped_column(sa.Date)
+    psn_type: Mapped[str | None] = mapped_column(sa.String(10))
+    assistance: Mapped[str | None] = mapped_column(sa.String(20))
+    benefit_start_date: Mapped[date] = mapped_column(sa.Date)
+    incentive_raise_fen: Mapped[int] = mapped_column(_FEN)
+    # [[from_date, to_date | null], ...] as ISO dates: the periods the coverage was suspended.
+    suspensions: Mapped[list[list[str | None]]] = mapped_column(sa.JSON)
+    # The time of the event this row reflects: an older event arriving late never overwrites a newer one.
+    source_time: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FamilyBinding(Base):
+    """家庭共济: a member whose costs a holder's personal account may pay."""
+
+    __tablename__ = "family_binding"
+
+    member_psn_no: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    holder_psn_no: Mapped[str] = mapped_column(sa.String(20), index=True)
+    source_time: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# --- the person's money and yearly totals (locked per person on the settle path) ----------------------
+
+
+class PersonalAccount(Base):
+    """个人账户: the balance is also derivable from the ledger (GET /ledger/check proves it)."""
+
+    __tablename__ = "personal_account"
+
+    psn_no: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    balc_fen: Mapped[int] = mapped_column(_FEN)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class YearAccumulator(Base):
+    """A person's running totals of one year under one basic insutype: what caps and deductibles use."""
+
+    __tablename__ = "year_accumulator"
+
+    psn_no: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    outpatient_dedc_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    outpatient_pool_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    pool_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    pool_self_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    supp_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    maf_fen: Mapped[int] = mapped_column(_FEN, default=0)
+    settlement_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+# --- visits, fee details, settlements ------------------------------------------------------------------
+
+
+class Visit(Base):
+    """就诊 (2201/2401): one outpatient visit, admission or pharmacy purchase."""
+
+    __tablename__ = "visit"
+
+    mdtrt_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    psn_no: Mapped[str] = mapped_column(sa.String(20), index=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3))
+    med_type: Mapped[str] = mapped_column(sa.String(2))
+    begntime: Mapped[datetime] = mapped_column(UtcDateTime())
+    endtime: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dise_codg: Mapped[str | None] = mapped_column(sa.String(30))
+    dise_name: Mapped[str | None] = mapped_column(sa.String(200))
+    ipt_otp_no: Mapped[str | None] = mapped_column(sa.String(50))
+    status: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class FeeDetail(Base):
+    """费用明细: one line of a visit, as the institution uploaded it."""
+
+    __tablename__ = "fee_detail"
+    __table_args__ = (sa.UniqueConstraint("mdtrt_id", "feedetl_sn"),)
+
+    fee_detail_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    mdtrt_id: Mapped[str] = mapped_column(sa.ForeignKey("visit.mdtrt_id"))
+    feedetl_sn: Mapped[str] = mapped_column(sa.String(30))
+    med_list_codg: Mapped[str] = mapped_column(sa.String(50))
+    medins_list_codg: Mapped[str | None] = mapped_column(sa.String(50))
+    cnt: Mapped[str] = mapped_column(sa.String(24))
+    pric: Mapped[str] = mapped_column(sa.String(24))
+    amount_fen: Mapped[int] = mapped_column(_FEN)
+    fee_ocur_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    drug_trac_codg: Mapped[list[str]] = mapped_column(sa.JSON)
+    dise_codg: Mapped[str | None] = mapped_column(sa.String(30))
+    status: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Settlement(Base):
+    """结算 (2207/2304): every amount of the split, what it added to the year, and the answer given."""
+
+    __tablename__ = "settlement"
+    __table_args__ = (sa.UniqueConstraint("fixmedins_code", "medins_setl_id"),)
+
+    setl_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    medins_setl_id: Mapped[str] = mapped_column(sa.String(64))
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30))
+    # Not unique: a visit whose settlement was reversed may be settled again.
+    mdtrt_id: Mapped[str] = mapped_column(sa.ForeignKey("visit.mdtrt_id"), index=True)
+    psn_no: Mapped[str] = mapped_column(sa.String(20), index=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3))
+    med_type: Mapped[str] = mapped_column(sa.String(2))
+    setl_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    business_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    year: Mapped[int] = mapped_column(sa.Integer)
+    policy_version: Mapped[int] = mapped_column(sa.Integer)
+    medfee_fen: Mapped[int] = mapped_column(_FEN)
+    fulamt_ownpay_fen: Mapped[int] = mapped_column(_FEN)
+    overlmt_selfpay_fen: Mapped[int] = mapped_column(_FEN)
+    preselfpay_fen: Mapped[int] = mapped_column(_FEN)
+    inscp_scp_fen: Mapped[int] = mapped_column(_FEN)
+    act_pay_dedc_fen: Mapped[int] = mapped_column(_FEN)
+    hifp_pay_fen: Mapped[int] = mapped_column(_FEN)
+    hifmi_pay_fen: Mapped[int] = mapped_column(_FEN)
+    hifob_pay_fen: Mapped[int] = mapped_column(_FEN)
+    maf_pay_fen: Mapped[int] = mapped_column(_FEN)
+    fund_pay_fen: Mapped[int] = mapped_column(_FEN)
+    psn_part_fen: Mapped[int] = mapped_column(_FEN)
+    acct_pay_fen: Mapped[int] = mapped_column(_FEN)
+    acct_mulaid_pay_fen: Mapped[int] = mapped_column(_FEN)
+    psn_cash_pay_fen: Mapped[int] = mapped_column(_FEN)
+    mulaid_holder_psn_no: Mapped[str | None] = mapped_column(sa.String(20))
+    # What this settlement added to the person's year (a reversal takes exactly this back out).
+    outpatient_dedc_fen: Mapped[int] = mapped_column(_FEN)
+    outpatient_pool_fen: Mapped[int] = mapped_column(_FEN)
+    pool_self_fen: Mapped[int] = mapped_column(_FEN)
+    review: Mapped[str] = mapped_column(sa.String(10))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SettlementReversal(Base):
+    """冲正/撤销 (2208/2305): the reversal of one settlement, with its own setl_id."""
+
+    __tablename__ = "settlement_reversal"
+
+    setl_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    orig_setl_id: Mapped[str] = mapped_column(sa.ForeignKey("settlement.setl_id"), unique=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    psn_no: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    setl_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    business_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    response: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+
+
+# --- the fund ledger (append-only double entry, integer fen) -----------------------------------------
+
+
+class Journal(Base):
+    """One balanced journal: a settlement, reversal, contribution, disbursement or deduction."""
+
+    __tablename__ = "journal"
+
+    journal_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    ref: Mapped[str] = mapped_column(sa.String(64), index=True)
+    business_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class JournalLeg(Base):
+    """One leg of a journal: positive debits, negative credits; a journal's legs sum to zero."""
+
+    __tablename__ = "journal_leg"
+
+    leg_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    journal_id: Mapped[int] = mapped_column(sa.ForeignKey("journal.journal_id"), index=True)
+    account: Mapped[str] = mapped_column(sa.String(64), index=True)
+    amount_fen: Mapped[int] = mapped_column(_FEN)

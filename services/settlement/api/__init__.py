@@ -1,0 +1,11 @@
+"""HTTP routes of settlement: parse, call the use case, shape the answer. No queries here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from settlement.api import claims, ledger, reference
+
+
+def routers() -> list[APIRouter]:
+    return [reference.router, claims.router, ledger.router]

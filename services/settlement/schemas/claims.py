@@ -1,0 +1,399 @@
+"""Request and response models of visits, fee details, settlements and reversals (national field names)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from common.money import Price, Quantity, Yuan
+
+Code = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[0-9A-Za-z_.-]+$")
+]
+ListCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[0-9A-Za-z_.-]+$")
+]
+PsnNo = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20, pattern=r"^[0-9A-Za-z]+$")
+]
+MedinsSetlId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_.:-]+$")
+]
+TraceCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+MAX_LINES = 1000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Insutype(StrEnum):
+    EMPLOYEE = "310"  # 职工基本医疗保险 (330 大额 attached)
+    RESIDENT = "390"  # 城乡居民基本医疗保险 (392 大病 attached)
+
+
+class MedType(StrEnum):
+    OUTPATIENT = "11"  # 普通门诊
+    CHRONIC_OUTPATIENT = "14"  # 门诊慢特病
+    INPATIENT = "21"  # 普通住院
+    PHARMACY = "41"  # 定点药店购药
+
+
+FEE_LINE_EXAMPLE: dict[str, Any] = {
+    "feedetl_sn": "1",
+    "med_list_codg": "XA01BAA0001",
+    "medins_list_codg": "YP-0001",
+    "cnt": "2",
+    "pric": "12.5",
+    "det_item_fee_sumamt": "25.00",
+    "fee_ocur_time": "2026-03-02T10:05:00+08:00",
+    "drug_trac_codg": ["81234567890123456789"],
+}
+
+
+class FeeLineIn(Strict):
+    """费用明细 one fee line (2204 feedetail)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [FEE_LINE_EXAMPLE]})
+
+    feedetl_sn: Code = Field(description="费用明细流水号 line number, unique within the visit")
+    med_list_codg: ListCode = Field(description="医疗目录编码 national catalogue code")
+    medins_list_codg: ListCode | None = Field(
+        default=None, description="医药机构目录编码 the institution's own code"
+    )
+    cnt: Quantity = Field(gt=Decimal(0), description="数量 quantity (up to 4 decimals)")
+    pric: Price = Field(ge=Decimal(0), description="单价 unit price in yuan (up to 6 decimals)")
+    det_item_fee_sumamt: Yuan = Field(
+        ge=Decimal(0), description="明细项目费用总额 line amount = cnt × pric rounded half-up (within 0.01)"
+    )
+    fee_ocur_time: AwareDatetime = Field(description="费用发生时间 when the item was given or sold")
+    drug_trac_codg: list[TraceCode] = Field(
+        default_factory=list, max_length=200, description="药品追溯码 drug traceability codes, one per pack"
+    )
+    dise_codg: Code | None = Field(default=None, description="病种编码 diagnosis code for this line")
+
+
+class VisitIn(Strict):
+    """就诊登记 register a visit or an admission (2201 / 2401)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "fixmedins_code": "H42010000001",
+                    "psn_no": "P0123456789ABCDEF012",
+                    "insutype": "310",
+                    "med_type": "21",
+                    "begntime": "2026-03-02T09:30:00+08:00",
+                    "dise_codg": "J18.900",
+                    "dise_name": "肺炎",
+                    "ipt_otp_no": "ZY2026030200012",
+                }
+            ]
+        },
+    )
+
+    fixmedins_code: Code = Field(description="定点医药机构编号 the institution")
+    psn_no: PsnNo = Field(description="人员编号 the insured person")
+    insutype: Insutype = Field(description="险种 310 employee | 390 resident")
+    med_type: MedType = Field(
+        description="医疗类别 11 outpatient | 14 chronic outpatient | 21 inpatient | 41 pharmacy"
+    )
+    begntime: AwareDatetime = Field(description="开始时间 when the care began (admission time for 21)")
+    dise_codg: Code | None = Field(default=None, description="病种编码 diagnosis (ICD-10)")
+    dise_name: Text | None = Field(default=None, description="病种名称 diagnosis name")
+    ipt_otp_no: Code | None = Field(default=None, description="住院/门诊号 the institution's visit number")
+
+
+class VisitOut(BaseModel):
+    mdtrt_id: str = Field(description="就诊ID visit id")
+    fixmedins_code: str
+    psn_no: str
+    insutype: str
+    med_type: str
+    begntime: datetime
+    endtime: datetime | None
+    dise_codg: str | None
+    dise_name: str | None
+    ipt_otp_no: str | None
+    status: str = Field(description="open | settled")
+    feedetail: list[FeeLineOut] = Field(
+        default_factory=list, description="the lines uploaded and not withdrawn"
+    )
+
+
+class FeeLineOut(BaseModel):
+    feedetl_sn: str
+    med_list_codg: str
+    medins_list_codg: str | None
+    cnt: Quantity
+    pric: Price
+    det_item_fee_sumamt: Yuan
+    fee_ocur_time: datetime
+    drug_trac_codg: list[str]
+
+
+class FeeDetailsIn(Strict):
+    """费用明细上传 upload fee lines (2204 / 2301); inpatient stays upload day by day."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"feedetail": [FEE_LINE_EXAMPLE]}]}
+    )
+
+    feedetail: list[FeeLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class LineResult(BaseModel):
+    """One line's split (steps 1–2 of DESIGN §6.2)."""
+
+    feedetl_sn: str
+    med_list_codg: str
+    det_item_fee_sumamt: Yuan = Field(description="明细项目费用总额 line amount")
+    chrgitm_lv: str | None = Field(
+        description="收费项目等级 01 甲类 | 02 乙类 | 03 丙类; null: not in the catalogue"
+    )
+    selfpay_prop: Decimal = Field(description="自付比例 the share paid first by the person")
+    fulamt_ownpay_amt: Yuan = Field(description="全自费金额 wholly self-paid")
+    overlmt_amt: Yuan = Field(description="超限价金额 above the price cap")
+    preselfpay_amt: Yuan = Field(description="先行自付金额 paid first by the person (乙类)")
+    inscp_scp_amt: Yuan = Field(description="符合政策范围金额 in-scope amount")
+    notes: list[str] = Field(
+        description="why: NOT_IN_CATALOG, CLASS_C_SELF_PAY, GENDER_LIMIT, AGE_LIMIT, OVER_QUANTITY, OVER_PRICE_CAP"
+    )
+
+
+class FeeDetailsOut(BaseModel):
+    mdtrt_id: str
+    result: list[LineResult]
+
+
+class SettleVisitIn(Strict):
+    """结算 settle a registered visit (2207 / 2304)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "medins_setl_id": "H42010000001-20260302-000123",
+                    "acct_used_flag": 1,
+                    "endtime": "2026-03-09T10:00:00+08:00",
+                }
+            ]
+        },
+    )
+
+    medins_setl_id: MedinsSetlId = Field(
+        description="医药机构结算ID the institution's own unique id (idempotency key)"
+    )
+    acct_used_flag: Literal[0, 1] = Field(description="个人账户使用标志 1: pay from the personal account")
+    endtime: AwareDatetime | None = Field(default=None, description="结束时间 discharge time (inpatient)")
+
+
+class PreSettleIn(Strict):
+    """预结算 the split without storing anything (2206 / 2303)."""
+
+    acct_used_flag: Literal[0, 1] = Field(default=0, description="个人账户使用标志")
+
+
+class OneCallSettlementIn(Strict):
+    """一站式结算 visit + lines + settlement in one atomic call (pharmacy, outpatient, a whole stay)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "fixmedins_code": "P42010000001",
+                    "medins_setl_id": "P42010000001-20260302-000456",
+                    "psn_no": "P0123456789ABCDEF012",
+                    "insutype": "310",
+                    "med_type": "41",
+                    "begntime": "2026-03-02T10:05:00+08:00",
+                    "acct_used_flag": 1,
+                    "feedetail": [FEE_LINE_EXAMPLE],
+                }
+            ]
+        },
+    )
+
+    fixmedins_code: Code = Field(description="定点医药机构编号")
+    medins_setl_id: MedinsSetlId = Field(
+        description="医药机构结算ID (idempotency key: same body → the original result)"
+    )
+    psn_no: PsnNo = Field(description="人员编号")
+    insutype: Insutype = Field(description="险种 310 | 390")
+    med_type: MedType = Field(description="医疗类别 11 | 14 | 21 | 41")
+    begntime: AwareDatetime = Field(description="开始时间")
+    endtime: AwareDatetime | None = Field(default=None, description="结束时间 (inpatient)")
+    dise_codg: Code | None = Field(default=None, description="病种编码")
+    dise_name: Text | None = Field(default=None, description="病种名称")
+    ipt_otp_no: Code | None = Field(default=None, description="住院/门诊号")
+    acct_used_flag: Literal[0, 1] = Field(description="个人账户使用标志")
+    feedetail: list[FeeLineIn] = Field(min_length=1, max_length=MAX_LINES)
+
+
+class SetlInfo(BaseModel):
+    """结算信息 every amount of the split (DESIGN §6.2), in yuan."""
+
+    setl_id: str | None = Field(description="结算ID (null in a pre-settlement)")
+    mdtrt_id: str
+    psn_no: str
+    insutype: str
+    med_type: str
+    fixmedins_code: str
+    medins_setl_id: str | None
+    setl_time: datetime
+    policy_version: int = Field(description="the policy version in force on the business date")
+    medfee_sumamt: Yuan = Field(description="医疗费总额 total")
+    fulamt_ownpay_amt: Yuan = Field(description="全自费金额")
+    overlmt_selfpay: Yuan = Field(description="超限价自费费用")
+    preselfpay_amt: Yuan = Field(description="先行自付金额")
+    inscp_scp_amt: Yuan = Field(description="符合政策范围金额")
+    act_pay_dedc: Yuan = Field(description="实际支付起付线 deductible used")
+    hifp_pay: Yuan = Field(description="基本医疗保险统筹基金支出 basic pool")
+    hifmi_pay: Yuan = Field(description="居民大病保险资金支出 resident critical illness (392)")
+    hifob_pay: Yuan = Field(description="职工大额医疗费用补助基金支出 employee large-amount (330)")
+    maf_pay: Yuan = Field(description="医疗救助基金支出 medical assistance")
+    fund_pay_sumamt: Yuan = Field(description="基金支付总额")
+    psn_part_amt: Yuan = Field(description="个人负担总金额")
+    acct_pay: Yuan = Field(description="个人账户支出")
+    acct_mulaid_pay: Yuan = Field(description="个人账户共济支付金额 paid from the family holder's account")
+    psn_cash_pay: Yuan = Field(description="个人现金支出")
+    balc: Yuan = Field(description="余额 the person's own account balance after this settlement")
+    mulaid_psn_no: str | None = Field(description="the family holder whose account paid acct_mulaid_pay")
+
+
+class SetlDetail(BaseModel):
+    """结算明细 one row per fund paying."""
+
+    fund_pay_type: str = Field(description="基金支付类型 310100 | 330200 | 390100 | 390200 | 610100")
+    fund_pay_type_name: str
+    fund_payamt: Yuan
+
+
+class Notice(BaseModel):
+    """A warning returned with the settlement: a review hit, the waiting period, a skipped review."""
+
+    code: str = Field(
+        description="WAITING_PERIOD | REVIEW_WARNING | REVIEW_SKIPPED | POOL_CEILING_REACHED | ..."
+    )
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ReviewOut(BaseModel):
+    status: Literal["passed", "warned", "skipped", "disabled"] = Field(
+        description="the real-time review by fraud: skipped when it did not answer within its budget"
+    )
+    hits: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class SettlementOut(BaseModel):
+    """The answer to a settlement: the same body every time it is asked again with the same medins_setl_id."""
+
+    setlinfo: SetlInfo
+    setldetail: list[SetlDetail]
+    result: list[LineResult]
+    warnings: list[Notice]
+    review: ReviewOut
+
+
+class PreSettlementOut(BaseModel):
+    setlinfo: SetlInfo
+    setldetail: list[SetlDetail]
+    result: list[LineResult]
+    warnings: list[Notice]
+
+
+class SettlementRecord(SettlementOut):
+    status: Literal["settled", "reversed"]
+    reversal_setl_id: str | None = Field(description="the reversal's setl_id once reversed")
+
+
+class SettlementSummary(BaseModel):
+    setl_id: str
+    medins_setl_id: str
+    mdtrt_id: str
+    fixmedins_code: str
+    psn_no: str
+    insutype: str
+    med_type: str
+    setl_time: datetime
+    business_date: date
+    medfee_sumamt: Yuan
+    fund_pay_sumamt: Yuan
+    acct_pay: Yuan
+    acct_mulaid_pay: Yuan
+    psn_cash_pay: Yuan
+    status: str
+
+
+class SettlementPage(BaseModel):
+    items: list[SettlementSummary]
+    next_cursor: str | None
+
+
+class ReversalIn(Strict):
+    """冲正/撤销 reverse a settlement (2208 / 2305)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "收费员操作错误，患者要求退费"}]}
+    )
+
+    reason: Reason = Field(description="原因 why the settlement is reversed")
+
+
+class ReversalOut(BaseModel):
+    setl_id: str = Field(description="the reversal's own 结算ID")
+    orig_setl_id: str
+    fixmedins_code: str
+    psn_no: str
+    setl_time: datetime
+    reason: str
+    medfee_sumamt: Yuan = Field(description="amounts taken back (those of the original settlement)")
+    fund_pay_sumamt: Yuan
+    acct_pay: Yuan
+    acct_mulaid_pay: Yuan
+    psn_cash_pay: Yuan
+    balc: Yuan = Field(description="the person's own account balance after the reversal")
+
+
+class AccountOut(BaseModel):
+    psn_no: str
+    balc: Yuan = Field(description="个人账户余额 balance")
+    family_holder_psn_no: str | None = Field(
+        description="家庭共济: the holder whose account may pay for this person"
+    )
+
+
+class LedgerCheckOut(BaseModel):
+    balanced: bool = Field(description="true when every check below found nothing")
+    journals: int
+    legs: int
+    unbalanced_journals: list[dict[str, Any]]
+    account_differences: list[dict[str, Any]] = Field(
+        description="personal accounts whose stored balance differs from the journal"
+    )
+    accumulator_differences: list[dict[str, Any]] = Field(
+        description="yearly totals that differ from the settlements"
+    )
+    settlement_differences: list[dict[str, Any]] = Field(
+        description="settlements whose journal differs from their amounts"
+    )
+    totals: dict[str, Yuan] = Field(
+        description="balance of each kind of ledger account (fund:310100, bank:fund, ...)"
+    )
+
+
+VisitOut.model_rebuild()

@@ -1,0 +1,1 @@
+"""Use cases of settlement, one module per concept: reference data, projections, claims, the ledger."""

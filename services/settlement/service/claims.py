@@ -1,0 +1,1311 @@
+"""Visits, fee details, pre-settlement, settlement and reversal: the call every institution makes.
+
+The settle path runs in two transactions around the real-time review: a read-only one that loads what the
+split needs (institution, catalogue, coverage projection, policy) and refuses what cannot be settled, then —
+after fraud has answered or the budget ran out — a write transaction that locks the person's year (row lock
+on PostgreSQL; SQLite serialises every writer), splits with the totals as they now stand, and stores the
+settlement, its journal and its event together. Nothing is held locked while waiting for fraud.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from prometheus_client import Counter
+from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import SHANGHAI, Clock, business_date
+from common.db import Database
+from common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from common.events.contracts import Subject
+from common.events.envelope import new_event
+from common.events.outbox import add_event
+from common.events.review import ReviewClaim, ReviewLine
+from common.money import fen_to_yuan, yuan_to_fen
+from common.principal import Principal, Role
+from settlement.domain.coverage import CoverageFacts, coverage_on
+from settlement.domain.ledger import reversal_legs, settlement_legs
+from settlement.domain.policy import PolicyVersion
+from settlement.domain.split import (
+    FUND_NAMES,
+    PHARMACY_MED_TYPES,
+    SUPPLEMENTARY_INSUTYPE,
+    CatalogEntry,
+    Claimant,
+    FeeLine,
+    LineSplit,
+    SettlementSplit,
+    Wallets,
+    YearToDate,
+    age_on,
+    split_lines,
+    split_settlement,
+    yuan_times,
+)
+from settlement.models import (
+    CoverageProjection,
+    FamilyBinding,
+    FeeDetail,
+    Institution,
+    InsuredPerson,
+    PersonalAccount,
+    Settlement,
+    SettlementReversal,
+    Visit,
+    YearAccumulator,
+)
+from settlement.schemas.claims import (
+    AccountOut,
+    SettlementPage,
+    SettlementSummary,
+    FeeDetailsOut,
+    FeeLineIn,
+    FeeLineOut,
+    LineResult,
+    Notice,
+    OneCallSettlementIn,
+    PreSettlementOut,
+    ReversalOut,
+    ReviewOut,
+    SetlDetail,
+    SetlInfo,
+    SettlementOut,
+    SettlementRecord,
+    SettleVisitIn,
+    VisitIn,
+    VisitOut,
+)
+from settlement.service.ledger import journal_legs, post_journal
+from settlement.service.reference import PolicyBook, catalog_entries, find_institution
+from settlement.service.review import Reviewer, ReviewOutcome
+
+log = logging.getLogger("settlement.claims")
+SOURCE = "settlement"
+SETTLEMENTS = Counter("settlements_total", "Settlements by med_type and outcome", ["med_type", "outcome"])
+FUND_PAID = Counter("settlement_fund_pay_fen_total", "Fund pay of settlements, in fen", ["med_type"])
+# A care time this far ahead of our clock is a typo or a wrong clock at the institution.
+CLOCK_SKEW = timedelta(minutes=10)
+
+OPEN, SETTLED, WITHDRAWN, ACTIVE, REVERSED = "open", "settled", "withdrawn", "active", "reversed"
+
+
+def _new_id(prefix: str) -> str:
+    return prefix + uuid.uuid4().hex[:19].upper()
+
+
+def request_hash(body: BaseModel, **extra: str) -> str:
+    """A fingerprint of what the caller asked, to tell a retry (same) from a conflicting reuse (different)."""
+    document = {**body.model_dump(mode="json"), **extra}
+    return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# --- what the split needs, loaded read-only -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    psn_no: str
+    gend: str
+    brdy: date
+    admdvs: str
+    death_date: date | None
+    coverages: tuple[CoverageFacts, ...]
+    family_holder: str | None
+
+
+def _coverage_facts(row: CoverageProjection) -> CoverageFacts:
+    return CoverageFacts(
+        coverage_id=row.coverage_id,
+        insutype=row.insutype,
+        attached_insutypes=tuple(row.attached_insutypes),
+        status=row.status,
+        begndate=row.begndate,
+        enddate=row.enddate,
+        psn_type=row.psn_type,
+        assistance=row.assistance,
+        benefit_start_date=row.benefit_start_date,
+        incentive_raise_fen=row.incentive_raise_fen,
+        suspensions=tuple(
+            (date.fromisoformat(str(start)), date.fromisoformat(end) if end else None)
+            for start, end in row.suspensions
+        ),
+    )
+
+
+async def person_facts(session: AsyncSession, psn_no: str) -> PersonFacts | None:
+    person = await session.get(InsuredPerson, psn_no)
+    if person is None:
+        return None
+    coverages = (
+        await session.scalars(sa.select(CoverageProjection).where(CoverageProjection.psn_no == psn_no))
+    ).all()
+    holder = await session.scalar(
+        sa.select(FamilyBinding.holder_psn_no).where(FamilyBinding.member_psn_no == psn_no)
+    )
+    return PersonFacts(
+        psn_no=person.psn_no,
+        gend=person.gend,
+        brdy=person.brdy,
+        admdvs=person.admdvs,
+        death_date=person.death_date,
+        coverages=tuple(_coverage_facts(row) for row in coverages),
+        family_holder=holder if holder != psn_no else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimHeader:
+    """What a settlement is about: who, where, which kind of care, when."""
+
+    fixmedins_code: str
+    psn_no: str
+    insutype: str
+    med_type: str
+    begntime: datetime
+    endtime: datetime | None
+    dise_codg: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettleContext:
+    header: ClaimHeader
+    institution: Institution
+    person: PersonFacts
+    coverage: CoverageFacts
+    in_waiting_period: bool
+    policy: PolicyVersion
+    lines: tuple[LineSplit, ...]
+    fee_lines: tuple[FeeLineIn, ...]
+
+
+def _institution_ready(institution: Institution | None, fixmedins_code: str, med_type: str) -> Institution:
+    if institution is None:
+        raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")
+    if institution.status != "active":
+        raise Forbidden(
+            f"Institution {fixmedins_code} is suspended and may not settle.", code="INSTITUTION_SUSPENDED"
+        )
+    is_pharmacy = institution.fixmedins_type == "pharmacy"
+    if is_pharmacy != (med_type in PHARMACY_MED_TYPES):
+        allowed = "41" if is_pharmacy else "11, 14 or 21"
+        raise Unprocessable(
+            f"A {institution.fixmedins_type} settles med_type {allowed}, not {med_type}.",
+            code="MED_TYPE_NOT_ALLOWED",
+        )
+    return institution
+
+
+def check_times(*, begntime: datetime, endtime: datetime | None, now: datetime) -> None:
+    if begntime > now + CLOCK_SKEW:
+        raise Unprocessable("begntime is in the future.", code="FUTURE_TIME", field="begntime")
+    if endtime is not None and endtime < begntime:
+        raise Unprocessable("endtime is before begntime.", code="DATES_OUT_OF_ORDER", field="endtime")
+
+
+def check_lines(lines: Sequence[FeeLineIn], *, begntime: datetime, now: datetime) -> None:
+    """Amounts that add up, line numbers unique, times within the visit; 422 naming the line otherwise."""
+    seen: set[str] = set()
+    first_day = begntime.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+    for line in lines:
+        if line.feedetl_sn in seen:
+            raise Unprocessable(
+                f"feedetl_sn {line.feedetl_sn} appears twice.", code="DUPLICATE_FEEDETL_SN", feedetl_sn=line.feedetl_sn
+            )
+        seen.add(line.feedetl_sn)
+        expected = yuan_times(line.cnt, line.pric)
+        actual = yuan_to_fen(line.det_item_fee_sumamt)
+        if abs(expected - actual) > 1:
+            raise Unprocessable(
+                f"Line {line.feedetl_sn}: det_item_fee_sumamt {line.det_item_fee_sumamt} is not cnt × pric "
+                f"({fen_to_yuan(expected)}).",
+                code="AMOUNT_MISMATCH",
+                feedetl_sn=line.feedetl_sn,
+            )
+        if line.fee_ocur_time < first_day:
+            raise Unprocessable(
+                f"Line {line.feedetl_sn}: fee_ocur_time is before the visit began.",
+                code="DATES_OUT_OF_ORDER",
+                feedetl_sn=line.feedetl_sn,
+            )
+        if line.fee_ocur_time > now + CLOCK_SKEW:
+            raise Unprocessable(
+                f"Line {line.feedetl_sn}: fee_ocur_time is in the future.", code="FUTURE_TIME", feedetl_sn=line.feedetl_sn
+            )
+
+
+def _fee_line(line: FeeLineIn) -> FeeLine:
+    return FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, yuan_to_fen(line.det_item_fee_sumamt))
+
+
+async def _coverage_for(
+    session: AsyncSession, header: ClaimHeader
+) -> tuple[PersonFacts, CoverageFacts, bool]:
+    person = await person_facts(session, header.psn_no)
+    if person is None:
+        raise NotFound(f"No insured person {header.psn_no}.", code="PERSON_NOT_FOUND")
+    decision = coverage_on(
+        person.coverages, insutype=header.insutype, on=business_date(header.begntime), death_date=person.death_date
+    )
+    if decision.refusal == "PERSON_DECEASED":
+        raise Unprocessable(
+            f"The person died on {person.death_date}; care begun after death is not settled.",
+            code="PERSON_DECEASED",
+        )
+    if decision.refusal == "NO_COVERAGE" or decision.coverage is None:
+        raise Unprocessable(
+            f"The person has no {header.insutype} coverage in force on {business_date(header.begntime)}.",
+            code="NO_COVERAGE",
+        )
+    if decision.refusal == "COVERAGE_SUSPENDED":
+        raise Unprocessable("The person's coverage is suspended (暂停) on that date.", code="COVERAGE_SUSPENDED")
+    return person, decision.coverage, decision.in_waiting_period
+
+
+async def load_context(
+    session: AsyncSession,
+    header: ClaimHeader,
+    fee_lines: Sequence[FeeLineIn],
+    *,
+    policy_book: PolicyBook,
+    on: date,
+) -> SettleContext:
+    """Everything the split needs, or the refusal (404/403/422) of a claim that cannot be settled."""
+    institution = _institution_ready(
+        await find_institution(session, header.fixmedins_code), header.fixmedins_code, header.med_type
+    )
+    person, coverage, waiting = await _coverage_for(session, header)
+    policy = await policy_book.in_force(session, on)
+    catalog = await catalog_entries(session, {line.med_list_codg for line in fee_lines})
+    return SettleContext(
+        header=header,
+        institution=institution,
+        person=person,
+        coverage=coverage,
+        in_waiting_period=waiting,
+        policy=policy,
+        lines=tuple(_split_lines(fee_lines, catalog, person, header, policy)),
+        fee_lines=tuple(fee_lines),
+    )
+
+
+def _split_lines(
+    fee_lines: Sequence[FeeLineIn],
+    catalog: dict[str, CatalogEntry],
+    person: PersonFacts,
+    header: ClaimHeader,
+    policy: PolicyVersion,
+) -> list[LineSplit]:
+    return split_lines(
+        [_fee_line(line) for line in fee_lines],
+        catalog,
+        gend=person.gend,
+        age=age_on(person.brdy, business_date(header.begntime)),
+        class_b_selfpay_prop=policy.policy.class_b_selfpay_prop,
+    )
+
+
+# --- the review claim ---------------------------------------------------------------------------------
+
+
+def review_claim(context: SettleContext, mdtrt_id: str | None) -> ReviewClaim:
+    header, institution = context.header, context.institution
+    levels = {line.feedetl_sn: line.chrgitm_lv for line in context.lines}
+    return ReviewClaim(
+        psn_no=header.psn_no,
+        gend=context.person.gend,
+        brdy=context.person.brdy,
+        insutype=header.insutype,
+        med_type=header.med_type,
+        fixmedins_code=header.fixmedins_code,
+        fixmedins_type=institution.fixmedins_type,
+        hosp_lv=institution.hosp_lv,
+        admdvs=institution.admdvs,
+        mdtrt_id=mdtrt_id,
+        begntime=header.begntime,
+        endtime=header.endtime,
+        dise_codg=header.dise_codg,
+        medfee_sumamt=fen_to_yuan(sum(line.amount_fen for line in context.lines)),
+        lines=[
+            ReviewLine(
+                feedetl_sn=line.feedetl_sn,
+                med_list_codg=line.med_list_codg,
+                chrgitm_lv=levels.get(line.feedetl_sn),
+                cnt=line.cnt,
+                pric=line.pric,
+                det_item_fee_sumamt=line.det_item_fee_sumamt,
+                fee_ocur_time=line.fee_ocur_time,
+                drug_trac_codg=list(line.drug_trac_codg),
+            )
+            for line in context.fee_lines
+        ],
+    )
+
+
+def _refuse_blocked(outcome: ReviewOutcome) -> None:
+    if outcome.blocking:
+        hits = [hit.model_dump(mode="json") for hit in outcome.hits]
+        names = ", ".join(sorted({hit.family for hit in outcome.blocking}))
+        raise Unprocessable(
+            f"The real-time review blocked this settlement ({names}).", code="REVIEW_BLOCKED", hits=hits
+        )
+
+
+# --- the person's year and accounts, locked ------------------------------------------------------------
+
+
+def _insert(session: AsyncSession) -> Any:
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+
+
+async def lock_year(session: AsyncSession, *, psn_no: str, insutype: str, year: int) -> YearToDate:
+    """The person's year under a scheme, locked until the transaction ends (created at zero if new)."""
+    insert = _insert(session)
+    await session.execute(
+        insert(YearAccumulator)
+        .values(
+            psn_no=psn_no, insutype=insutype, year=year, outpatient_dedc_fen=0, outpatient_pool_fen=0,
+            pool_fen=0, pool_self_fen=0, supp_fen=0, maf_fen=0, settlement_count=0,
+        )  # fmt: skip
+        .on_conflict_do_nothing()
+    )
+    row = (
+        await session.execute(
+            sa.select(
+                YearAccumulator.outpatient_dedc_fen,
+                YearAccumulator.outpatient_pool_fen,
+                YearAccumulator.pool_fen,
+                YearAccumulator.pool_self_fen,
+                YearAccumulator.supp_fen,
+                YearAccumulator.maf_fen,
+            )
+            .where(
+                YearAccumulator.psn_no == psn_no,
+                YearAccumulator.insutype == insutype,
+                YearAccumulator.year == year,
+            )
+            .with_for_update()
+        )
+    ).one()
+    return YearToDate(*row)
+
+
+async def read_year(session: AsyncSession, *, psn_no: str, insutype: str, year: int) -> YearToDate:
+    row = await session.get(YearAccumulator, (psn_no, insutype, year))
+    if row is None:
+        return YearToDate()
+    return YearToDate(
+        row.outpatient_dedc_fen, row.outpatient_pool_fen, row.pool_fen, row.pool_self_fen, row.supp_fen, row.maf_fen
+    )
+
+
+async def _add_to_year(
+    session: AsyncSession, *, psn_no: str, insutype: str, year: int, delta: YearToDate, sign: int, count: int
+) -> None:
+    table = YearAccumulator
+    await session.execute(
+        sa.update(table)
+        .where(table.psn_no == psn_no, table.insutype == insutype, table.year == year)
+        .values(
+            outpatient_dedc_fen=table.outpatient_dedc_fen + sign * delta.outpatient_dedc_fen,
+            outpatient_pool_fen=table.outpatient_pool_fen + sign * delta.outpatient_pool_fen,
+            pool_fen=table.pool_fen + sign * delta.pool_fen,
+            pool_self_fen=table.pool_self_fen + sign * delta.pool_self_fen,
+            supp_fen=table.supp_fen + sign * delta.supp_fen,
+            maf_fen=table.maf_fen + sign * delta.maf_fen,
+            settlement_count=table.settlement_count + count,
+        )
+    )
+
+
+async def _balances(session: AsyncSession, psn_nos: Sequence[str], *, lock: bool) -> dict[str, int]:
+    """Account balances, locked in psn_no order (a fixed order, so two settlements never deadlock)."""
+    wanted = sorted(set(psn_nos))
+    if not wanted:
+        return {}
+    query = sa.select(PersonalAccount.psn_no, PersonalAccount.balc_fen).where(PersonalAccount.psn_no.in_(wanted))
+    if lock:
+        query = query.order_by(PersonalAccount.psn_no).with_for_update()
+    return {psn_no: balance for psn_no, balance in (await session.execute(query)).all()}
+
+
+async def _move_balance(session: AsyncSession, psn_no: str, delta_fen: int, now: datetime) -> None:
+    if delta_fen == 0:
+        return
+    await session.execute(
+        sa.update(PersonalAccount)
+        .where(PersonalAccount.psn_no == psn_no)
+        .values(balc_fen=PersonalAccount.balc_fen + delta_fen, updated_at=now)
+    )
+
+
+def _claimant(context: SettleContext) -> Claimant:
+    coverage = context.coverage
+    return Claimant(
+        insutype=coverage.insutype,
+        psn_type=coverage.psn_type,
+        assistance=coverage.assistance,
+        supplementary=SUPPLEMENTARY_INSUTYPE[coverage.insutype] in coverage.attached_insutypes,
+        incentive_raise_fen=coverage.incentive_raise_fen,
+    )
+
+
+def compute_split(context: SettleContext, *, ytd: YearToDate, acct_used: bool, balances: dict[str, int]) -> SettlementSplit:
+    holder = context.person.family_holder
+    wallets = Wallets(
+        own_balc_fen=balances.get(context.person.psn_no, 0),
+        family_holder=holder,
+        family_balc_fen=balances.get(holder, 0) if holder else 0,
+    )
+    return split_settlement(
+        context.lines,
+        policy=context.policy.policy,
+        claimant=_claimant(context),
+        med_type=context.header.med_type,
+        hosp_lv=context.institution.hosp_lv,
+        ytd=ytd,
+        in_waiting_period=context.in_waiting_period,
+        acct_used=acct_used,
+        wallets=wallets,
+    )
+
+
+# --- answers -------------------------------------------------------------------------------------------
+
+
+def line_results(lines: Sequence[LineSplit]) -> list[LineResult]:
+    return [
+        LineResult(
+            feedetl_sn=line.feedetl_sn,
+            med_list_codg=line.med_list_codg,
+            det_item_fee_sumamt=fen_to_yuan(line.amount_fen),
+            chrgitm_lv=line.chrgitm_lv,
+            selfpay_prop=line.selfpay_prop,
+            fulamt_ownpay_amt=fen_to_yuan(line.fulamt_ownpay_fen),
+            overlmt_amt=fen_to_yuan(line.overlmt_fen),
+            preselfpay_amt=fen_to_yuan(line.preselfpay_fen),
+            inscp_scp_amt=fen_to_yuan(line.inscp_fen),
+            notes=list(line.reasons),
+        )
+        for line in lines
+    ]
+
+
+_NOTICE_TEXT = {
+    "WAITING_PERIOD": "The care began in the waiting period (待遇等待期): the fund pays nothing.",
+    "PHARMACY_ACCOUNT_ONLY": "Pharmacy purchases are paid by the person (personal account or cash); the fund pays nothing.",
+    "POOL_CEILING_REACHED": "The basic pool's yearly ceiling (最高支付限额) is reached.",
+    "OUTPATIENT_CAP_REACHED": "The outpatient pool's yearly cap is reached.",
+    "SUPPLEMENTARY_CAP_REACHED": "The supplementary (大病/大额) cap is reached.",
+    "ASSISTANCE_CAP_REACHED": "The medical assistance (医疗救助) yearly cap is reached.",
+}
+
+
+def notices(context: SettleContext, split: SettlementSplit, outcome: ReviewOutcome | None) -> list[Notice]:
+    found = []
+    for reason in split.reasons:
+        details: dict[str, Any] = {}
+        if reason == "WAITING_PERIOD":
+            details = {"benefit_start_date": context.coverage.benefit_start_date.isoformat()}
+        found.append(Notice(code=reason, message=_NOTICE_TEXT.get(reason, reason), details=details))
+    if outcome is not None:
+        if outcome.status == "skipped":
+            found.append(
+                Notice(code="REVIEW_SKIPPED", message="The real-time review did not answer in time; settled unreviewed.")
+            )
+        for hit in outcome.warnings:
+            found.append(Notice(code="REVIEW_WARNING", message=hit.message, details=hit.model_dump(mode="json")))
+    return found
+
+
+def setlinfo(
+    context: SettleContext,
+    split: SettlementSplit,
+    *,
+    setl_id: str | None,
+    mdtrt_id: str,
+    medins_setl_id: str | None,
+    setl_time: datetime,
+    balc_fen: int,
+) -> SetlInfo:
+    header = context.header
+    return SetlInfo(
+        setl_id=setl_id,
+        mdtrt_id=mdtrt_id,
+        psn_no=header.psn_no,
+        insutype=header.insutype,
+        med_type=header.med_type,
+        fixmedins_code=header.fixmedins_code,
+        medins_setl_id=medins_setl_id,
+        setl_time=setl_time,
+        policy_version=context.policy.version,
+        medfee_sumamt=fen_to_yuan(split.medfee_fen),
+        fulamt_ownpay_amt=fen_to_yuan(split.fulamt_ownpay_fen),
+        overlmt_selfpay=fen_to_yuan(split.overlmt_selfpay_fen),
+        preselfpay_amt=fen_to_yuan(split.preselfpay_fen),
+        inscp_scp_amt=fen_to_yuan(split.inscp_scp_fen),
+        act_pay_dedc=fen_to_yuan(split.act_pay_dedc_fen),
+        hifp_pay=fen_to_yuan(split.hifp_pay_fen),
+        hifmi_pay=fen_to_yuan(split.hifmi_pay_fen),
+        hifob_pay=fen_to_yuan(split.hifob_pay_fen),
+        maf_pay=fen_to_yuan(split.maf_pay_fen),
+        fund_pay_sumamt=fen_to_yuan(split.fund_pay_fen),
+        psn_part_amt=fen_to_yuan(split.psn_part_fen),
+        acct_pay=fen_to_yuan(split.acct_pay_fen),
+        acct_mulaid_pay=fen_to_yuan(split.acct_mulaid_pay_fen),
+        psn_cash_pay=fen_to_yuan(split.psn_cash_pay_fen),
+        balc=fen_to_yuan(balc_fen),
+        mulaid_psn_no=context.person.family_holder if split.acct_mulaid_pay_fen else None,
+    )
+
+
+def setldetail(split: SettlementSplit) -> list[SetlDetail]:
+    return [
+        SetlDetail(fund_pay_type=f.fund_pay_type, fund_pay_type_name=FUND_NAMES[f.fund_pay_type], fund_payamt=fen_to_yuan(f.amount_fen))
+        for f in split.funds
+    ]
+
+
+# --- visits and fee details ----------------------------------------------------------------------------
+
+
+def _visit_header(visit: Visit) -> ClaimHeader:
+    return ClaimHeader(
+        fixmedins_code=visit.fixmedins_code,
+        psn_no=visit.psn_no,
+        insutype=visit.insutype,
+        med_type=visit.med_type,
+        begntime=visit.begntime,
+        endtime=visit.endtime,
+        dise_codg=visit.dise_codg,
+    )
+
+
+async def register_visit(
+    session: AsyncSession, data: VisitIn, *, principal: Principal, clock: Clock
+) -> Visit:
+    """就诊登记: the institution is active and may give this care; the person is covered (waiting is allowed)."""
+    ensure_may_act(principal, data.fixmedins_code)
+    now = clock.now()
+    check_times(begntime=data.begntime, endtime=None, now=now)
+    header = ClaimHeader(
+        data.fixmedins_code, data.psn_no, data.insutype.value, data.med_type.value, data.begntime, None, data.dise_codg
+    )
+    _institution_ready(await find_institution(session, data.fixmedins_code), data.fixmedins_code, header.med_type)
+    await _coverage_for(session, header)
+    visit = Visit(
+        mdtrt_id=_new_id("M"),
+        fixmedins_code=data.fixmedins_code,
+        psn_no=data.psn_no,
+        insutype=header.insutype,
+        med_type=header.med_type,
+        begntime=data.begntime,
+        endtime=None,
+        dise_codg=data.dise_codg,
+        dise_name=data.dise_name,
+        ipt_otp_no=data.ipt_otp_no,
+        status=OPEN,
+        created_at=now,
+    )
+    session.add(visit)
+    await session.flush()
+    return visit
+
+
+def ensure_may_act(principal: Principal, fixmedins_code: str) -> None:
+    if not principal.may_act_for(fixmedins_code):
+        raise Forbidden(
+            f"This client may only act for institution {principal.scope}, not {fixmedins_code}.",
+            code="SCOPE_FORBIDDEN",
+        )
+
+
+async def get_visit(session: AsyncSession, mdtrt_id: str, *, principal: Principal, lock: bool = False) -> Visit:
+    query = sa.select(Visit).where(Visit.mdtrt_id == mdtrt_id)
+    if lock:
+        query = query.with_for_update()
+    visit = await session.scalar(query)
+    if visit is None:
+        raise NotFound(f"No visit {mdtrt_id}.", code="VISIT_NOT_FOUND")
+    ensure_may_act(principal, visit.fixmedins_code)
+    return visit
+
+
+async def active_lines(session: AsyncSession, mdtrt_id: str) -> list[FeeDetail]:
+    query = (
+        sa.select(FeeDetail)
+        .where(FeeDetail.mdtrt_id == mdtrt_id, FeeDetail.status == ACTIVE)
+        .order_by(FeeDetail.fee_detail_id)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def _line_in(row: FeeDetail) -> FeeLineIn:
+    return FeeLineIn(
+        feedetl_sn=row.feedetl_sn,
+        med_list_codg=row.med_list_codg,
+        medins_list_codg=row.medins_list_codg,
+        cnt=Decimal(row.cnt),
+        pric=Decimal(row.pric),
+        det_item_fee_sumamt=fen_to_yuan(row.amount_fen),
+        fee_ocur_time=row.fee_ocur_time,
+        drug_trac_codg=list(row.drug_trac_codg),
+        dise_codg=row.dise_codg,
+    )
+
+
+def line_out(row: FeeDetail) -> FeeLineOut:
+    return FeeLineOut(
+        feedetl_sn=row.feedetl_sn,
+        med_list_codg=row.med_list_codg,
+        medins_list_codg=row.medins_list_codg,
+        cnt=Decimal(row.cnt),
+        pric=Decimal(row.pric),
+        det_item_fee_sumamt=fen_to_yuan(row.amount_fen),
+        fee_ocur_time=row.fee_ocur_time,
+        drug_trac_codg=list(row.drug_trac_codg),
+    )
+
+
+def visit_out(visit: Visit, lines: Sequence[FeeDetail]) -> VisitOut:
+    return VisitOut(
+        mdtrt_id=visit.mdtrt_id,
+        fixmedins_code=visit.fixmedins_code,
+        psn_no=visit.psn_no,
+        insutype=visit.insutype,
+        med_type=visit.med_type,
+        begntime=visit.begntime,
+        endtime=visit.endtime,
+        dise_codg=visit.dise_codg,
+        dise_name=visit.dise_name,
+        ipt_otp_no=visit.ipt_otp_no,
+        status=visit.status,
+        feedetail=[line_out(row) for row in lines],
+    )
+
+
+def _line_row(mdtrt_id: str, line: FeeLineIn, now: datetime) -> dict[str, Any]:
+    return {
+        "mdtrt_id": mdtrt_id,
+        "feedetl_sn": line.feedetl_sn,
+        "med_list_codg": line.med_list_codg,
+        "medins_list_codg": line.medins_list_codg,
+        "cnt": format(line.cnt, "f"),
+        "pric": format(line.pric, "f"),
+        "amount_fen": yuan_to_fen(line.det_item_fee_sumamt),
+        "fee_ocur_time": line.fee_ocur_time,
+        "drug_trac_codg": list(line.drug_trac_codg),
+        "dise_codg": line.dise_codg,
+        "status": ACTIVE,
+        "created_at": now,
+    }
+
+
+def _same_line(row: FeeDetail, line: FeeLineIn) -> bool:
+    """The same line sent again (times compared as instants, whatever offset they were written with)."""
+    stored = _line_in(row)
+    return stored.fee_ocur_time == line.fee_ocur_time and stored.model_dump(exclude={"fee_ocur_time"}) == line.model_dump(
+        exclude={"fee_ocur_time"}
+    )
+
+
+async def upload_fee_details(
+    session: AsyncSession,
+    mdtrt_id: str,
+    lines: Sequence[FeeLineIn],
+    *,
+    principal: Principal,
+    clock: Clock,
+    policy_book: PolicyBook,
+) -> FeeDetailsOut:
+    """费用明细上传: new lines are stored; a line sent again unchanged is a retry; changed is a conflict."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    if visit.status != OPEN:
+        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    now = clock.now()
+    check_lines(lines, begntime=visit.begntime, now=now)
+    existing = {
+        row.feedetl_sn: row
+        for row in (await session.scalars(sa.select(FeeDetail).where(FeeDetail.mdtrt_id == mdtrt_id))).all()
+    }
+    for line in lines:
+        row = existing.get(line.feedetl_sn)
+        if row is not None and row.status == ACTIVE and not _same_line(row, line):
+            raise Conflict(
+                f"Line {line.feedetl_sn} was already uploaded with other content; withdraw it first.",
+                code="FEEDETL_SN_CONFLICT",
+                feedetl_sn=line.feedetl_sn,
+            )
+    header = _visit_header(visit)
+    context = await load_context(
+        session, header, [], policy_book=policy_book, on=business_date(now)
+    )
+    for line in lines:
+        row = existing.get(line.feedetl_sn)
+        if row is None:
+            session.add(FeeDetail(**_line_row(mdtrt_id, line, now)))
+        elif row.status == WITHDRAWN:
+            for key, value in _line_row(mdtrt_id, line, now).items():
+                setattr(row, key, value)
+    await session.flush()
+    all_lines = [_line_in(row) for row in await active_lines(session, mdtrt_id)]
+    catalog = await catalog_entries(session, {line.med_list_codg for line in all_lines})
+    splits = _split_lines(all_lines, catalog, context.person, header, context.policy)
+    wanted = {line.feedetl_sn for line in lines}
+    return FeeDetailsOut(mdtrt_id=mdtrt_id, result=line_results([s for s in splits if s.feedetl_sn in wanted]))
+
+
+async def withdraw_fee_detail(
+    session: AsyncSession, mdtrt_id: str, feedetl_sn: str, *, principal: Principal
+) -> None:
+    """费用明细撤销 (2205): only before the visit is settled."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    if visit.status != OPEN:
+        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    row = await session.scalar(
+        sa.select(FeeDetail).where(
+            FeeDetail.mdtrt_id == mdtrt_id, FeeDetail.feedetl_sn == feedetl_sn, FeeDetail.status == ACTIVE
+        )
+    )
+    if row is None:
+        raise NotFound(f"No line {feedetl_sn} on visit {mdtrt_id}.", code="FEE_DETAIL_NOT_FOUND")
+    row.status = WITHDRAWN
+
+
+async def pre_settle(
+    session: AsyncSession,
+    mdtrt_id: str,
+    *,
+    acct_used: bool,
+    principal: Principal,
+    clock: Clock,
+    policy_book: PolicyBook,
+) -> PreSettlementOut:
+    """预结算: the split as it would be now; nothing is stored or locked."""
+    visit = await get_visit(session, mdtrt_id, principal=principal)
+    if visit.status != OPEN:
+        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    lines = [_line_in(row) for row in await active_lines(session, mdtrt_id)]
+    if not lines:
+        raise Unprocessable("The visit has no fee details to settle.", code="NO_FEE_DETAILS")
+    now = clock.now()
+    on = business_date(now)
+    context = await load_context(session, _visit_header(visit), lines, policy_book=policy_book, on=on)
+    ytd = await read_year(session, psn_no=visit.psn_no, insutype=context.coverage.insutype, year=on.year)
+    holder = context.person.family_holder
+    balances = await _balances(session, [visit.psn_no, *([holder] if holder else [])], lock=False)
+    split = compute_split(context, ytd=ytd, acct_used=acct_used, balances=balances)
+    own_after = balances.get(visit.psn_no, 0) - split.acct_pay_fen
+    return PreSettlementOut(
+        setlinfo=setlinfo(context, split, setl_id=None, mdtrt_id=mdtrt_id, medins_setl_id=None, setl_time=now, balc_fen=own_after),
+        setldetail=setldetail(split),
+        result=line_results(split.lines),
+        warnings=notices(context, split, None),
+    )
+
+
+# --- settlement ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    body: dict[str, Any]
+    created: bool  # False: a retry answered with the original result
+
+
+async def _replay(
+    session: AsyncSession, fixmedins_code: str, medins_setl_id: str, fingerprint: str
+) -> SettleResult | None:
+    row = (
+        await session.execute(
+            sa.select(Settlement.request_hash, Settlement.response).where(
+                Settlement.fixmedins_code == fixmedins_code, Settlement.medins_setl_id == medins_setl_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Conflict(
+            f"medins_setl_id {medins_setl_id} was already used for a different settlement.",
+            code="SETTLEMENT_CONFLICT",
+        )
+    return SettleResult(dict(row.response), created=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SettleDeps:
+    db: Database
+    clock: Clock
+    policy_book: PolicyBook
+    reviewer: Reviewer
+
+
+async def settle_one_call(
+    data: OneCallSettlementIn, *, principal: Principal, deps: SettleDeps
+) -> SettleResult:
+    """一站式结算: the visit, its lines and the settlement in one transaction, keyed by medins_setl_id."""
+    ensure_may_act(principal, data.fixmedins_code)
+    fingerprint = request_hash(data)
+    header = ClaimHeader(
+        data.fixmedins_code, data.psn_no, data.insutype.value, data.med_type.value, data.begntime, data.endtime, data.dise_codg
+    )
+    now = deps.clock.now()
+    async with deps.db.transaction(readonly=True) as session:
+        replay = await _replay(session, data.fixmedins_code, data.medins_setl_id, fingerprint)
+        if replay is not None:
+            return replay
+        check_times(begntime=data.begntime, endtime=data.endtime, now=now)
+        check_lines(data.feedetail, begntime=data.begntime, now=now)
+        context = await load_context(session, header, data.feedetail, policy_book=deps.policy_book, on=business_date(now))
+    outcome = await deps.reviewer.review(review_claim(context, None))
+    _refuse_blocked(outcome)
+    mdtrt_id = _new_id("M")
+
+    async def create_visit(session: AsyncSession, at: datetime) -> None:
+        await session.execute(
+            sa.insert(Visit).values(
+                mdtrt_id=mdtrt_id,
+                fixmedins_code=data.fixmedins_code,
+                psn_no=data.psn_no,
+                insutype=header.insutype,
+                med_type=header.med_type,
+                begntime=data.begntime,
+                endtime=data.endtime,
+                dise_codg=data.dise_codg,
+                dise_name=data.dise_name,
+                ipt_otp_no=data.ipt_otp_no,
+                status=SETTLED,
+                created_at=at,
+            )
+        )
+        await session.execute(sa.insert(FeeDetail), [_line_row(mdtrt_id, line, at) for line in data.feedetail])
+
+    return await _commit_settlement(
+        deps,
+        context,
+        outcome,
+        mdtrt_id=mdtrt_id,
+        medins_setl_id=data.medins_setl_id,
+        acct_used=data.acct_used_flag == 1,
+        fingerprint=fingerprint,
+        prepare=create_visit,
+    )
+
+
+async def settle_visit(
+    mdtrt_id: str, data: SettleVisitIn, *, principal: Principal, deps: SettleDeps
+) -> SettleResult:
+    """结算 a registered visit with the lines uploaded so far."""
+    fingerprint = request_hash(data, mdtrt_id=mdtrt_id)
+    now = deps.clock.now()
+    async with deps.db.transaction(readonly=True) as session:
+        visit = await get_visit(session, mdtrt_id, principal=principal)
+        replay = await _replay(session, visit.fixmedins_code, data.medins_setl_id, fingerprint)
+        if replay is not None:
+            return replay
+        if visit.status != OPEN:
+            raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+        check_times(begntime=visit.begntime, endtime=data.endtime, now=now)
+        rows = await active_lines(session, mdtrt_id)
+        if not rows:
+            raise Unprocessable("The visit has no fee details to settle.", code="NO_FEE_DETAILS")
+        seen_lines = [row.fee_detail_id for row in rows]
+        header = replace(_visit_header(visit), endtime=data.endtime)
+        context = await load_context(
+            session, header, [_line_in(row) for row in rows], policy_book=deps.policy_book, on=business_date(now)
+        )
+    outcome = await deps.reviewer.review(review_claim(context, mdtrt_id))
+    _refuse_blocked(outcome)
+
+    async def close_visit(session: AsyncSession, at: datetime) -> None:
+        locked = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+        if locked.status != OPEN:
+            raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+        if [row.fee_detail_id for row in await active_lines(session, mdtrt_id)] != seen_lines:
+            raise Conflict("The visit's fee details changed while settling; settle again.", code="VISIT_CHANGED")
+        locked.status = SETTLED
+        if data.endtime is not None:
+            locked.endtime = data.endtime
+        await session.flush()
+
+    return await _commit_settlement(
+        deps,
+        context,
+        outcome,
+        mdtrt_id=mdtrt_id,
+        medins_setl_id=data.medins_setl_id,
+        acct_used=data.acct_used_flag == 1,
+        fingerprint=fingerprint,
+        prepare=close_visit,
+    )
+
+
+async def _commit_settlement(
+    deps: SettleDeps,
+    context: SettleContext,
+    outcome: ReviewOutcome,
+    *,
+    mdtrt_id: str,
+    medins_setl_id: str,
+    acct_used: bool,
+    fingerprint: str,
+    prepare: Any,
+) -> SettleResult:
+    header = context.header
+    try:
+        async with deps.db.transaction() as session:
+            now = deps.clock.now()
+            on = business_date(now)
+            insutype = context.coverage.insutype
+            ytd = await lock_year(session, psn_no=header.psn_no, insutype=insutype, year=on.year)
+            holder = context.person.family_holder
+            balances = (
+                await _balances(session, [header.psn_no, *([holder] if holder else [])], lock=True)
+                if acct_used
+                else {}
+            )
+            split = compute_split(context, ytd=ytd, acct_used=acct_used, balances=balances)
+            await prepare(session, now)
+            setl_id = _new_id("S")
+            own_after = (
+                balances.get(header.psn_no, 0) - split.acct_pay_fen
+                if acct_used
+                else await _balance_of(session, header.psn_no)
+            )
+            body = SettlementOut(
+                setlinfo=setlinfo(
+                    context, split, setl_id=setl_id, mdtrt_id=mdtrt_id, medins_setl_id=medins_setl_id, setl_time=now, balc_fen=own_after
+                ),
+                setldetail=setldetail(split),
+                result=line_results(split.lines),
+                warnings=notices(context, split, outcome),
+                review=ReviewOut(
+                    status=outcome.status if outcome.status != "blocked" else "warned",  # blocked never gets here
+                    hits=[hit.model_dump(mode="json") for hit in outcome.hits],
+                ),
+            ).model_dump(mode="json")
+            await session.execute(
+                sa.insert(Settlement).values(
+                    setl_id=setl_id,
+                    medins_setl_id=medins_setl_id,
+                    fixmedins_code=header.fixmedins_code,
+                    mdtrt_id=mdtrt_id,
+                    psn_no=header.psn_no,
+                    insutype=header.insutype,
+                    med_type=header.med_type,
+                    setl_time=now,
+                    business_date=on,
+                    year=on.year,
+                    policy_version=context.policy.version,
+                    medfee_fen=split.medfee_fen,
+                    fulamt_ownpay_fen=split.fulamt_ownpay_fen,
+                    overlmt_selfpay_fen=split.overlmt_selfpay_fen,
+                    preselfpay_fen=split.preselfpay_fen,
+                    inscp_scp_fen=split.inscp_scp_fen,
+                    act_pay_dedc_fen=split.act_pay_dedc_fen,
+                    hifp_pay_fen=split.hifp_pay_fen,
+                    hifmi_pay_fen=split.hifmi_pay_fen,
+                    hifob_pay_fen=split.hifob_pay_fen,
+                    maf_pay_fen=split.maf_pay_fen,
+                    fund_pay_fen=split.fund_pay_fen,
+                    psn_part_fen=split.psn_part_fen,
+                    acct_pay_fen=split.acct_pay_fen,
+                    acct_mulaid_pay_fen=split.acct_mulaid_pay_fen,
+                    psn_cash_pay_fen=split.psn_cash_pay_fen,
+                    mulaid_holder_psn_no=holder if split.acct_mulaid_pay_fen else None,
+                    outpatient_dedc_fen=split.year_delta.outpatient_dedc_fen,
+                    outpatient_pool_fen=split.year_delta.outpatient_pool_fen,
+                    pool_self_fen=split.year_delta.pool_self_fen,
+                    review=outcome.status,
+                    request_hash=fingerprint,
+                    response=body,
+                    status=SETTLED,
+                    created_at=now,
+                )
+            )
+            await post_journal(
+                session,
+                kind="settlement",
+                ref=setl_id,
+                business_date=on,
+                legs=settlement_legs(
+                    split,
+                    psn_no=header.psn_no,
+                    fixmedins_code=header.fixmedins_code,
+                    family_holder=holder if split.acct_mulaid_pay_fen else None,
+                ),
+                now=now,
+            )
+            await _add_to_year(
+                session, psn_no=header.psn_no, insutype=insutype, year=on.year, delta=split.year_delta, sign=1, count=1
+            )
+            await _move_balance(session, header.psn_no, -split.acct_pay_fen, now)
+            if holder and split.acct_mulaid_pay_fen:
+                await _move_balance(session, holder, -split.acct_mulaid_pay_fen, now)
+            await add_event(
+                session,
+                new_event(
+                    type=Subject.SETTLED,
+                    source=SOURCE,
+                    subject=setl_id,
+                    data=settled_event_data(context, split, body, on=on, outcome=outcome),
+                    clock=deps.clock,
+                ),
+            )
+    except IntegrityError:
+        # Another request with the same medins_setl_id committed first: answer as a retry would be.
+        async with deps.db.transaction(readonly=True) as session:
+            replay = await _replay(session, header.fixmedins_code, medins_setl_id, fingerprint)
+        if replay is None:
+            raise
+        return replay
+    SETTLEMENTS.labels(header.med_type, "settled").inc()
+    FUND_PAID.labels(header.med_type).inc(split.fund_pay_fen)
+    return SettleResult(body, created=True)
+
+
+async def _balance_of(session: AsyncSession, psn_no: str) -> int:
+    balance = await session.scalar(sa.select(PersonalAccount.balc_fen).where(PersonalAccount.psn_no == psn_no))
+    return int(balance or 0)
+
+
+def settled_event_data(
+    context: SettleContext, split: SettlementSplit, body: dict[str, Any], *, on: date, outcome: ReviewOutcome
+) -> dict[str, Any]:
+    """settlement.settled: the whole setlinfo, the funds, and each line with its split and trace codes."""
+    by_sn = {line.feedetl_sn: line for line in context.fee_lines}
+    institution = context.institution
+    feedetail = []
+    for result in body["result"]:
+        line = by_sn[result["feedetl_sn"]]
+        feedetail.append(
+            {
+                **result,
+                "medins_list_codg": line.medins_list_codg,
+                "cnt": format(line.cnt, "f"),
+                "pric": format(line.pric, "f"),
+                "fee_ocur_time": line.fee_ocur_time.isoformat(),
+                "drug_trac_codg": list(line.drug_trac_codg),
+                "dise_codg": line.dise_codg,
+            }
+        )
+    return {
+        **body["setlinfo"],
+        "business_date": on.isoformat(),
+        "fixmedins_type": institution.fixmedins_type,
+        "hosp_lv": institution.hosp_lv,
+        "admdvs": institution.admdvs,
+        "begntime": context.header.begntime.isoformat(),
+        "endtime": context.header.endtime.isoformat() if context.header.endtime else None,
+        "dise_codg": context.header.dise_codg,
+        "review": outcome.status,
+        "incentive_raise_used": split.incentive_raise_used,
+        "setldetail": body["setldetail"],
+        "feedetail": feedetail,
+    }
+
+
+# --- reversal ------------------------------------------------------------------------------------------
+
+
+async def reverse_settlement(
+    setl_id: str, *, reason: str, principal: Principal, db: Database, clock: Clock
+) -> ReversalOut:
+    """冲正: take back what the settlement added to the year and drew from the accounts, with opposite legs."""
+    async with db.transaction() as session:
+        settlement = await session.scalar(sa.select(Settlement).where(Settlement.setl_id == setl_id).with_for_update())
+        if settlement is None:
+            raise NotFound(f"No settlement {setl_id}.", code="SETTLEMENT_NOT_FOUND")
+        ensure_may_act(principal, settlement.fixmedins_code)
+        if settlement.status == REVERSED:
+            raise Conflict(f"Settlement {setl_id} is already reversed.", code="ALREADY_REVERSED")
+        now = clock.now()
+        on = business_date(now)
+        coverage_insutype = settlement.insutype
+        await lock_year(session, psn_no=settlement.psn_no, insutype=coverage_insutype, year=settlement.year)
+        holder = settlement.mulaid_holder_psn_no
+        await _balances(session, [settlement.psn_no, *([holder] if holder else [])], lock=True)
+        delta = YearToDate(
+            outpatient_dedc_fen=settlement.outpatient_dedc_fen,
+            outpatient_pool_fen=settlement.outpatient_pool_fen,
+            pool_fen=settlement.hifp_pay_fen,
+            pool_self_fen=settlement.pool_self_fen,
+            supp_fen=settlement.hifmi_pay_fen + settlement.hifob_pay_fen,
+            maf_fen=settlement.maf_pay_fen,
+        )
+        await _add_to_year(
+            session, psn_no=settlement.psn_no, insutype=coverage_insutype, year=settlement.year, delta=delta, sign=-1, count=-1
+        )
+        await _move_balance(session, settlement.psn_no, settlement.acct_pay_fen, now)
+        if holder and settlement.acct_mulaid_pay_fen:
+            await _move_balance(session, holder, settlement.acct_mulaid_pay_fen, now)
+        reversal_id = _new_id("R")
+        original = await journal_legs(session, kind="settlement", ref=setl_id)
+        await post_journal(session, kind="reversal", ref=reversal_id, business_date=on, legs=reversal_legs(original), now=now)
+        settlement.status = REVERSED
+        visit = await session.get(Visit, settlement.mdtrt_id)
+        if visit is not None:
+            visit.status = OPEN
+        balc = await _balance_of(session, settlement.psn_no)
+        answer = ReversalOut(
+            setl_id=reversal_id,
+            orig_setl_id=setl_id,
+            fixmedins_code=settlement.fixmedins_code,
+            psn_no=settlement.psn_no,
+            setl_time=now,
+            reason=reason,
+            medfee_sumamt=fen_to_yuan(settlement.medfee_fen),
+            fund_pay_sumamt=fen_to_yuan(settlement.fund_pay_fen),
+            acct_pay=fen_to_yuan(settlement.acct_pay_fen),
+            acct_mulaid_pay=fen_to_yuan(settlement.acct_mulaid_pay_fen),
+            psn_cash_pay=fen_to_yuan(settlement.psn_cash_pay_fen),
+            balc=fen_to_yuan(balc),
+        )
+        session.add(
+            SettlementReversal(
+                setl_id=reversal_id,
+                orig_setl_id=setl_id,
+                fixmedins_code=settlement.fixmedins_code,
+                psn_no=settlement.psn_no,
+                reason=reason,
+                setl_time=now,
+                business_date=on,
+                response=answer.model_dump(mode="json"),
+                created_by=principal.client_id,
+            )
+        )
+        await session.flush()
+        await add_event(
+            session,
+            new_event(
+                type=Subject.REVERSED,
+                source=SOURCE,
+                subject=reversal_id,
+                data={
+                    **answer.model_dump(mode="json"),
+                    "insutype": settlement.insutype,
+                    "med_type": settlement.med_type,
+                    "mdtrt_id": settlement.mdtrt_id,
+                    "medins_setl_id": settlement.medins_setl_id,
+                    "business_date": on.isoformat(),
+                    "orig_business_date": settlement.business_date.isoformat(),
+                    "orig_setl_time": settlement.setl_time.isoformat(),
+                    "hifp_pay": str(fen_to_yuan(settlement.hifp_pay_fen)),
+                    "hifmi_pay": str(fen_to_yuan(settlement.hifmi_pay_fen)),
+                    "hifob_pay": str(fen_to_yuan(settlement.hifob_pay_fen)),
+                    "maf_pay": str(fen_to_yuan(settlement.maf_pay_fen)),
+                },
+                clock=clock,
+            ),
+        )
+    SETTLEMENTS.labels(settlement.med_type, "reversed").inc()
+    return answer
+
+
+# --- reading -------------------------------------------------------------------------------------------
+
+
+async def get_settlement(session: AsyncSession, setl_id: str, *, principal: Principal) -> SettlementRecord:
+    settlement = await session.get(Settlement, setl_id)
+    if settlement is None:
+        raise NotFound(f"No settlement {setl_id}.", code="SETTLEMENT_NOT_FOUND")
+    ensure_may_act(principal, settlement.fixmedins_code)
+    reversal = await session.scalar(
+        sa.select(SettlementReversal.setl_id).where(SettlementReversal.orig_setl_id == setl_id)
+    )
+    return SettlementRecord.model_validate(
+        {**settlement.response, "status": settlement.status, "reversal_setl_id": reversal}
+    )
+
+
+
+def _encode_cursor(setl_time: datetime, setl_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{setl_time.isoformat()}|{setl_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        moment, setl_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(moment), setl_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Unprocessable("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+
+
+async def list_settlements(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    fixmedins_code: str | None,
+    on: date | None,
+    psn_no: str | None,
+    limit: int,
+    cursor: str | None,
+) -> SettlementPage:
+    """Settlements newest first; an institution's client sees only its own."""
+    if principal.role is not Role.OPS:
+        fixmedins_code = fixmedins_code or principal.scope
+    if fixmedins_code is not None:
+        ensure_may_act(principal, fixmedins_code)
+    query = sa.select(Settlement)
+    if fixmedins_code is not None:
+        query = query.where(Settlement.fixmedins_code == fixmedins_code)
+    if on is not None:
+        query = query.where(Settlement.business_date == on)
+    if psn_no is not None:
+        query = query.where(Settlement.psn_no == psn_no)
+    if cursor:
+        moment, last_id = _decode_cursor(cursor)
+        query = query.where(
+            sa.or_(Settlement.setl_time < moment, sa.and_(Settlement.setl_time == moment, Settlement.setl_id < last_id))
+        )
+    rows = list(
+        (await session.scalars(query.order_by(Settlement.setl_time.desc(), Settlement.setl_id.desc()).limit(limit + 1))).all()
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [
+        SettlementSummary(
+            setl_id=row.setl_id,
+            medins_setl_id=row.medins_setl_id,
+            mdtrt_id=row.mdtrt_id,
+            fixmedins_code=row.fixmedins_code,
+            psn_no=row.psn_no,
+            insutype=row.insutype,
+            med_type=row.med_type,
+            setl_time=row.setl_time,
+            business_date=row.business_date,
+            medfee_sumamt=fen_to_yuan(row.medfee_fen),
+            fund_pay_sumamt=fen_to_yuan(row.fund_pay_fen),
+            acct_pay=fen_to_yuan(row.acct_pay_fen),
+            acct_mulaid_pay=fen_to_yuan(row.acct_mulaid_pay_fen),
+            psn_cash_pay=fen_to_yuan(row.psn_cash_pay_fen),
+            status=row.status,
+        )
+        for row in rows
+    ]
+    next_cursor = _encode_cursor(rows[-1].setl_time, rows[-1].setl_id) if more and rows else None
+    return SettlementPage(items=items, next_cursor=next_cursor)
+
+
+async def account_view(session: AsyncSession, psn_no: str) -> AccountOut:
+    """个人账户: the balance (0 when nothing was ever credited) and the family holder, if bound."""
+    person = await session.get(InsuredPerson, psn_no)
+    if person is None:
+        raise NotFound(f"No insured person {psn_no}.", code="PERSON_NOT_FOUND")
+    holder = await session.scalar(sa.select(FamilyBinding.holder_psn_no).where(FamilyBinding.member_psn_no == psn_no))
+    return AccountOut(
+        psn_no=psn_no, balc=fen_to_yuan(await _balance_of(session, psn_no)), family_holder_psn_no=holder
+    )
