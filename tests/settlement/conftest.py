@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ def at_shanghai(year: int, month: int, day: int, hour: int = 10, minute: int = 0
     return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI)
 
 
-def settlement_settings(databases: Databases, nats_url: str, **overrides: object) -> Settings:
+def settlement_settings(databases: Databases, nats_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=databases.url("settlement"), nats_url=nats_url, app_env=AppEnv.TEST, **overrides
     )

@@ -1,0 +1,70 @@
+"""Consumers of the settlement service: enrollment's events feed the projection settlement settles against."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import Clock
+from common.events.consumer import Subscription
+from common.events.contracts import ENROLLMENT_STREAM, Subject
+from common.events.enrollment import (
+    ContributionPaid,
+    CoverageChanged,
+    FamilyBound,
+    PersonDeceased,
+    PersonRegistered,
+)
+from common.events.envelope import EventEnvelope
+from settlement.service import projection
+
+ENROLLMENT_DURABLE = "settlement-enrollment"
+ENROLLMENT_SUBJECTS = (
+    Subject.PERSON_REGISTERED,
+    Subject.COVERAGE_CHANGED,
+    Subject.PERSON_DECEASED,
+    Subject.CONTRIBUTION_PAID,
+    Subject.FAMILY_BOUND,
+)
+
+
+def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
+    """The durable consumers of the settlement service."""
+
+    async def handle(session: AsyncSession, event: EventEnvelope) -> None:
+        await on_enrollment_event(session, event, clock=clock)
+
+    # One consumer for all five subjects keeps them in stream order: a person's registration is applied
+    # before their death, their coverage or their family.
+    return (
+        Subscription(
+            durable=ENROLLMENT_DURABLE,
+            stream=ENROLLMENT_STREAM.name,
+            subjects=ENROLLMENT_SUBJECTS,
+            handler=handle,
+        ),
+    )
+
+
+async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
+    """Apply one enrollment event to the projection, in the consumer's transaction."""
+    when, now = event.time, clock.now()
+    if event.type == Subject.PERSON_REGISTERED:
+        await projection.apply_person_registered(
+            session, PersonRegistered.model_validate(event.data), event_time=when, now=now
+        )
+    elif event.type == Subject.COVERAGE_CHANGED:
+        await projection.apply_coverage_changed(
+            session, CoverageChanged.model_validate(event.data), event_time=when, now=now
+        )
+    elif event.type == Subject.PERSON_DECEASED:
+        await projection.apply_person_deceased(
+            session, PersonDeceased.model_validate(event.data), event_time=when, now=now
+        )
+    elif event.type == Subject.CONTRIBUTION_PAID:
+        await projection.apply_contribution_paid(
+            session, ContributionPaid.model_validate(event.data), event_time=when, now=now
+        )
+    elif event.type == Subject.FAMILY_BOUND:
+        await projection.apply_family_bound(
+            session, FamilyBound.model_validate(event.data), event_time=when, now=now
+        )
