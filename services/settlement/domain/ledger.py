@@ -16,7 +16,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from settlement.domain.split import POOL_FUND, SettlementSplit
+from settlement.domain.split import (
+    FUND_EMPLOYEE_LARGE,
+    FUND_EMPLOYEE_POOL,
+    FUND_RESIDENT_CRITICAL,
+    FUND_RESIDENT_POOL,
+    SettlementSplit,
+)
+
+# The fund a contribution of each insutype feeds (what its settlements draw on), so KPIs by insutype add up.
+CONTRIBUTION_FUND = {
+    "310": FUND_EMPLOYEE_POOL,
+    "330": FUND_EMPLOYEE_LARGE,
+    "390": FUND_RESIDENT_POOL,
+    "392": FUND_RESIDENT_CRITICAL,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +92,7 @@ def reversal_legs(original: Iterable[Leg]) -> list[Leg]:
 
 def contribution_legs(*, psn_no: str, insutype: str, amount_fen: int, acct_amount_fen: int) -> list[Leg]:
     """A contribution: money in the bank, the pool's part credited to the fund, the rest to the account."""
-    pool = POOL_FUND.get(insutype, POOL_FUND["390"] if insutype == "392" else POOL_FUND["310"])
+    pool = CONTRIBUTION_FUND.get(insutype, f"{insutype}100")
     return balanced(
         [
             Leg(BANK, amount_fen),

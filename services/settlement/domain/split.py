@@ -142,7 +142,8 @@ def split_line(
     overlmt = 0
     if entry.pric_uplmt_amt is not None and line.pric > entry.pric_uplmt_amt:
         overlmt = min(payable, max(0, yuan_times(covered_cnt, line.pric - entry.pric_uplmt_amt)))
-        reasons.append(OVER_PRICE_CAP)
+        if overlmt:
+            reasons.append(OVER_PRICE_CAP)
     base = payable - overlmt
     if entry.chrgitm_lv == CLASS_A:
         prop = Decimal(0)
@@ -258,7 +259,8 @@ def _ratio(scheme: SchemePolicy, claimant: Claimant, med_type: str, hosp_lv: int
     table = scheme.inpatient_ratio if med_type in INPATIENT_MED_TYPES else scheme.outpatient_ratio
     ratio = table[hosp_lv]
     if claimant.insutype == EMPLOYEE and claimant.psn_type == "retired":
-        ratio = min(ratio + scheme.retiree_bonus, scheme.max_ratio)
+        # The bonus is capped, but never takes a retiree below the base ratio (a policy may set base > max).
+        ratio = max(ratio, min(ratio + scheme.retiree_bonus, scheme.max_ratio))
     return ratio
 
 
@@ -319,7 +321,8 @@ def split_settlement(
             if supp > supp_left:
                 supp = supp_left
                 reasons.append(SUPPLEMENTARY_CAP_REACHED)
-            raise_used = raise_fen > 0 and ytd.supp_fen + supp > scheme.supplementary_cap_fen
+            # Only when this claim itself was paid from the raise (past the base cap).
+            raise_used = raise_fen > 0 and supp > 0 and ytd.supp_fen + supp > scheme.supplementary_cap_fen
         # 6. medical assistance on what is left of the in-scope self-burden.
         if claimant.assistance is not None:
             ratio = scheme.assistance_ratio[claimant.assistance]

@@ -146,22 +146,25 @@ def _coverage_facts(row: CoverageProjection) -> CoverageFacts:
 
 
 async def person_facts(session: AsyncSession, psn_no: str) -> PersonFacts | None:
-    person = await session.get(InsuredPerson, psn_no)
-    if person is None:
-        return None
-    coverages = (
-        await session.scalars(sa.select(CoverageProjection).where(CoverageProjection.psn_no == psn_no))
+    """The person, every coverage and the family holder, in one round trip (the settle path's budget)."""
+    rows = (
+        await session.execute(
+            sa.select(InsuredPerson, CoverageProjection, FamilyBinding.holder_psn_no)
+            .outerjoin(CoverageProjection, CoverageProjection.psn_no == InsuredPerson.psn_no)
+            .outerjoin(FamilyBinding, FamilyBinding.member_psn_no == InsuredPerson.psn_no)
+            .where(InsuredPerson.psn_no == psn_no)
+        )
     ).all()
-    holder = await session.scalar(
-        sa.select(FamilyBinding.holder_psn_no).where(FamilyBinding.member_psn_no == psn_no)
-    )
+    if not rows:
+        return None
+    person, _, holder = rows[0]
     return PersonFacts(
         psn_no=person.psn_no,
         gend=person.gend,
         brdy=person.brdy,
         admdvs=person.admdvs,
         death_date=person.death_date,
-        coverages=tuple(_coverage_facts(row) for row in coverages),
+        coverages=tuple(_coverage_facts(row[1]) for row in rows if row[1] is not None),
         family_holder=holder if holder != psn_no else None,
     )
 
@@ -372,18 +375,18 @@ def _insert(session: AsyncSession) -> Any:
 
 async def lock_year(session: AsyncSession, *, psn_no: str, insutype: str, year: int) -> YearToDate:
     """The person's year under a scheme, locked until the transaction ends (created at zero if new)."""
-    insert = _insert(session)
-    await session.execute(
-        insert(YearAccumulator)
-        .values(
-            psn_no=psn_no, insutype=insutype, year=year, outpatient_dedc_fen=0, outpatient_pool_fen=0,
-            pool_fen=0, pool_self_fen=0, supp_fen=0, maf_fen=0, settlement_count=0,
-        )  # fmt: skip
-        .on_conflict_do_nothing()
-    )
+    insert = _insert(session)(YearAccumulator).values(
+        psn_no=psn_no, insutype=insutype, year=year, outpatient_dedc_fen=0, outpatient_pool_fen=0,
+        pool_fen=0, pool_self_fen=0, supp_fen=0, maf_fen=0, settlement_count=0,
+    )  # fmt: skip
+    # One statement: create the row if new, and lock it either way (ON CONFLICT DO UPDATE takes the row lock
+    # on PostgreSQL and waits for a concurrent holder; the no-op update changes nothing).
     row = (
         await session.execute(
-            sa.select(
+            insert.on_conflict_do_update(
+                index_elements=[YearAccumulator.psn_no, YearAccumulator.insutype, YearAccumulator.year],
+                set_={"settlement_count": YearAccumulator.settlement_count},
+            ).returning(
                 YearAccumulator.outpatient_dedc_fen,
                 YearAccumulator.outpatient_pool_fen,
                 YearAccumulator.pool_fen,
@@ -391,12 +394,6 @@ async def lock_year(session: AsyncSession, *, psn_no: str, insutype: str, year: 
                 YearAccumulator.supp_fen,
                 YearAccumulator.maf_fen,
             )
-            .where(
-                YearAccumulator.psn_no == psn_no,
-                YearAccumulator.insutype == insutype,
-                YearAccumulator.year == year,
-            )
-            .with_for_update()
         )
     ).one()
     return YearToDate(*row)
