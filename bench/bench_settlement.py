@@ -118,7 +118,9 @@ async def seed(url: str, persons: int, rng: random.Random) -> None:
                     }
                 )
                 if employee:
-                    accounts.append({"psn_no": psn_no, "balc_fen": rng.randrange(0, 500_000), "updated_at": NOW})
+                    accounts.append(
+                        {"psn_no": psn_no, "balc_fen": rng.randrange(0, 500_000), "updated_at": NOW}
+                    )
             async with db.transaction() as session:
                 await session.execute(sa.insert(InsuredPerson), people)
                 await session.execute(sa.insert(CoverageProjection), coverages)
@@ -168,7 +170,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, max(0, round(fraction * len(values)) - 1))]
 
 
-async def drive(url: str, bodies: list[tuple[str, dict[str, Any]]], concurrency: int, label: str) -> dict[str, float]:
+async def drive(
+    url: str, bodies: list[tuple[str, dict[str, Any]]], concurrency: int, label: str
+) -> dict[str, float]:
     latencies: list[float] = []
     bar = ProgressBar(len(bodies), label=label)
     queue = iter(bodies)
@@ -253,7 +257,7 @@ def main() -> int:
             "SETTLEMENT_PORT": str(port),
             "SETTLEMENT_DATABASE_URL": url,
         }
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        process = subprocess.Popen(
             [sys.executable, "-m", "common.serve", "settlement", "--no-migrate"],
             env=env,
             stdout=(root / "settlement.log").open("ab"),
@@ -276,7 +280,9 @@ def main() -> int:
             process.wait(timeout=20)
             nats.stop()
     backend = "postgresql" if args.postgres else "sqlite"
-    print(f"\nsettlement benchmark ({backend}, {args.persons:,} persons, POST /settlements with 10 lines, in-service)")
+    print(
+        f"\nsettlement benchmark ({backend}, {args.persons:,} persons, POST /settlements with 10 lines, in-service)"
+    )
     print(f"  {'concurrency':>11}{'req/s':>10}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for row in results:
         print(
@@ -285,7 +291,9 @@ def main() -> int:
         )
     print("  target (through the gateway, DESIGN §11): >= 1,000/s sustained, p99 <= 100 ms")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"backend": backend, "persons": args.persons, "levels": results}, indent=2))
+    args.out.write_text(
+        json.dumps({"backend": backend, "persons": args.persons, "levels": results}, indent=2)
+    )
     print(f"  results written to {args.out}")
     return 0
 

@@ -33,7 +33,10 @@ async def apps(
     )
     settlement = create_settlement(
         SettlementSettings(
-            database_url=databases.url("settlement"), nats_url=nats_url, app_env=AppEnv.TEST, review_enabled=False
+            database_url=databases.url("settlement"),
+            nats_url=nats_url,
+            app_env=AppEnv.TEST,
+            review_enabled=False,
         ),
         clock=clock,
     )
@@ -58,20 +61,46 @@ async def test_enrollment_feeds_settlement_and_settlements_flow_back(
     enrollment, enroll_api, settle_api = apps
     today = clock.now()
     clock.set(datetime(2025, 11, 3, 2, 0, tzinfo=UTC))  # the concentrated enrollment period: no waiting
-    employee = await _register(enroll_api, 11, insutype="310", emp_code="91420100MA4K123456", psn_type="employed")
+    employee = await _register(
+        enroll_api, 11, insutype="310", emp_code="91420100MA4K123456", psn_type="employed"
+    )
     resident = await _register(enroll_api, 13, insutype="390")
     clock.set(today)
     paid = await enroll_api.post(
         f"/persons/{employee}/contributions",
-        json={"insutype": "310", "period": "2026-02", "amount": "1000.00", "paid_at": "2026-02-05T09:00:00+08:00"},
+        json={
+            "insutype": "310",
+            "period": "2026-02",
+            "amount": "1000.00",
+            "paid_at": "2026-02-05T09:00:00+08:00",
+        },
     )
     assert paid.status_code == 201, paid.text
     for code, body in (
-        ("H1", {"fixmedins_name": "市第一医院", "fixmedins_type": "hospital", "hosp_lv": 3, "admdvs": "420100", "status": "active"}),
-        ("Y1", {"fixmedins_name": "大药房", "fixmedins_type": "pharmacy", "admdvs": "420100", "status": "active"}),
+        (
+            "H1",
+            {
+                "fixmedins_name": "市第一医院",
+                "fixmedins_type": "hospital",
+                "hosp_lv": 3,
+                "admdvs": "420100",
+                "status": "active",
+            },
+        ),
+        (
+            "Y1",
+            {
+                "fixmedins_name": "大药房",
+                "fixmedins_type": "pharmacy",
+                "admdvs": "420100",
+                "status": "active",
+            },
+        ),
     ):
         assert (await settle_api.put(f"/institutions/{code}", json=body)).status_code == 201
-    assert (await settle_api.put("/catalog/A01", json={"name": "阿莫西林胶囊", "chrgitm_lv": "01"})).status_code == 201
+    assert (
+        await settle_api.put("/catalog/A01", json={"name": "阿莫西林胶囊", "chrgitm_lv": "01"})
+    ).status_code == 201
 
     # The contribution's account part (2 of 10) reaches settlement through NATS only.
     async def credited() -> bool:
@@ -89,7 +118,10 @@ async def test_enrollment_feeds_settlement_and_settlements_flow_back(
         },
     )  # fmt: skip
     assert purchase.status_code == 201, purchase.text
-    assert (purchase.json()["setlinfo"]["acct_pay"], purchase.json()["setlinfo"]["balc"]) == ("30.00", "170.00")
+    assert (purchase.json()["setlinfo"]["acct_pay"], purchase.json()["setlinfo"]["balc"]) == (
+        "30.00",
+        "170.00",
+    )
 
     # A resident's outpatient care: 500 in scope at level 3, no deductible, 0.30 → 150.00 from the pool.
     visit = await settle_api.post(
@@ -125,7 +157,9 @@ async def test_enrollment_feeds_settlement_and_settlements_flow_back(
     await wait_for(taken_back, timeout=15, what="enrollment to take the reversal back out")
 
     # A death recorded at enrollment stops care begun after it.
-    assert (await enroll_api.post(f"/persons/{resident}/death", json={"death_date": "2026-03-01"})).status_code == 200
+    assert (
+        await enroll_api.post(f"/persons/{resident}/death", json={"death_date": "2026-03-01"})
+    ).status_code == 200
 
     attempts = iter(range(1000))
 
@@ -134,8 +168,8 @@ async def test_enrollment_feeds_settlement_and_settlements_flow_back(
         response = await settle_api.post(
             "/settlements",
             json={
-                "fixmedins_code": "H1", "medins_setl_id": f"H1-2-{next(attempts)}", "psn_no": resident, "insutype": "390",
-                "med_type": "11", "begntime": "2026-03-02T09:30:00+08:00", "acct_used_flag": 0,
+                "fixmedins_code": "H1", "medins_setl_id": f"H1-2-{next(attempts)}", "psn_no": resident,
+                "insutype": "390", "med_type": "11", "begntime": "2026-03-02T09:30:00+08:00", "acct_used_flag": 0,
                 "feedetail": [{"feedetl_sn": "1", "med_list_codg": "A01", "cnt": "1", "pric": "50",
                                "det_item_fee_sumamt": "50.00", "fee_ocur_time": "2026-03-02T09:40:00+08:00"}],
             },

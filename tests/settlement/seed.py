@@ -97,7 +97,12 @@ async def seed_person(
     async with db.transaction() as session:
         session.add(
             InsuredPerson(
-                psn_no=psn_no, gend=gend, brdy=brdy, admdvs="420100", death_date=death_date, updated_at=SEEDED_AT
+                psn_no=psn_no,
+                gend=gend,
+                brdy=brdy,
+                admdvs="420100",
+                death_date=death_date,
+                updated_at=SEEDED_AT,
             )
         )
         session.add(

@@ -9,7 +9,6 @@ import asyncio
 from decimal import Decimal
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from settlement.models import YearAccumulator
@@ -63,12 +62,22 @@ async def test_concurrent_settlements_and_reversals_leave_the_ledger_consistent(
     await seed_person(db, "P1")
     await credit_account(db, "P1", 50000)
     first = await asyncio.gather(
-        *(api.post("/settlements", json=claim(f"R-{n}", [line("1", "A01", "1", "30", "30.00")])) for n in range(20))
+        *(
+            api.post("/settlements", json=claim(f"R-{n}", [line("1", "A01", "1", "30", "30.00")]))
+            for n in range(20)
+        )
     )
     setl_ids = [r.json()["setlinfo"]["setl_id"] for r in first]
     # Reverse half while new claims arrive, and try each reversal twice at once.
-    reversals = [api.post(f"/settlements/{s}/reversal", json={"reason": "测试"}) for s in setl_ids[:10] for _ in range(2)]
-    fresh = [api.post("/settlements", json=claim(f"N-{n}", [line("1", "A01", "1", "30", "30.00")])) for n in range(10)]
+    reversals = [
+        api.post(f"/settlements/{s}/reversal", json={"reason": "测试"})
+        for s in setl_ids[:10]
+        for _ in range(2)
+    ]
+    fresh = [
+        api.post("/settlements", json=claim(f"N-{n}", [line("1", "A01", "1", "30", "30.00")]))
+        for n in range(10)
+    ]
     results = await asyncio.gather(*reversals, *fresh)
     reversal_codes = sorted(r.status_code for r in results[:20])
     assert reversal_codes == [201] * 10 + [409] * 10

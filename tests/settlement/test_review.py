@@ -46,7 +46,9 @@ async def reviewed(reviewed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def fraud_double(nats_url: str) -> AsyncIterator[Callable[[Responder], Awaitable[list[dict[str, Any]]]]]:
+async def fraud_double(
+    nats_url: str,
+) -> AsyncIterator[Callable[[Responder], Awaitable[list[dict[str, Any]]]]]:
     """Answer fraud.review with the given function; returns the requests it saw."""
     client = await nats.connect(nats_url)
     seen: list[dict[str, Any]] = []
@@ -96,7 +98,12 @@ async def test_a_block_hit_refuses_the_settlement_with_the_hits_and_writes_nothi
         ("duplicate_billing", "warn"),
     ]
     db = reviewed_app.state.db
-    assert (await count(db, Settlement), await count(db, Journal), await count(db, Visit), await count(db, FeeDetail)) == (
+    assert (
+        await count(db, Settlement),
+        await count(db, Journal),
+        await count(db, Visit),
+        await count(db, FeeDetail),
+    ) == (
         0,
         0,
         0,
@@ -105,12 +112,18 @@ async def test_a_block_hit_refuses_the_settlement_with_the_hits_and_writes_nothi
     # What fraud was asked: the claim as settlement sees it, catalogue class and trace codes included.
     asked = seen[0]
     assert asked["stage"] == "in"
-    assert (asked["claim"]["psn_no"], asked["claim"]["hosp_lv"], asked["claim"]["medfee_sumamt"]) == ("P1", 2, "50.00")
+    assert (asked["claim"]["psn_no"], asked["claim"]["hosp_lv"], asked["claim"]["medfee_sumamt"]) == (
+        "P1",
+        2,
+        "50.00",
+    )
     assert asked["claim"]["lines"][0]["chrgitm_lv"] == "01"
     assert asked["claim"]["lines"][0]["drug_trac_codg"] == ["81000000000000000009"]
 
 
-async def test_warn_hits_come_back_with_the_settlement(reviewed: httpx.AsyncClient, fraud_double: Any) -> None:
+async def test_warn_hits_come_back_with_the_settlement(
+    reviewed: httpx.AsyncClient, fraud_double: Any
+) -> None:
     async def warn(request: dict[str, Any]) -> dict[str, Any]:
         return {"hits": [hit("warn", "duplicate_billing")]}
 

@@ -116,7 +116,13 @@ async def test_outpatient_claim_consumes_the_yearly_deductible_then_the_pool_pay
     assert second.status_code == 201, second.text
     info = second.json()["setlinfo"]
     # 234.00 of the deductible left; (500 − 234) × 0.60 (level 2) = 159.60; the account is empty.
-    assert (info["act_pay_dedc"], info["hifp_pay"], info["fund_pay_sumamt"], info["acct_pay"], info["psn_cash_pay"]) == (
+    assert (
+        info["act_pay_dedc"],
+        info["hifp_pay"],
+        info["fund_pay_sumamt"],
+        info["acct_pay"],
+        info["psn_cash_pay"],
+    ) == (
         "234.00",
         "159.60",
         "159.60",
@@ -129,7 +135,13 @@ async def test_outpatient_claim_consumes_the_yearly_deductible_then_the_pool_pay
     async with world.state.db.transaction(readonly=True) as session:
         year = await session.get(YearAccumulator, ("P1", "310", 2026))
     assert year is not None
-    assert (year.outpatient_dedc_fen, year.outpatient_pool_fen, year.pool_fen, year.pool_self_fen, year.settlement_count) == (
+    assert (
+        year.outpatient_dedc_fen,
+        year.outpatient_pool_fen,
+        year.pool_fen,
+        year.pool_self_fen,
+        year.settlement_count,
+    ) == (
         70000,
         15960,
         15960,
@@ -162,7 +174,9 @@ AMOUNTS = (
 async def test_settled_event_carries_setlinfo_and_each_line_with_its_split_and_trace_codes(
     world: FastAPI, api: httpx.AsyncClient
 ) -> None:
-    traced = line("1", "A01", "2", "50", "100.00", drug_trac_codg=["81000000000000000001", "81000000000000000002"])
+    traced = line(
+        "1", "A01", "2", "50", "100.00", drug_trac_codg=["81000000000000000001", "81000000000000000002"]
+    )
     response = await api.post("/settlements", json=claim("M-EV", [traced]))
     assert response.status_code == 201, response.text
     async with world.state.db.transaction(readonly=True) as session:
@@ -171,7 +185,12 @@ async def test_settled_event_carries_setlinfo_and_each_line_with_its_split_and_t
     assert len(settled) == 1
     data = settled[0]["data"]
     assert data["setl_id"] == response.json()["setlinfo"]["setl_id"]
-    assert (data["psn_no"], data["fixmedins_code"], data["fixmedins_type"], data["hosp_lv"]) == ("P1", HOSPITAL, "hospital", 2)
+    assert (data["psn_no"], data["fixmedins_code"], data["fixmedins_type"], data["hosp_lv"]) == (
+        "P1",
+        HOSPITAL,
+        "hospital",
+        2,
+    )
     assert (data["medfee_sumamt"], data["fund_pay_sumamt"], data["review"], data["incentive_raise_used"]) == (
         "100.00",
         "0.00",
@@ -179,7 +198,11 @@ async def test_settled_event_carries_setlinfo_and_each_line_with_its_split_and_t
         False,
     )
     assert data["feedetail"][0]["drug_trac_codg"] == ["81000000000000000001", "81000000000000000002"]
-    assert (data["feedetail"][0]["inscp_scp_amt"], data["feedetail"][0]["cnt"], data["feedetail"][0]["pric"]) == (
+    assert (
+        data["feedetail"][0]["inscp_scp_amt"],
+        data["feedetail"][0]["cnt"],
+        data["feedetail"][0]["pric"],
+    ) == (
         "100.00",
         "2",
         "50",
@@ -210,7 +233,13 @@ async def test_pharmacy_purchase_is_paid_from_the_account_and_never_by_the_fund(
     response = await api.post("/settlements", json=body)
     assert response.status_code == 201, response.text
     info = response.json()["setlinfo"]
-    assert (info["fund_pay_sumamt"], info["act_pay_dedc"], info["acct_pay"], info["psn_cash_pay"], info["balc"]) == (
+    assert (
+        info["fund_pay_sumamt"],
+        info["act_pay_dedc"],
+        info["acct_pay"],
+        info["psn_cash_pay"],
+        info["balc"],
+    ) == (
         "0.00",
         "0.00",
         "30.00",
@@ -241,7 +270,13 @@ async def test_inpatient_resident_on_minimum_living_gets_pool_then_assistance(
     info = response.json()["setlinfo"]
     # deductible 1,000 (lv 3); (30,000 − 1,000) × 0.60 = 17,400; self-burden 11,600 below the 15,000 threshold;
     # assistance 11,600 × 0.80 = 9,280; the person pays 3,320.
-    assert (info["act_pay_dedc"], info["hifp_pay"], info["hifmi_pay"], info["maf_pay"], info["fund_pay_sumamt"]) == (
+    assert (
+        info["act_pay_dedc"],
+        info["hifp_pay"],
+        info["hifmi_pay"],
+        info["maf_pay"],
+        info["fund_pay_sumamt"],
+    ) == (
         "1000.00",
         "17400.00",
         "0.00",
@@ -256,14 +291,24 @@ async def test_care_in_the_waiting_period_settles_as_self_pay_with_the_reason(
     world: FastAPI, api: httpx.AsyncClient
 ) -> None:
     await seed_person(
-        world.state.db, "W1", insutype="390", begndate=date(2026, 2, 1), benefit_start_date=date(2026, 5, 1), coverage_id=78
+        world.state.db,
+        "W1",
+        insutype="390",
+        begndate=date(2026, 2, 1),
+        benefit_start_date=date(2026, 5, 1),
+        coverage_id=78,
     )
     response = await api.post(
-        "/settlements", json=claim("W-1", [line("1", "A01", "1", "100", "100.00")], psn_no="W1", insutype="390")
+        "/settlements",
+        json=claim("W-1", [line("1", "A01", "1", "100", "100.00")], psn_no="W1", insutype="390"),
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["setlinfo"]["fund_pay_sumamt"], body["setlinfo"]["act_pay_dedc"], body["setlinfo"]["psn_cash_pay"]) == (
+    assert (
+        body["setlinfo"]["fund_pay_sumamt"],
+        body["setlinfo"]["act_pay_dedc"],
+        body["setlinfo"]["psn_cash_pay"],
+    ) == (
         "0.00",
         "0.00",
         "100.00",
@@ -284,11 +329,18 @@ async def test_care_in_the_waiting_period_settles_as_self_pay_with_the_reason(
         pytest.param({"psn_no": "ENDED"}, 422, "NO_COVERAGE", id="coverage ended before the care"),
         pytest.param({"psn_no": "PAUSED"}, 422, "COVERAGE_SUSPENDED", id="coverage suspended"),
         pytest.param({"fixmedins_code": "NOWHERE"}, 404, "INSTITUTION_NOT_FOUND", id="unknown institution"),
-        pytest.param({"fixmedins_code": "H-SUSPENDED"}, 403, "INSTITUTION_SUSPENDED", id="suspended institution"),
-        pytest.param({"med_type": "41"}, 422, "MED_TYPE_NOT_ALLOWED", id="pharmacy med_type at a hospital"),
-        pytest.param({"fixmedins_code": PHARMACY}, 422, "MED_TYPE_NOT_ALLOWED", id="outpatient at a pharmacy"),
         pytest.param(
-            {"feedetail": [line("1", "A01", "2", "50", "100.02")]}, 422, "AMOUNT_MISMATCH", id="amount is not cnt × pric"
+            {"fixmedins_code": "H-SUSPENDED"}, 403, "INSTITUTION_SUSPENDED", id="suspended institution"
+        ),
+        pytest.param({"med_type": "41"}, 422, "MED_TYPE_NOT_ALLOWED", id="pharmacy med_type at a hospital"),
+        pytest.param(
+            {"fixmedins_code": PHARMACY}, 422, "MED_TYPE_NOT_ALLOWED", id="outpatient at a pharmacy"
+        ),
+        pytest.param(
+            {"feedetail": [line("1", "A01", "2", "50", "100.02")]},
+            422,
+            "AMOUNT_MISMATCH",
+            id="amount is not cnt × pric",
         ),
         pytest.param(
             {"feedetail": [line("1", "A01", "1", "50", "50.00"), line("1", "A01", "1", "50", "50.00")]},
@@ -297,13 +349,22 @@ async def test_care_in_the_waiting_period_settles_as_self_pay_with_the_reason(
             id="line number twice",
         ),
         pytest.param(
-            {"feedetail": [line("1", "A01", "1", "50", "50.001")]}, 422, "VALIDATION_ERROR", id="three decimals"
+            {"feedetail": [line("1", "A01", "1", "50", "50.001")]},
+            422,
+            "VALIDATION_ERROR",
+            id="three decimals",
         ),
-        pytest.param({"feedetail": [line("1", "A01", "-1", "50", "50.00")]}, 422, "VALIDATION_ERROR", id="negative cnt"),
+        pytest.param(
+            {"feedetail": [line("1", "A01", "-1", "50", "50.00")]}, 422, "VALIDATION_ERROR", id="negative cnt"
+        ),
         pytest.param({"feedetail": []}, 422, "VALIDATION_ERROR", id="no lines"),
         pytest.param({"insutype": "392"}, 422, "VALIDATION_ERROR", id="attached insutype"),
-        pytest.param({"endtime": "2026-03-01T09:00:00+08:00"}, 422, "DATES_OUT_OF_ORDER", id="endtime before begntime"),
-        pytest.param({"begntime": "2026-03-09T09:00:00+08:00"}, 422, "FUTURE_TIME", id="begntime in the future"),
+        pytest.param(
+            {"endtime": "2026-03-01T09:00:00+08:00"}, 422, "DATES_OUT_OF_ORDER", id="endtime before begntime"
+        ),
+        pytest.param(
+            {"begntime": "2026-03-09T09:00:00+08:00"}, 422, "FUTURE_TIME", id="begntime in the future"
+        ),
         pytest.param(
             {"feedetail": [line("1", "A01", "1", "50", "50.00", fee_ocur_time="2026-02-27T10:00:00+08:00")]},
             422,
@@ -322,12 +383,24 @@ async def test_a_claim_that_cannot_be_settled_is_refused_with_a_code_and_writes_
     await seed_person(db, "DEAD", death_date=date(2026, 3, 1), coverage_id=90)
     await seed_person(db, "ENDED", enddate=date(2026, 2, 28), coverage_id=91)
     await seed_person(db, "PAUSED", suspensions=[["2026-03-01", None]], coverage_id=92)
-    before = (await count(db, Settlement), await count(db, Journal), await count(db, Visit), await count(db, FeeDetail))
-    response = await api.post("/settlements", json=claim("BAD-1", [line("1", "A01", "1", "50", "50.00")]) | overrides)
+    before = (
+        await count(db, Settlement),
+        await count(db, Journal),
+        await count(db, Visit),
+        await count(db, FeeDetail),
+    )
+    response = await api.post(
+        "/settlements", json=claim("BAD-1", [line("1", "A01", "1", "50", "50.00")]) | overrides
+    )
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code
-    after = (await count(db, Settlement), await count(db, Journal), await count(db, Visit), await count(db, FeeDetail))
+    after = (
+        await count(db, Settlement),
+        await count(db, Journal),
+        await count(db, Visit),
+        await count(db, FeeDetail),
+    )
     assert after == before
     assert (await api.get("/accounts/P1")).json()["balc"] == "500.00"
 
@@ -357,11 +430,24 @@ async def test_family_mutual_aid_pays_from_the_holders_account_after_the_members
     await seed_person(db, "KID", insutype="390", brdy=date(2015, 1, 1), coverage_id=93)
     await credit_account(db, "KID", 1000)
     await bind_family(db, holder="P1", member="KID")
-    body = claim("FAM-1", [line("1", "A01", "1", "30", "30.00")], fixmedins_code=PHARMACY, med_type="41", psn_no="KID", insutype="390")
+    body = claim(
+        "FAM-1",
+        [line("1", "A01", "1", "30", "30.00")],
+        fixmedins_code=PHARMACY,
+        med_type="41",
+        psn_no="KID",
+        insutype="390",
+    )
     response = await api.post("/settlements", json=body)
     assert response.status_code == 201, response.text
     info = response.json()["setlinfo"]
-    assert (info["acct_pay"], info["acct_mulaid_pay"], info["psn_cash_pay"], info["balc"], info["mulaid_psn_no"]) == (
+    assert (
+        info["acct_pay"],
+        info["acct_mulaid_pay"],
+        info["psn_cash_pay"],
+        info["balc"],
+        info["mulaid_psn_no"],
+    ) == (
         "10.00",
         "20.00",
         "0.00",
@@ -379,7 +465,10 @@ async def test_reversal_restores_the_year_and_the_accounts_and_a_second_one_is_4
     assert first.status_code == 201
     setl_id = first.json()["setlinfo"]["setl_id"]
     # 700 deductible, (1,000 − 700) × 0.60 = 180.00; account 500 of the 820.00 left.
-    assert (first.json()["setlinfo"]["hifp_pay"], first.json()["setlinfo"]["acct_pay"]) == ("180.00", "500.00")
+    assert (first.json()["setlinfo"]["hifp_pay"], first.json()["setlinfo"]["acct_pay"]) == (
+        "180.00",
+        "500.00",
+    )
     reversed_ = await api.post(f"/settlements/{setl_id}/reversal", json={"reason": "收费员操作错误"})
     assert reversed_.status_code == 201, reversed_.text
     assert (reversed_.json()["orig_setl_id"], reversed_.json()["acct_pay"], reversed_.json()["balc"]) == (
@@ -393,7 +482,12 @@ async def test_reversal_restores_the_year_and_the_accounts_and_a_second_one_is_4
         year = await session.get(YearAccumulator, ("P1", "310", 2026))
         events = (await session.execute(sa.select(outbox_event.c.type, outbox_event.c.payload))).all()
     assert year is not None
-    assert (year.outpatient_dedc_fen, year.pool_fen, year.pool_self_fen, year.settlement_count) == (0, 0, 0, 0)
+    assert (year.outpatient_dedc_fen, year.pool_fen, year.pool_self_fen, year.settlement_count) == (
+        0,
+        0,
+        0,
+        0,
+    )
     record = (await api.get(f"/settlements/{setl_id}")).json()
     assert (record["status"], record["reversal_setl_id"]) == ("reversed", reversed_.json()["setl_id"])
     reversed_events = [json.loads(p)["data"] for t, p in events if t == "settlement.reversed"]
@@ -404,7 +498,9 @@ async def test_reversal_restores_the_year_and_the_accounts_and_a_second_one_is_4
     # The deductible is whole again: the same claim settles to the same amounts.
     redo = await api.post("/settlements", json=claim("REV-2", [line("1", "A01", "10", "100", "1000.00")]))
     assert (redo.json()["setlinfo"]["hifp_pay"], redo.json()["setlinfo"]["acct_pay"]) == ("180.00", "500.00")
-    assert (await api.post("/settlements/NOPE/reversal", json={"reason": "x"})).json()["code"] == "SETTLEMENT_NOT_FOUND"
+    assert (await api.post("/settlements/NOPE/reversal", json={"reason": "x"})).json()[
+        "code"
+    ] == "SETTLEMENT_NOT_FOUND"
 
 
 async def test_visit_flow_upload_withdraw_presettle_settle(world: FastAPI, api: httpx.AsyncClient) -> None:
@@ -424,20 +520,28 @@ async def test_visit_flow_upload_withdraw_presettle_settle(world: FastAPI, api: 
     day1 = [line("1", "A01", "1", "2000", "2000.00"), line("2", "B02", "1", "1000", "1000.00")]
     uploaded = await api.post(f"/visits/{mdtrt_id}/fee-details", json={"feedetail": day1})
     assert uploaded.status_code == 201, uploaded.text
-    assert [(r["feedetl_sn"], r["preselfpay_amt"], r["inscp_scp_amt"]) for r in uploaded.json()["result"]] == [
+    assert [
+        (r["feedetl_sn"], r["preselfpay_amt"], r["inscp_scp_amt"]) for r in uploaded.json()["result"]
+    ] == [
         ("1", "0.00", "2000.00"),
         ("2", "100.00", "900.00"),
     ]
     retry = await api.post(f"/visits/{mdtrt_id}/fee-details", json={"feedetail": day1[:1]})
     assert retry.status_code == 201
-    clash = await api.post(f"/visits/{mdtrt_id}/fee-details", json={"feedetail": [line("1", "A01", "1", "1", "1.00")]})
+    clash = await api.post(
+        f"/visits/{mdtrt_id}/fee-details", json={"feedetail": [line("1", "A01", "1", "1", "1.00")]}
+    )
     assert (clash.status_code, clash.json()["code"]) == (409, "FEEDETL_SN_CONFLICT")
     assert (await api.delete(f"/visits/{mdtrt_id}/fee-details/2")).status_code == 204
     assert (await api.delete(f"/visits/{mdtrt_id}/fee-details/2")).json()["code"] == "FEE_DETAIL_NOT_FOUND"
     pre = await api.post(f"/visits/{mdtrt_id}/pre-settlement", json={"acct_used_flag": 1})
     assert pre.status_code == 200, pre.text
     # inpatient lv 2: deductible 600, (2,000 − 600) × 0.88 = 1,232.00
-    assert (pre.json()["setlinfo"]["setl_id"], pre.json()["setlinfo"]["act_pay_dedc"], pre.json()["setlinfo"]["hifp_pay"]) == (
+    assert (
+        pre.json()["setlinfo"]["setl_id"],
+        pre.json()["setlinfo"]["act_pay_dedc"],
+        pre.json()["setlinfo"]["hifp_pay"],
+    ) == (
         None,
         "600.00",
         "1232.00",
@@ -448,7 +552,9 @@ async def test_visit_flow_upload_withdraw_presettle_settle(world: FastAPI, api: 
         json={"medins_setl_id": "ZY-1", "acct_used_flag": 1, "endtime": "2026-03-02T09:00:00+08:00"},
     )
     assert settled.status_code == 201, settled.text
-    assert {k: settled.json()["setlinfo"][k] for k in ("act_pay_dedc", "hifp_pay", "acct_pay", "psn_cash_pay")} == {
+    assert {
+        k: settled.json()["setlinfo"][k] for k in ("act_pay_dedc", "hifp_pay", "acct_pay", "psn_cash_pay")
+    } == {
         "act_pay_dedc": "600.00",
         "hifp_pay": "1232.00",
         "acct_pay": "500.00",
@@ -459,7 +565,9 @@ async def test_visit_flow_upload_withdraw_presettle_settle(world: FastAPI, api: 
         json={"medins_setl_id": "ZY-1", "acct_used_flag": 1, "endtime": "2026-03-02T09:00:00+08:00"},
     )
     assert (retried.status_code, retried.json()) == (200, settled.json())
-    late = await api.post(f"/visits/{mdtrt_id}/fee-details", json={"feedetail": [line("9", "A01", "1", "1", "1.00")]})
+    late = await api.post(
+        f"/visits/{mdtrt_id}/fee-details", json={"feedetail": [line("9", "A01", "1", "1", "1.00")]}
+    )
     assert (late.status_code, late.json()["code"]) == (409, "VISIT_SETTLED")
     shown = (await api.get(f"/visits/{mdtrt_id}")).json()
     assert (shown["status"], [f["feedetl_sn"] for f in shown["feedetail"]]) == ("settled", ["1"])
@@ -469,13 +577,27 @@ async def test_visit_flow_upload_withdraw_presettle_settle(world: FastAPI, api: 
 async def test_an_empty_visit_cannot_be_settled(world: FastAPI, api: httpx.AsyncClient) -> None:
     visit = await api.post(
         "/visits",
-        json={"fixmedins_code": HOSPITAL, "psn_no": "P1", "insutype": "310", "med_type": "11", "begntime": "2026-03-02T09:30:00+08:00"},
+        json={
+            "fixmedins_code": HOSPITAL,
+            "psn_no": "P1",
+            "insutype": "310",
+            "med_type": "11",
+            "begntime": "2026-03-02T09:30:00+08:00",
+        },
     )
     mdtrt_id = visit.json()["mdtrt_id"]
-    response = await api.post(f"/visits/{mdtrt_id}/settlement", json={"medins_setl_id": "E-1", "acct_used_flag": 0})
+    response = await api.post(
+        f"/visits/{mdtrt_id}/settlement", json={"medins_setl_id": "E-1", "acct_used_flag": 0}
+    )
     assert (response.status_code, response.json()["code"]) == (422, "NO_FEE_DETAILS")
     refused = await api.post(
         "/visits",
-        json={"fixmedins_code": HOSPITAL, "psn_no": "NOBODY", "insutype": "310", "med_type": "11", "begntime": "2026-03-02T09:30:00+08:00"},
+        json={
+            "fixmedins_code": HOSPITAL,
+            "psn_no": "NOBODY",
+            "insutype": "310",
+            "med_type": "11",
+            "begntime": "2026-03-02T09:30:00+08:00",
+        },
     )
     assert (refused.status_code, refused.json()["code"]) == (404, "PERSON_NOT_FOUND")

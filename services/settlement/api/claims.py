@@ -40,7 +40,9 @@ async def _policy_book(request: Request) -> PolicyBook:
 PolicyBookDep = Annotated[PolicyBook, Depends(_policy_book)]
 
 
-async def _settle_deps(request: Request, db: DatabaseDep, clock: ClockDep, book: PolicyBookDep) -> claims.SettleDeps:
+async def _settle_deps(
+    request: Request, db: DatabaseDep, clock: ClockDep, book: PolicyBookDep
+) -> claims.SettleDeps:
     settings = request.app.state.settings
     reviewer = Reviewer(
         request.app.state.nats, timeout_s=settings.review_timeout_ms / 1000, enabled=settings.review_enabled
@@ -169,11 +171,19 @@ async def settle_one_call(
 async def reverse(
     setl_id: str, body: ReversalIn, principal: InstitutionPrincipal, db: DatabaseDep, clock: ClockDep
 ) -> ReversalOut:
-    return await claims.reverse_settlement(setl_id, reason=body.reason, principal=principal, db=db, clock=clock)
+    return await claims.reverse_settlement(
+        setl_id, reason=body.reason, principal=principal, db=db, clock=clock
+    )
 
 
-@router.get("/settlements/{setl_id}", response_model=SettlementRecord, summary="A settlement as answered, with its status")
-async def get_settlement(setl_id: str, session: DbSession, principal: InstitutionPrincipal) -> SettlementRecord:
+@router.get(
+    "/settlements/{setl_id}",
+    response_model=SettlementRecord,
+    summary="A settlement as answered, with its status",
+)
+async def get_settlement(
+    setl_id: str, session: DbSession, principal: InstitutionPrincipal
+) -> SettlementRecord:
     return await claims.get_settlement(session, setl_id, principal=principal)
 
 
@@ -188,5 +198,11 @@ async def list_settlements(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SettlementPage:
     return await claims.list_settlements(
-        session, principal=principal, fixmedins_code=fixmedins_code, on=date, psn_no=psn_no, limit=limit, cursor=cursor
+        session,
+        principal=principal,
+        fixmedins_code=fixmedins_code,
+        on=date,
+        psn_no=psn_no,
+        limit=limit,
+        cursor=cursor,
     )

@@ -16,6 +16,7 @@ ASSISTANCE_CATEGORIES = ("extreme_poverty", "minimum_living", "monitored")
 HOSP_LEVELS = (1, 2, 3)
 # The day before any real policy: the default table is in force from here until ops add a version.
 DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
+MAX_AMOUNT = Decimal("9999999999.99")
 
 
 class PolicyError(ValueError):
@@ -73,6 +74,8 @@ def _decimal(value: Any, where: str) -> Decimal:
         raise PolicyError(f"{where}: not a number") from exc
     if not number.is_finite() or number < 0:
         raise PolicyError(f"{where}: must be a non-negative number")
+    if number > MAX_AMOUNT:
+        raise PolicyError(f"{where}: out of range (at most {MAX_AMOUNT})")
     return number
 
 
@@ -126,7 +129,9 @@ def _scheme(data: Mapping[str, Any], where: str) -> SchemePolicy:
         supplementary_threshold_fen=_fen(supplementary.get("threshold"), f"{where}.supplementary.threshold"),
         supplementary_ratio=_ratio(supplementary.get("ratio"), f"{where}.supplementary.ratio"),
         supplementary_cap_fen=_fen(supplementary.get("cap"), f"{where}.supplementary.cap"),
-        assistance_ratio={c: _ratio(ratios[c], f"{where}.assistance.ratio.{c}") for c in ASSISTANCE_CATEGORIES},
+        assistance_ratio={
+            c: _ratio(ratios[c], f"{where}.assistance.ratio.{c}") for c in ASSISTANCE_CATEGORIES
+        },
         assistance_cap_fen=_fen(assistance.get("cap_per_year"), f"{where}.assistance.cap_per_year"),
     )
     return scheme

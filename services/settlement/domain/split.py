@@ -129,7 +129,9 @@ def split_line(
     # Limited payment scope (限定支付范围): outside it the item is the person's own.
     if entry.gend_lmt is not None and entry.gend_lmt != gend:
         return whole_self_pay(GENDER_LIMIT, entry.chrgitm_lv)
-    if (entry.age_min is not None and age < entry.age_min) or (entry.age_max is not None and age > entry.age_max):
+    if (entry.age_min is not None and age < entry.age_min) or (
+        entry.age_max is not None and age > entry.age_max
+    ):
         return whole_self_pay(AGE_LIMIT, entry.chrgitm_lv)
     reasons: list[str] = []
     covered_cnt = line.cnt
@@ -418,7 +420,10 @@ def check_invariants(split: SettlementSplit, *, policy: Policy, claimant: Claima
     ):
         problems.append("outpatient pool cap exceeded")
     raise_fen = claimant.incentive_raise_fen if claimant.insutype == RESIDENT else 0
-    if s.year_delta.supp_fen and ytd.supp_fen + s.year_delta.supp_fen > scheme.supplementary_cap_fen + raise_fen:
+    if (
+        s.year_delta.supp_fen
+        and ytd.supp_fen + s.year_delta.supp_fen > scheme.supplementary_cap_fen + raise_fen
+    ):
         problems.append("supplementary cap exceeded")
     if s.year_delta.maf_fen and ytd.maf_fen + s.year_delta.maf_fen > scheme.assistance_cap_fen:
         problems.append("assistance cap exceeded")

@@ -34,6 +34,7 @@ from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.outbox import add_event
 from common.events.review import ReviewClaim, ReviewLine
+from common.events.settlement import SettlementReversed, SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
 from common.principal import Principal, Role
 from settlement.domain.coverage import CoverageFacts, coverage_on
@@ -69,8 +70,6 @@ from settlement.models import (
 )
 from settlement.schemas.claims import (
     AccountOut,
-    SettlementPage,
-    SettlementSummary,
     FeeDetailsOut,
     FeeLineIn,
     FeeLineOut,
@@ -83,7 +82,9 @@ from settlement.schemas.claims import (
     SetlDetail,
     SetlInfo,
     SettlementOut,
+    SettlementPage,
     SettlementRecord,
+    SettlementSummary,
     SettleVisitIn,
     VisitIn,
     VisitOut,
@@ -225,7 +226,9 @@ def check_lines(lines: Sequence[FeeLineIn], *, begntime: datetime, now: datetime
     for line in lines:
         if line.feedetl_sn in seen:
             raise Unprocessable(
-                f"feedetl_sn {line.feedetl_sn} appears twice.", code="DUPLICATE_FEEDETL_SN", feedetl_sn=line.feedetl_sn
+                f"feedetl_sn {line.feedetl_sn} appears twice.",
+                code="DUPLICATE_FEEDETL_SN",
+                feedetl_sn=line.feedetl_sn,
             )
         seen.add(line.feedetl_sn)
         expected = yuan_times(line.cnt, line.pric)
@@ -245,12 +248,16 @@ def check_lines(lines: Sequence[FeeLineIn], *, begntime: datetime, now: datetime
             )
         if line.fee_ocur_time > now + CLOCK_SKEW:
             raise Unprocessable(
-                f"Line {line.feedetl_sn}: fee_ocur_time is in the future.", code="FUTURE_TIME", feedetl_sn=line.feedetl_sn
+                f"Line {line.feedetl_sn}: fee_ocur_time is in the future.",
+                code="FUTURE_TIME",
+                feedetl_sn=line.feedetl_sn,
             )
 
 
 def _fee_line(line: FeeLineIn) -> FeeLine:
-    return FeeLine(line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, yuan_to_fen(line.det_item_fee_sumamt))
+    return FeeLine(
+        line.feedetl_sn, line.med_list_codg, line.cnt, line.pric, yuan_to_fen(line.det_item_fee_sumamt)
+    )
 
 
 async def _coverage_for(
@@ -260,7 +267,10 @@ async def _coverage_for(
     if person is None:
         raise NotFound(f"No insured person {header.psn_no}.", code="PERSON_NOT_FOUND")
     decision = coverage_on(
-        person.coverages, insutype=header.insutype, on=business_date(header.begntime), death_date=person.death_date
+        person.coverages,
+        insutype=header.insutype,
+        on=business_date(header.begntime),
+        death_date=person.death_date,
     )
     if decision.refusal == "PERSON_DECEASED":
         raise Unprocessable(
@@ -273,7 +283,9 @@ async def _coverage_for(
             code="NO_COVERAGE",
         )
     if decision.refusal == "COVERAGE_SUSPENDED":
-        raise Unprocessable("The person's coverage is suspended (暂停) on that date.", code="COVERAGE_SUSPENDED")
+        raise Unprocessable(
+            "The person's coverage is suspended (暂停) on that date.", code="COVERAGE_SUSPENDED"
+        )
     return person, decision.coverage, decision.in_waiting_period
 
 
@@ -370,7 +382,8 @@ def _refuse_blocked(outcome: ReviewOutcome) -> None:
 
 
 def _insert(session: AsyncSession) -> Any:
-    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
 async def lock_year(session: AsyncSession, *, psn_no: str, insutype: str, year: int) -> YearToDate:
@@ -404,7 +417,12 @@ async def read_year(session: AsyncSession, *, psn_no: str, insutype: str, year: 
     if row is None:
         return YearToDate()
     return YearToDate(
-        row.outpatient_dedc_fen, row.outpatient_pool_fen, row.pool_fen, row.pool_self_fen, row.supp_fen, row.maf_fen
+        row.outpatient_dedc_fen,
+        row.outpatient_pool_fen,
+        row.pool_fen,
+        row.pool_self_fen,
+        row.supp_fen,
+        row.maf_fen,
     )
 
 
@@ -432,7 +450,9 @@ async def _balances(session: AsyncSession, psn_nos: Sequence[str], *, lock: bool
     wanted = sorted(set(psn_nos))
     if not wanted:
         return {}
-    query = sa.select(PersonalAccount.psn_no, PersonalAccount.balc_fen).where(PersonalAccount.psn_no.in_(wanted))
+    query = sa.select(PersonalAccount.psn_no, PersonalAccount.balc_fen).where(
+        PersonalAccount.psn_no.in_(wanted)
+    )
     if lock:
         query = query.order_by(PersonalAccount.psn_no).with_for_update()
     return {psn_no: balance for psn_no, balance in (await session.execute(query)).all()}
@@ -459,7 +479,9 @@ def _claimant(context: SettleContext) -> Claimant:
     )
 
 
-def compute_split(context: SettleContext, *, ytd: YearToDate, acct_used: bool, balances: dict[str, int]) -> SettlementSplit:
+def compute_split(
+    context: SettleContext, *, ytd: YearToDate, acct_used: bool, balances: dict[str, int]
+) -> SettlementSplit:
     holder = context.person.family_holder
     wallets = Wallets(
         own_balc_fen=balances.get(context.person.psn_no, 0),
@@ -502,7 +524,9 @@ def line_results(lines: Sequence[LineSplit]) -> list[LineResult]:
 
 _NOTICE_TEXT = {
     "WAITING_PERIOD": "The care began in the waiting period (待遇等待期): the fund pays nothing.",
-    "PHARMACY_ACCOUNT_ONLY": "Pharmacy purchases are paid by the person (personal account or cash); the fund pays nothing.",
+    "PHARMACY_ACCOUNT_ONLY": (
+        "Pharmacy purchases are paid by the person (personal account or cash); the fund pays nothing."
+    ),
     "POOL_CEILING_REACHED": "The basic pool's yearly ceiling (最高支付限额) is reached.",
     "OUTPATIENT_CAP_REACHED": "The outpatient pool's yearly cap is reached.",
     "SUPPLEMENTARY_CAP_REACHED": "The supplementary (大病/大额) cap is reached.",
@@ -520,10 +544,15 @@ def notices(context: SettleContext, split: SettlementSplit, outcome: ReviewOutco
     if outcome is not None:
         if outcome.status == "skipped":
             found.append(
-                Notice(code="REVIEW_SKIPPED", message="The real-time review did not answer in time; settled unreviewed.")
+                Notice(
+                    code="REVIEW_SKIPPED",
+                    message="The real-time review did not answer in time; settled unreviewed.",
+                )
             )
         for hit in outcome.warnings:
-            found.append(Notice(code="REVIEW_WARNING", message=hit.message, details=hit.model_dump(mode="json")))
+            found.append(
+                Notice(code="REVIEW_WARNING", message=hit.message, details=hit.model_dump(mode="json"))
+            )
     return found
 
 
@@ -570,7 +599,11 @@ def setlinfo(
 
 def setldetail(split: SettlementSplit) -> list[SetlDetail]:
     return [
-        SetlDetail(fund_pay_type=f.fund_pay_type, fund_pay_type_name=FUND_NAMES[f.fund_pay_type], fund_payamt=fen_to_yuan(f.amount_fen))
+        SetlDetail(
+            fund_pay_type=f.fund_pay_type,
+            fund_pay_type_name=FUND_NAMES[f.fund_pay_type],
+            fund_payamt=fen_to_yuan(f.amount_fen),
+        )
         for f in split.funds
     ]
 
@@ -598,9 +631,17 @@ async def register_visit(
     now = clock.now()
     check_times(begntime=data.begntime, endtime=None, now=now)
     header = ClaimHeader(
-        data.fixmedins_code, data.psn_no, data.insutype.value, data.med_type.value, data.begntime, None, data.dise_codg
+        data.fixmedins_code,
+        data.psn_no,
+        data.insutype.value,
+        data.med_type.value,
+        data.begntime,
+        None,
+        data.dise_codg,
     )
-    _institution_ready(await find_institution(session, data.fixmedins_code), data.fixmedins_code, header.med_type)
+    _institution_ready(
+        await find_institution(session, data.fixmedins_code), data.fixmedins_code, header.med_type
+    )
     await _coverage_for(session, header)
     visit = Visit(
         mdtrt_id=_new_id("M"),
@@ -629,7 +670,9 @@ def ensure_may_act(principal: Principal, fixmedins_code: str) -> None:
         )
 
 
-async def get_visit(session: AsyncSession, mdtrt_id: str, *, principal: Principal, lock: bool = False) -> Visit:
+async def get_visit(
+    session: AsyncSession, mdtrt_id: str, *, principal: Principal, lock: bool = False
+) -> Visit:
     query = sa.select(Visit).where(Visit.mdtrt_id == mdtrt_id)
     if lock:
         query = query.with_for_update()
@@ -713,9 +756,9 @@ def _line_row(mdtrt_id: str, line: FeeLineIn, now: datetime) -> dict[str, Any]:
 def _same_line(row: FeeDetail, line: FeeLineIn) -> bool:
     """The same line sent again (times compared as instants, whatever offset they were written with)."""
     stored = _line_in(row)
-    return stored.fee_ocur_time == line.fee_ocur_time and stored.model_dump(exclude={"fee_ocur_time"}) == line.model_dump(
+    return stored.fee_ocur_time == line.fee_ocur_time and stored.model_dump(
         exclude={"fee_ocur_time"}
-    )
+    ) == line.model_dump(exclude={"fee_ocur_time"})
 
 
 async def upload_fee_details(
@@ -746,9 +789,7 @@ async def upload_fee_details(
                 feedetl_sn=line.feedetl_sn,
             )
     header = _visit_header(visit)
-    context = await load_context(
-        session, header, [], policy_book=policy_book, on=business_date(now)
-    )
+    context = await load_context(session, header, [], policy_book=policy_book, on=business_date(now))
     for line in lines:
         row = existing.get(line.feedetl_sn)
         if row is None:
@@ -761,7 +802,9 @@ async def upload_fee_details(
     catalog = await catalog_entries(session, {line.med_list_codg for line in all_lines})
     splits = _split_lines(all_lines, catalog, context.person, header, context.policy)
     wanted = {line.feedetl_sn for line in lines}
-    return FeeDetailsOut(mdtrt_id=mdtrt_id, result=line_results([s for s in splits if s.feedetl_sn in wanted]))
+    return FeeDetailsOut(
+        mdtrt_id=mdtrt_id, result=line_results([s for s in splits if s.feedetl_sn in wanted])
+    )
 
 
 async def withdraw_fee_detail(
@@ -806,7 +849,15 @@ async def pre_settle(
     split = compute_split(context, ytd=ytd, acct_used=acct_used, balances=balances)
     own_after = balances.get(visit.psn_no, 0) - split.acct_pay_fen
     return PreSettlementOut(
-        setlinfo=setlinfo(context, split, setl_id=None, mdtrt_id=mdtrt_id, medins_setl_id=None, setl_time=now, balc_fen=own_after),
+        setlinfo=setlinfo(
+            context,
+            split,
+            setl_id=None,
+            mdtrt_id=mdtrt_id,
+            medins_setl_id=None,
+            setl_time=now,
+            balc_fen=own_after,
+        ),
         setldetail=setldetail(split),
         result=line_results(split.lines),
         warnings=notices(context, split, None),
@@ -857,7 +908,13 @@ async def settle_one_call(
     ensure_may_act(principal, data.fixmedins_code)
     fingerprint = request_hash(data)
     header = ClaimHeader(
-        data.fixmedins_code, data.psn_no, data.insutype.value, data.med_type.value, data.begntime, data.endtime, data.dise_codg
+        data.fixmedins_code,
+        data.psn_no,
+        data.insutype.value,
+        data.med_type.value,
+        data.begntime,
+        data.endtime,
+        data.dise_codg,
     )
     now = deps.clock.now()
     async with deps.db.transaction(readonly=True) as session:
@@ -866,7 +923,9 @@ async def settle_one_call(
             return replay
         check_times(begntime=data.begntime, endtime=data.endtime, now=now)
         check_lines(data.feedetail, begntime=data.begntime, now=now)
-        context = await load_context(session, header, data.feedetail, policy_book=deps.policy_book, on=business_date(now))
+        context = await load_context(
+            session, header, data.feedetail, policy_book=deps.policy_book, on=business_date(now)
+        )
     outcome = await deps.reviewer.review(review_claim(context, None))
     _refuse_blocked(outcome)
     mdtrt_id = _new_id("M")
@@ -888,7 +947,9 @@ async def settle_one_call(
                 created_at=at,
             )
         )
-        await session.execute(sa.insert(FeeDetail), [_line_row(mdtrt_id, line, at) for line in data.feedetail])
+        await session.execute(
+            sa.insert(FeeDetail), [_line_row(mdtrt_id, line, at) for line in data.feedetail]
+        )
 
     return await _commit_settlement(
         deps,
@@ -922,7 +983,11 @@ async def settle_visit(
         seen_lines = [row.fee_detail_id for row in rows]
         header = replace(_visit_header(visit), endtime=data.endtime)
         context = await load_context(
-            session, header, [_line_in(row) for row in rows], policy_book=deps.policy_book, on=business_date(now)
+            session,
+            header,
+            [_line_in(row) for row in rows],
+            policy_book=deps.policy_book,
+            on=business_date(now),
         )
     outcome = await deps.reviewer.review(review_claim(context, mdtrt_id))
     _refuse_blocked(outcome)
@@ -932,7 +997,9 @@ async def settle_visit(
         if locked.status != OPEN:
             raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
         if [row.fee_detail_id for row in await active_lines(session, mdtrt_id)] != seen_lines:
-            raise Conflict("The visit's fee details changed while settling; settle again.", code="VISIT_CHANGED")
+            raise Conflict(
+                "The visit's fee details changed while settling; settle again.", code="VISIT_CHANGED"
+            )
         locked.status = SETTLED
         if data.endtime is not None:
             locked.endtime = data.endtime
@@ -984,13 +1051,21 @@ async def _commit_settlement(
             )
             body = SettlementOut(
                 setlinfo=setlinfo(
-                    context, split, setl_id=setl_id, mdtrt_id=mdtrt_id, medins_setl_id=medins_setl_id, setl_time=now, balc_fen=own_after
+                    context,
+                    split,
+                    setl_id=setl_id,
+                    mdtrt_id=mdtrt_id,
+                    medins_setl_id=medins_setl_id,
+                    setl_time=now,
+                    balc_fen=own_after,
                 ),
                 setldetail=setldetail(split),
                 result=line_results(split.lines),
                 warnings=notices(context, split, outcome),
                 review=ReviewOut(
-                    status=outcome.status if outcome.status != "blocked" else "warned",  # blocked never gets here
+                    status=outcome.status
+                    if outcome.status != "blocked"
+                    else "warned",  # blocked never gets here
                     hits=[hit.model_dump(mode="json") for hit in outcome.hits],
                 ),
             ).model_dump(mode="json")
@@ -1047,7 +1122,13 @@ async def _commit_settlement(
                 now=now,
             )
             await _add_to_year(
-                session, psn_no=header.psn_no, insutype=insutype, year=on.year, delta=split.year_delta, sign=1, count=1
+                session,
+                psn_no=header.psn_no,
+                insutype=insutype,
+                year=on.year,
+                delta=split.year_delta,
+                sign=1,
+                count=1,
             )
             await _move_balance(session, header.psn_no, -split.acct_pay_fen, now)
             if holder and split.acct_mulaid_pay_fen:
@@ -1075,7 +1156,9 @@ async def _commit_settlement(
 
 
 async def _balance_of(session: AsyncSession, psn_no: str) -> int:
-    balance = await session.scalar(sa.select(PersonalAccount.balc_fen).where(PersonalAccount.psn_no == psn_no))
+    balance = await session.scalar(
+        sa.select(PersonalAccount.balc_fen).where(PersonalAccount.psn_no == psn_no)
+    )
     return int(balance or 0)
 
 
@@ -1099,20 +1182,22 @@ def settled_event_data(
                 "dise_codg": line.dise_codg,
             }
         )
-    return {
-        **body["setlinfo"],
-        "business_date": on.isoformat(),
-        "fixmedins_type": institution.fixmedins_type,
-        "hosp_lv": institution.hosp_lv,
-        "admdvs": institution.admdvs,
-        "begntime": context.header.begntime.isoformat(),
-        "endtime": context.header.endtime.isoformat() if context.header.endtime else None,
-        "dise_codg": context.header.dise_codg,
-        "review": outcome.status,
-        "incentive_raise_used": split.incentive_raise_used,
-        "setldetail": body["setldetail"],
-        "feedetail": feedetail,
-    }
+    return SettlementSettled.model_validate(
+        {
+            **body["setlinfo"],
+            "business_date": on,
+            "fixmedins_type": institution.fixmedins_type,
+            "hosp_lv": institution.hosp_lv,
+            "admdvs": institution.admdvs,
+            "begntime": context.header.begntime,
+            "endtime": context.header.endtime,
+            "dise_codg": context.header.dise_codg,
+            "review": outcome.status,
+            "incentive_raise_used": split.incentive_raise_used,
+            "setldetail": body["setldetail"],
+            "feedetail": feedetail,
+        }
+    ).model_dump(mode="json")
 
 
 # --- reversal ------------------------------------------------------------------------------------------
@@ -1123,7 +1208,9 @@ async def reverse_settlement(
 ) -> ReversalOut:
     """冲正: take back what the settlement added to the year and drew from the accounts, with opposite legs."""
     async with db.transaction() as session:
-        settlement = await session.scalar(sa.select(Settlement).where(Settlement.setl_id == setl_id).with_for_update())
+        settlement = await session.scalar(
+            sa.select(Settlement).where(Settlement.setl_id == setl_id).with_for_update()
+        )
         if settlement is None:
             raise NotFound(f"No settlement {setl_id}.", code="SETTLEMENT_NOT_FOUND")
         ensure_may_act(principal, settlement.fixmedins_code)
@@ -1144,14 +1231,22 @@ async def reverse_settlement(
             maf_fen=settlement.maf_pay_fen,
         )
         await _add_to_year(
-            session, psn_no=settlement.psn_no, insutype=coverage_insutype, year=settlement.year, delta=delta, sign=-1, count=-1
+            session,
+            psn_no=settlement.psn_no,
+            insutype=coverage_insutype,
+            year=settlement.year,
+            delta=delta,
+            sign=-1,
+            count=-1,
         )
         await _move_balance(session, settlement.psn_no, settlement.acct_pay_fen, now)
         if holder and settlement.acct_mulaid_pay_fen:
             await _move_balance(session, holder, settlement.acct_mulaid_pay_fen, now)
         reversal_id = _new_id("R")
         original = await journal_legs(session, kind="settlement", ref=setl_id)
-        await post_journal(session, kind="reversal", ref=reversal_id, business_date=on, legs=reversal_legs(original), now=now)
+        await post_journal(
+            session, kind="reversal", ref=reversal_id, business_date=on, legs=reversal_legs(original), now=now
+        )
         settlement.status = REVERSED
         visit = await session.get(Visit, settlement.mdtrt_id)
         if visit is not None:
@@ -1191,20 +1286,20 @@ async def reverse_settlement(
                 type=Subject.REVERSED,
                 source=SOURCE,
                 subject=reversal_id,
-                data={
-                    **answer.model_dump(mode="json"),
-                    "insutype": settlement.insutype,
-                    "med_type": settlement.med_type,
-                    "mdtrt_id": settlement.mdtrt_id,
-                    "medins_setl_id": settlement.medins_setl_id,
-                    "business_date": on.isoformat(),
-                    "orig_business_date": settlement.business_date.isoformat(),
-                    "orig_setl_time": settlement.setl_time.isoformat(),
-                    "hifp_pay": str(fen_to_yuan(settlement.hifp_pay_fen)),
-                    "hifmi_pay": str(fen_to_yuan(settlement.hifmi_pay_fen)),
-                    "hifob_pay": str(fen_to_yuan(settlement.hifob_pay_fen)),
-                    "maf_pay": str(fen_to_yuan(settlement.maf_pay_fen)),
-                },
+                data=SettlementReversed(
+                    **answer.model_dump(),
+                    medins_setl_id=settlement.medins_setl_id,
+                    mdtrt_id=settlement.mdtrt_id,
+                    insutype=settlement.insutype,
+                    med_type=settlement.med_type,
+                    business_date=on,
+                    orig_setl_time=settlement.setl_time,
+                    orig_business_date=settlement.business_date,
+                    hifp_pay=fen_to_yuan(settlement.hifp_pay_fen),
+                    hifmi_pay=fen_to_yuan(settlement.hifmi_pay_fen),
+                    hifob_pay=fen_to_yuan(settlement.hifob_pay_fen),
+                    maf_pay=fen_to_yuan(settlement.maf_pay_fen),
+                ).model_dump(mode="json"),
                 clock=clock,
             ),
         )
@@ -1226,7 +1321,6 @@ async def get_settlement(session: AsyncSession, setl_id: str, *, principal: Prin
     return SettlementRecord.model_validate(
         {**settlement.response, "status": settlement.status, "reversal_setl_id": reversal}
     )
-
 
 
 def _encode_cursor(setl_time: datetime, setl_id: str) -> str:
@@ -1266,10 +1360,17 @@ async def list_settlements(
     if cursor:
         moment, last_id = _decode_cursor(cursor)
         query = query.where(
-            sa.or_(Settlement.setl_time < moment, sa.and_(Settlement.setl_time == moment, Settlement.setl_id < last_id))
+            sa.or_(
+                Settlement.setl_time < moment,
+                sa.and_(Settlement.setl_time == moment, Settlement.setl_id < last_id),
+            )
         )
     rows = list(
-        (await session.scalars(query.order_by(Settlement.setl_time.desc(), Settlement.setl_id.desc()).limit(limit + 1))).all()
+        (
+            await session.scalars(
+                query.order_by(Settlement.setl_time.desc(), Settlement.setl_id.desc()).limit(limit + 1)
+            )
+        ).all()
     )
     more = len(rows) > limit
     rows = rows[:limit]
@@ -1302,7 +1403,9 @@ async def account_view(session: AsyncSession, psn_no: str) -> AccountOut:
     person = await session.get(InsuredPerson, psn_no)
     if person is None:
         raise NotFound(f"No insured person {psn_no}.", code="PERSON_NOT_FOUND")
-    holder = await session.scalar(sa.select(FamilyBinding.holder_psn_no).where(FamilyBinding.member_psn_no == psn_no))
+    holder = await session.scalar(
+        sa.select(FamilyBinding.holder_psn_no).where(FamilyBinding.member_psn_no == psn_no)
+    )
     return AccountOut(
         psn_no=psn_no, balc=fen_to_yuan(await _balance_of(session, psn_no)), family_holder_psn_no=holder
     )

@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from settlement.domain.ledger import Leg, balanced
 from common.money import fen_to_str, fen_to_yuan
+from settlement.domain.ledger import Leg, balanced
 from settlement.models import (
     Journal,
     JournalLeg,
@@ -42,7 +42,10 @@ async def post_journal(
     if kept:
         await session.execute(
             sa.insert(JournalLeg),
-            [{"journal_id": journal_id, "account": leg.account, "amount_fen": leg.amount_fen} for leg in kept],
+            [
+                {"journal_id": journal_id, "account": leg.account, "amount_fen": leg.amount_fen}
+                for leg in kept
+            ],
         )
     return int(journal_id)
 
@@ -100,7 +103,11 @@ async def check_ledger(session: AsyncSession, *, limit: int = 100) -> dict[str, 
         if account.startswith("psn_acct:")
     }
     account_differences = [
-        {"psn_no": psn_no, "stored": fen_to_str(stored.get(psn_no, 0)), "journal": fen_to_str(from_journal.get(psn_no, 0))}
+        {
+            "psn_no": psn_no,
+            "stored": fen_to_str(stored.get(psn_no, 0)),
+            "journal": fen_to_str(from_journal.get(psn_no, 0)),
+        }
         for psn_no in sorted(set(stored) | set(from_journal))
         if stored.get(psn_no, 0) != from_journal.get(psn_no, 0)
     ][:limit]
@@ -111,7 +118,9 @@ async def check_ledger(session: AsyncSession, *, limit: int = 100) -> dict[str, 
         key = _totals_key(account)
         totals[key] = totals.get(key, 0) + total
     return {
-        "balanced": not (unbalanced or account_differences or accumulator_differences or settlement_differences),
+        "balanced": not (
+            unbalanced or account_differences or accumulator_differences or settlement_differences
+        ),
         "journals": journals,
         "legs": legs,
         "unbalanced_journals": unbalanced,
@@ -190,7 +199,9 @@ async def _settlement_differences(session: AsyncSession, *, limit: int) -> list[
     accounts = sa.func.sum(sa.case((JournalLeg.account.like("psn_acct:%"), JournalLeg.amount_fen), else_=0))
     cash = sa.func.sum(sa.case((JournalLeg.account.like("patient_cash:%"), JournalLeg.amount_fen), else_=0))
     posted = (
-        sa.select(Journal.kind, Journal.ref, fund.label("fund"), accounts.label("accounts"), cash.label("cash"))
+        sa.select(
+            Journal.kind, Journal.ref, fund.label("fund"), accounts.label("accounts"), cash.label("cash")
+        )
         .join(JournalLeg, JournalLeg.journal_id == Journal.journal_id, isouter=True)
         .where(Journal.kind.in_(("settlement", "reversal")))
         .group_by(Journal.kind, Journal.ref)
@@ -213,7 +224,9 @@ async def _settlement_differences(session: AsyncSession, *, limit: int) -> list[
             want = tuple(sign * int(v) for v in row[1:4])
             got = tuple(int(v or 0) for v in row[4:7])
             if want != got:
-                differences.append({"kind": kind, "setl_id": row[0], "expected_fen": want, "journal_fen": got})
+                differences.append(
+                    {"kind": kind, "setl_id": row[0], "expected_fen": want, "journal_fen": got}
+                )
                 if len(differences) >= limit:
                     return differences
     return differences

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
 
 from nats.errors import Error as NatsError
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
 from common.events.contracts import FRAUD_REVIEW_SUBJECT
 from common.events.nats import NatsClient
 from common.events.review import ReviewClaim, ReviewHit, ReviewReply, ReviewRequest
-from prometheus_client import Counter, Histogram
 
 log = logging.getLogger("settlement.review")
 
@@ -59,7 +58,7 @@ class Reviewer:
         try:
             reply = await client.request(FRAUD_REVIEW_SUBJECT, payload, timeout=self.timeout_s)
             answer = ReviewReply.model_validate_json(reply.data)
-        except (TimeoutError, asyncio.TimeoutError, NatsError) as exc:
+        except (TimeoutError, NatsError) as exc:
             REVIEWS.labels("skipped").inc()
             log.info("fraud.review gave no answer (%s); settling unreviewed", type(exc).__name__)
             return ReviewOutcome("skipped")

@@ -1,0 +1,532 @@
+"""Routes of the reference data: designated institutions, the catalogue, the policy versions."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import BaseModel
+
+from common.clock import business_date
+from common.db import DbSession
+from common.errors import BadRequest, PayloadTooLarge, Unprocessable
+from common.principal import OpsPrincipal
+from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.schemas.reference import (
+    BulkOut,
+    CatalogItemIn,
+    CatalogItemOut,
+    CatalogItemRow,
+    CatalogPage,
+    ChrgitmLv,
+    FixmedinsCode,
+    FixmedinsType,
+    InstitutionIn,
+    InstitutionOut,
+    InstitutionPage,
+    InstitutionRow,
+    InstitutionStatus,
+    MedListCodg,
+    PolicyIn,
+    PolicyOut,
+    PolicyParameters,
+)
+from settlement.service import reference as service
+from settlement.service.reference import MAX_BULK_ROWS, BadRecord, PolicyBook, PolicyRecord
+
+router = APIRouter()
+MAX_BULK_BYTES = 32 * 1024 * 1024
+INSTITUTIONS = "institutions 定点医药机构"
+CATALOGUE = "catalogue 医保目录"
+POLICY = "policy 政策"
+_ONE_DAY = timedelta(days=1)
+
+
+async def _policy_book(request: Request) -> PolicyBook:
+    book: PolicyBook = request.app.state.policy_book
+    return book
+
+
+PolicyBookDep = Annotated[PolicyBook, Depends(_policy_book)]
+InstitutionCode = Annotated[FixmedinsCode, Path(description="定点医药机构编码 institution code")]
+CatalogCode = Annotated[MedListCodg, Path(description="医保目录编码 catalogue code")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
+
+
+# --- bulk bodies: JSON {"<key>": [...]} or CSV with a header row -----------------------------------------
+
+
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its $defs written in place (a request body beside the components)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            here = {key: resolve(value) for key, value in node.items() if key != "$ref"}
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return {**resolve(definitions[ref.removeprefix("#/$defs/")]), **here}
+            return here
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def _bulk_body(key: str, model: type[BaseModel], json_example: Any, csv_example: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f'JSON {{"{key}": [...]}} or CSV (text/csv, a header row of the field names; '
+            "an empty cell is an absent field; `charset` parameter honoured, default UTF-8). "
+            f"At most {MAX_BULK_ROWS:,} records.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": [key],
+                        "additionalProperties": False,
+                        "properties": {
+                            key: {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_BULK_ROWS,
+                                "items": _inline_schema(model),
+                            }
+                        },
+                    },
+                    "example": json_example,
+                },
+                "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+            },
+        }
+    }
+
+
+BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    413: {"description": f"BULK_TOO_LARGE: more than {MAX_BULK_ROWS:,} records or {MAX_BULK_BYTES:,} bytes"},
+    415: {"description": "UNSUPPORTED_MEDIA_TYPE: neither application/json nor text/csv"},
+    422: {
+        "description": "BULK_INVALID: `errors` lists up to 100 of {row, field, code, message} (row 1 is the "
+        "first record; the CSV header is not a record) and `error_count` counts them all; nothing was "
+        "written. Also BULK_EMPTY, MALFORMED_JSON, MALFORMED_CSV, CSV_HEADER_INVALID, VALIDATION_ERROR."
+    },
+}
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BULK_BYTES:
+        raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BULK_BYTES:
+            raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_many() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"A load holds at most {MAX_BULK_ROWS:,} records; split the file.", code="BULK_TOO_LARGE"
+    )
+
+
+def _json_records(body: bytes, key: str) -> list[object]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise Unprocessable("The request body is not valid JSON.", code="MALFORMED_JSON") from exc
+    if not isinstance(document, dict) or set(document) != {key} or not isinstance(document[key], list):
+        raise Unprocessable(f'The body must be {{"{key}": [...]}}.', code="VALIDATION_ERROR")
+    records: list[object] = document[key]
+    if len(records) > MAX_BULK_ROWS:
+        raise _too_many()
+    return records
+
+
+def _csv_records(body: bytes, charset: str, model: type[BaseModel]) -> list[object]:
+    try:
+        text = body.decode(charset)  # bytes.decode: text encodings only, never base64 or rot13
+    except LookupError as exc:
+        raise Unprocessable(f"Unknown charset {charset[:40]!r}.", code="MALFORMED_CSV") from exc
+    except UnicodeDecodeError as exc:
+        raise Unprocessable(
+            f"The CSV is not {charset[:40]} text (byte {exc.start}); give the charset, e.g. text/csv; "
+            "charset=gbk.",
+            code="MALFORMED_CSV",
+        ) from exc
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+        fields = model.model_fields
+        unknown = [name for name in header if name not in fields]
+        missing = [name for name, field in fields.items() if field.is_required() and name not in header]
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if not header or unknown or missing or repeated:
+            raise Unprocessable(
+                "The CSV header must name the fields, each once: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"unknown {unknown}" if unknown else "",
+                        f"missing {missing}" if missing else "",
+                        f"repeated {repeated}" if repeated else "",
+                        "no header" if not header else "",
+                    )
+                    if part
+                ),
+                code="CSV_HEADER_INVALID",
+                columns=sorted(fields),
+            )
+        records: list[object] = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line is not a record
+            if len(records) == MAX_BULK_ROWS:
+                raise _too_many()
+            if len(cells) > len(header):
+                records.append(BadRecord(f"{len(cells)} cells but the header has {len(header)}"))
+                continue
+            records.append(
+                {name: cell.strip() for name, cell in zip(header, cells, strict=False) if cell.strip() != ""}
+            )
+    except csv.Error as exc:
+        raise Unprocessable(
+            f"The CSV is malformed at line {reader.line_num}: {exc}", code="MALFORMED_CSV"
+        ) from exc
+    return records
+
+
+def _content_type(request: Request) -> tuple[str, dict[str, str]]:
+    media_type, *parameters = request.headers.get("content-type", "").split(";")
+    options = {}
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        options[name.strip().lower()] = value.strip().strip('"')
+    return media_type.strip().lower(), options
+
+
+async def _records(request: Request, key: str, model: type[BaseModel]) -> list[object]:
+    media_type, options = _content_type(request)
+    if media_type != "text/csv" and media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(415, "Send application/json or text/csv.")
+    body = await _read_body(request)
+    if media_type == "text/csv":
+        return _csv_records(body, options.get("charset") or "utf-8", model)
+    return _json_records(body, key)
+
+
+def _encode_cursor(code: str) -> str:
+    return base64.urlsafe_b64encode(code.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        code = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+    if not code:
+        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR")
+    return code
+
+
+def _next_cursor(codes: list[str], limit: int) -> str | None:
+    return _encode_cursor(codes[limit - 1]) if len(codes) > limit else None
+
+
+# --- institutions ---------------------------------------------------------------------------------------
+
+
+@router.put(
+    "/institutions/{fixmedins_code}",
+    response_model=InstitutionOut,
+    status_code=201,
+    responses={**PROBLEMS, 200: {"description": "It existed: replaced (an event only if anything changed)"}},
+    tags=[INSTITUTIONS],
+    summary="Create or replace a designated institution 定点医药机构维护",
+)
+async def put_institution(
+    fixmedins_code: InstitutionCode,
+    body: InstitutionIn,
+    session: DbSession,
+    _ops: OpsPrincipal,
+    clock: ClockDep,
+    response: Response,
+) -> InstitutionOut:
+    institution, created = await service.put_institution(session, fixmedins_code, body, clock=clock)
+    if not created:
+        response.status_code = 200
+    return InstitutionOut.model_validate(institution, from_attributes=True)
+
+
+@router.post(
+    "/institutions/bulk",
+    response_model=BulkOut,
+    responses=BULK_RESPONSES,
+    tags=[INSTITUTIONS],
+    summary="Load many institutions, all or nothing (JSON or CSV) 定点医药机构批量导入",
+    openapi_extra=_bulk_body(
+        "institutions",
+        InstitutionRow,
+        {
+            "institutions": [
+                {
+                    "fixmedins_code": "H42010200001",
+                    "fixmedins_name": "武汉市第一医院",
+                    "fixmedins_type": "hospital",
+                    "hosp_lv": 3,
+                    "admdvs": "420100",
+                    "status": "active",
+                },
+                {
+                    "fixmedins_code": "P42900600001",
+                    "fixmedins_name": "天门市仁和大药房",
+                    "fixmedins_type": "pharmacy",
+                    "admdvs": "429006",
+                    "status": "active",
+                },
+            ]
+        },
+        "fixmedins_code,fixmedins_name,fixmedins_type,hosp_lv,admdvs,status\n"
+        "H42010200001,武汉市第一医院,hospital,3,420100,active\n"
+        "P42900600001,天门市仁和大药房,pharmacy,,429006,active\n",
+    ),
+)
+async def load_institutions(
+    request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
+) -> BulkOut:
+    records = await _records(request, "institutions", InstitutionRow)
+    outcome = await service.load_institutions(session, records, clock=clock)
+    return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
+
+
+@router.get(
+    "/institutions/{fixmedins_code}",
+    response_model=InstitutionOut,
+    responses=PROBLEMS,
+    tags=[INSTITUTIONS],
+    summary="One designated institution (an HIS/POS sees its own only)",
+)
+async def get_institution(
+    fixmedins_code: InstitutionCode, session: DbSession, who: InstitutionPrincipal
+) -> InstitutionOut:
+    ensure_scope(who, fixmedins_code)
+    institution = await service.get_institution(session, fixmedins_code)
+    return InstitutionOut.model_validate(institution, from_attributes=True)
+
+
+@router.get(
+    "/institutions",
+    response_model=InstitutionPage,
+    responses=PROBLEMS,
+    tags=[INSTITUTIONS],
+    summary="List designated institutions (by code)",
+)
+async def list_institutions(
+    session: DbSession,
+    _ops: OpsPrincipal,
+    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$", description="行政区划 region")] = None,
+    fixmedins_type: Annotated[FixmedinsType | None, Query(description="hospital | pharmacy")] = None,
+    status: Annotated[InstitutionStatus | None, Query(description="active | suspended")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> InstitutionPage:
+    found = await service.list_institutions(
+        session,
+        admdvs=admdvs,
+        fixmedins_type=fixmedins_type.value if fixmedins_type else None,
+        status=status.value if status else None,
+        limit=limit + 1,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
+    return InstitutionPage(
+        items=[InstitutionOut.model_validate(i, from_attributes=True) for i in found[:limit]],
+        next_cursor=_next_cursor([i.fixmedins_code for i in found], limit),
+    )
+
+
+# --- the catalogue --------------------------------------------------------------------------------------
+
+
+@router.put(
+    "/catalog/{med_list_codg}",
+    response_model=CatalogItemOut,
+    status_code=201,
+    responses={**PROBLEMS, 200: {"description": "It existed: replaced (an event only if anything changed)"}},
+    tags=[CATALOGUE],
+    summary="Create or replace a catalogue item 医保目录维护",
+)
+async def put_catalog_item(
+    med_list_codg: CatalogCode,
+    body: CatalogItemIn,
+    session: DbSession,
+    _ops: OpsPrincipal,
+    clock: ClockDep,
+    response: Response,
+) -> CatalogItemOut:
+    item, created = await service.put_catalog_item(session, med_list_codg, body, clock=clock)
+    if not created:
+        response.status_code = 200
+    return CatalogItemOut.model_validate(item, from_attributes=True)
+
+
+@router.post(
+    "/catalog/bulk",
+    response_model=BulkOut,
+    responses=BULK_RESPONSES,
+    tags=[CATALOGUE],
+    summary="Load many catalogue items, all or nothing (JSON or CSV) 医保目录批量导入",
+    openapi_extra=_bulk_body(
+        "items",
+        CatalogItemRow,
+        {
+            "items": [
+                {
+                    "med_list_codg": "XC10AAA0001010101",
+                    "name": "阿托伐他汀钙片 20mg*7片",
+                    "chrgitm_lv": "02",
+                    "selfpay_prop": "0.10",
+                    "pric_uplmt_amt": "25.80",
+                    "max_cnt_per_visit": "4",
+                },
+                {"med_list_codg": "XJ01CAA0001010101", "name": "阿莫西林胶囊", "chrgitm_lv": "01"},
+            ]
+        },
+        "med_list_codg,name,chrgitm_lv,selfpay_prop,pric_uplmt_amt,gend_lmt,age_min,age_max,max_cnt_per_visit\n"
+        "XC10AAA0001010101,阿托伐他汀钙片 20mg*7片,02,0.10,25.80,,,,4\n"
+        "XJ01CAA0001010101,阿莫西林胶囊,01,,,,,,\n",
+    ),
+)
+async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+    records = await _records(request, "items", CatalogItemRow)
+    outcome = await service.load_catalog(session, records, clock=clock)
+    return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
+
+
+@router.get(
+    "/catalog/{med_list_codg}",
+    response_model=CatalogItemOut,
+    responses=PROBLEMS,
+    tags=[CATALOGUE],
+    summary="One catalogue item 医保目录查询",
+)
+async def get_catalog_item(
+    med_list_codg: CatalogCode, session: DbSession, _who: InstitutionPrincipal
+) -> CatalogItemOut:
+    item = await service.get_catalog_item(session, med_list_codg)
+    return CatalogItemOut.model_validate(item, from_attributes=True)
+
+
+@router.get(
+    "/catalog",
+    response_model=CatalogPage,
+    responses=PROBLEMS,
+    tags=[CATALOGUE],
+    summary="Search the catalogue (by code)",
+)
+async def list_catalog(
+    session: DbSession,
+    _who: InstitutionPrincipal,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="start of the code, or any part of the name"),
+    ] = None,
+    chrgitm_lv: Annotated[ChrgitmLv | None, Query(description="01 甲类, 02 乙类, 03 丙类")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> CatalogPage:
+    found = await service.list_catalog(
+        session,
+        q=(q.strip() or None) if q else None,
+        chrgitm_lv=chrgitm_lv.value if chrgitm_lv else None,
+        limit=limit + 1,
+        after=_decode_cursor(cursor) if cursor else None,
+    )
+    return CatalogPage(
+        items=[CatalogItemOut.model_validate(i, from_attributes=True) for i in found[:limit]],
+        next_cursor=_next_cursor([i.med_list_codg for i in found], limit),
+    )
+
+
+# --- the policy -----------------------------------------------------------------------------------------
+
+
+def _policies_out(records: list[PolicyRecord], today: date) -> list[PolicyOut]:
+    current = service.record_in_force(records, today).version
+    return [
+        PolicyOut(
+            version=record.version,
+            effective_from=record.effective_from,
+            effective_until=following.effective_from - _ONE_DAY if following else None,
+            in_force=record.version == current,
+            parameters=PolicyParameters.model_validate(record.parameters),
+            note=record.note,
+            created_by=record.created_by,
+            created_at=record.created_at,
+        )
+        for record, following in zip(records, [*records[1:], None], strict=True)
+    ]
+
+
+def _one_of(outs: list[PolicyOut], version: int) -> PolicyOut:
+    return next(out for out in outs if out.version == version)
+
+
+@router.get(
+    "/policies",
+    response_model=list[PolicyOut],
+    responses=PROBLEMS,
+    tags=[POLICY],
+    summary="Policy versions in effective order, the built-in default (version 0) first 政策版本",
+)
+async def list_policies(session: DbSession, _who: InstitutionPrincipal, clock: ClockDep) -> list[PolicyOut]:
+    return _policies_out(await service.policy_records(session), business_date(clock.now()))
+
+
+@router.get(
+    "/policies/in-force",
+    response_model=PolicyOut,
+    responses=PROBLEMS,
+    tags=[POLICY],
+    summary="The policy version in force on a business date 生效政策",
+)
+async def policy_in_force(
+    session: DbSession,
+    _who: InstitutionPrincipal,
+    clock: ClockDep,
+    on: Annotated[date | None, Query(alias="date", description="业务日期 YYYY-MM-DD (default today)")] = None,
+) -> PolicyOut:
+    records = await service.policy_records(session)
+    wanted = service.record_in_force(records, on or business_date(clock.now()))
+    return _one_of(_policies_out(records, business_date(clock.now())), wanted.version)
+
+
+@router.post(
+    "/policies",
+    response_model=PolicyOut,
+    status_code=201,
+    responses=PROBLEMS,
+    tags=[POLICY],
+    summary="Add a policy version from a future date 新增政策版本",
+)
+async def add_policy(
+    body: PolicyIn, db: DatabaseDep, ops: OpsPrincipal, clock: ClockDep, book: PolicyBookDep
+) -> PolicyOut:
+    # Its own transaction, so the cache is dropped only once the version is committed.
+    async with db.transaction() as session:
+        record = await service.add_policy_version(session, body, created_by=ops.client_id, clock=clock)
+        records = await service.policy_records(session)
+    book.invalidate()
+    return _one_of(_policies_out(records, business_date(clock.now())), record.version)

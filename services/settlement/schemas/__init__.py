@@ -1,0 +1,1 @@
+"""Request and response models of the settlement API, one module per concept."""
