@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import date
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from common.clock import FrozenClock
 from common.events.tables import outbox_event
 from common.principal import Principal, Role
 from settlement.models import FeeDetail, Journal, Settlement, Visit, YearAccumulator
-from tests.settlement.conftest import as_client
+from settlement.domain.policy import DEFAULT_PARAMETERS
+from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import (
     bind_family,
     count,
@@ -601,3 +604,30 @@ async def test_an_empty_visit_cannot_be_settled(world: FastAPI, api: httpx.Async
         },
     )
     assert (refused.status_code, refused.json()["code"]) == (404, "PERSON_NOT_FOUND")
+
+
+async def test_settlement_uses_the_policy_version_in_force_on_its_business_date(
+    world: FastAPI, api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    parameters = copy.deepcopy(DEFAULT_PARAMETERS)
+    parameters["310"]["outpatient"]["ratio"]["2"] = "0.80"
+    parameters["310"]["outpatient"]["deductible_per_year"] = "0"
+    added = await api.post("/policies", json={"effective_from": "2026-03-10", "parameters": parameters})
+    assert added.status_code == 201, added.text
+    version = added.json()["version"]
+    body = [line("1", "A01", "1", "100", "100.00")]
+    before = await api.post("/settlements", json=claim("POL-1", body, acct_used_flag=0))
+    # Still the default on 2026-03-02: all 100.00 goes to the 700 deductible.
+    assert (before.json()["setlinfo"]["policy_version"], before.json()["setlinfo"]["hifp_pay"]) == (0, "0.00")
+    clock.set(at_shanghai(2026, 3, 10, 8))
+    after = await api.post(
+        "/settlements",
+        json=claim("POL-2", body, acct_used_flag=0, begntime="2026-03-10T07:30:00+08:00")
+        | {"feedetail": [line("1", "A01", "1", "100", "100.00", fee_ocur_time="2026-03-10T07:40:00+08:00")]},
+    )
+    assert after.status_code == 201, after.text
+    # From 2026-03-10: no deductible, 0.80 at level 2.
+    assert (after.json()["setlinfo"]["policy_version"], after.json()["setlinfo"]["hifp_pay"]) == (
+        version,
+        "80.00",
+    )
