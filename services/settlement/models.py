@@ -7,7 +7,7 @@ decimal text (SQLite has no exact decimal type, and a float near money is a bug)
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -20,6 +20,11 @@ _FEN = sa.BigInteger()
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
+
+
+def table_of(model: type[Base]) -> sa.Table:
+    """A model's Core table, for statements built once with bound parameters on the hot path."""
+    return cast(sa.Table, model.__table__)
 
 
 # --- reference data: institutions, catalogue, policy ---------------------------------------------------

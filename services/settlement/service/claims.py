@@ -67,6 +67,7 @@ from settlement.models import (
     SettlementReversal,
     Visit,
     YearAccumulator,
+    table_of,
 )
 from settlement.schemas.claims import (
     AccountOut,
@@ -381,33 +382,41 @@ def _refuse_blocked(outcome: ReviewOutcome) -> None:
 # --- the person's year and accounts, locked ------------------------------------------------------------
 
 
-def _insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+def _lock_year_statement(dialect: str) -> Any:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_YEAR_TABLE)
+    # One statement: create the row if new, and lock it either way (ON CONFLICT DO UPDATE takes the row lock
+    # on PostgreSQL and waits for a concurrent holder; the no-op update changes nothing).
+    return insert.on_conflict_do_update(
+        index_elements=[_YEAR_TABLE.c.psn_no, _YEAR_TABLE.c.insutype, _YEAR_TABLE.c.year],
+        set_={"settlement_count": _YEAR_TABLE.c.settlement_count},
+    ).returning(
+        _YEAR_TABLE.c.outpatient_dedc_fen,
+        _YEAR_TABLE.c.outpatient_pool_fen,
+        _YEAR_TABLE.c.pool_fen,
+        _YEAR_TABLE.c.pool_self_fen,
+        _YEAR_TABLE.c.supp_fen,
+        _YEAR_TABLE.c.maf_fen,
+    )
+
+
+_YEAR_TABLE = table_of(YearAccumulator)
+_LOCK_YEAR = {dialect: _lock_year_statement(dialect) for dialect in ("postgresql", "sqlite")}
+_NEW_YEAR = {
+    "outpatient_dedc_fen": 0,
+    "outpatient_pool_fen": 0,
+    "pool_fen": 0,
+    "pool_self_fen": 0,
+    "supp_fen": 0,
+    "maf_fen": 0,
+    "settlement_count": 0,
+}
 
 
 async def lock_year(session: AsyncSession, *, psn_no: str, insutype: str, year: int) -> YearToDate:
     """The person's year under a scheme, locked until the transaction ends (created at zero if new)."""
-    insert = _insert(session)(YearAccumulator).values(
-        psn_no=psn_no, insutype=insutype, year=year, outpatient_dedc_fen=0, outpatient_pool_fen=0,
-        pool_fen=0, pool_self_fen=0, supp_fen=0, maf_fen=0, settlement_count=0,
-    )  # fmt: skip
-    # One statement: create the row if new, and lock it either way (ON CONFLICT DO UPDATE takes the row lock
-    # on PostgreSQL and waits for a concurrent holder; the no-op update changes nothing).
+    statement = _LOCK_YEAR[session.get_bind().dialect.name]
     row = (
-        await session.execute(
-            insert.on_conflict_do_update(
-                index_elements=[YearAccumulator.psn_no, YearAccumulator.insutype, YearAccumulator.year],
-                set_={"settlement_count": YearAccumulator.settlement_count},
-            ).returning(
-                YearAccumulator.outpatient_dedc_fen,
-                YearAccumulator.outpatient_pool_fen,
-                YearAccumulator.pool_fen,
-                YearAccumulator.pool_self_fen,
-                YearAccumulator.supp_fen,
-                YearAccumulator.maf_fen,
-            )
-        )
+        await session.execute(statement, {"psn_no": psn_no, "insutype": insutype, "year": year, **_NEW_YEAR})
     ).one()
     return YearToDate(*row)
 
@@ -426,22 +435,48 @@ async def read_year(session: AsyncSession, *, psn_no: str, insutype: str, year: 
     )
 
 
+_YEAR = table_of(YearAccumulator)
+_ADD_TO_YEAR = (
+    sa.update(_YEAR)
+    .where(
+        _YEAR.c.psn_no == sa.bindparam("k_psn_no"),
+        _YEAR.c.insutype == sa.bindparam("k_insutype"),
+        _YEAR.c.year == sa.bindparam("k_year"),
+    )
+    .values(
+        {
+            name: _YEAR.c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+            for name in (
+                "outpatient_dedc_fen",
+                "outpatient_pool_fen",
+                "pool_fen",
+                "pool_self_fen",
+                "supp_fen",
+                "maf_fen",
+                "settlement_count",
+            )
+        }
+    )
+)
+
+
 async def _add_to_year(
     session: AsyncSession, *, psn_no: str, insutype: str, year: int, delta: YearToDate, sign: int, count: int
 ) -> None:
-    table = YearAccumulator
     await session.execute(
-        sa.update(table)
-        .where(table.psn_no == psn_no, table.insutype == insutype, table.year == year)
-        .values(
-            outpatient_dedc_fen=table.outpatient_dedc_fen + sign * delta.outpatient_dedc_fen,
-            outpatient_pool_fen=table.outpatient_pool_fen + sign * delta.outpatient_pool_fen,
-            pool_fen=table.pool_fen + sign * delta.pool_fen,
-            pool_self_fen=table.pool_self_fen + sign * delta.pool_self_fen,
-            supp_fen=table.supp_fen + sign * delta.supp_fen,
-            maf_fen=table.maf_fen + sign * delta.maf_fen,
-            settlement_count=table.settlement_count + count,
-        )
+        _ADD_TO_YEAR,
+        {
+            "k_psn_no": psn_no,
+            "k_insutype": insutype,
+            "k_year": year,
+            "d_outpatient_dedc_fen": sign * delta.outpatient_dedc_fen,
+            "d_outpatient_pool_fen": sign * delta.outpatient_pool_fen,
+            "d_pool_fen": sign * delta.pool_fen,
+            "d_pool_self_fen": sign * delta.pool_self_fen,
+            "d_supp_fen": sign * delta.supp_fen,
+            "d_maf_fen": sign * delta.maf_fen,
+            "d_settlement_count": count,
+        },
     )
 
 
@@ -458,14 +493,21 @@ async def _balances(session: AsyncSession, psn_nos: Sequence[str], *, lock: bool
     return {psn_no: balance for psn_no, balance in (await session.execute(query)).all()}
 
 
+_ACCOUNT = table_of(PersonalAccount)
+_MOVE_BALANCE = (
+    sa.update(_ACCOUNT)
+    .where(_ACCOUNT.c.psn_no == sa.bindparam("k_psn_no"))
+    .values(
+        balc_fen=_ACCOUNT.c.balc_fen + sa.bindparam("delta", type_=sa.BigInteger()),
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
 async def _move_balance(session: AsyncSession, psn_no: str, delta_fen: int, now: datetime) -> None:
     if delta_fen == 0:
         return
-    await session.execute(
-        sa.update(PersonalAccount)
-        .where(PersonalAccount.psn_no == psn_no)
-        .values(balc_fen=PersonalAccount.balc_fen + delta_fen, updated_at=now)
-    )
+    await session.execute(_MOVE_BALANCE, {"k_psn_no": psn_no, "delta": delta_fen, "now": now})
 
 
 def _claimant(context: SettleContext) -> Claimant:
@@ -901,6 +943,11 @@ class SettleDeps:
     reviewer: Reviewer
 
 
+_INSERT_VISIT = sa.insert(table_of(Visit))
+_INSERT_LINE = sa.insert(table_of(FeeDetail))
+_INSERT_SETTLEMENT = sa.insert(table_of(Settlement))
+
+
 async def settle_one_call(
     data: OneCallSettlementIn, *, principal: Principal, deps: SettleDeps
 ) -> SettleResult:
@@ -932,24 +979,23 @@ async def settle_one_call(
 
     async def create_visit(session: AsyncSession, at: datetime) -> None:
         await session.execute(
-            sa.insert(Visit).values(
-                mdtrt_id=mdtrt_id,
-                fixmedins_code=data.fixmedins_code,
-                psn_no=data.psn_no,
-                insutype=header.insutype,
-                med_type=header.med_type,
-                begntime=data.begntime,
-                endtime=data.endtime,
-                dise_codg=data.dise_codg,
-                dise_name=data.dise_name,
-                ipt_otp_no=data.ipt_otp_no,
-                status=SETTLED,
-                created_at=at,
-            )
+            _INSERT_VISIT,
+            {
+                "mdtrt_id": mdtrt_id,
+                "fixmedins_code": data.fixmedins_code,
+                "psn_no": data.psn_no,
+                "insutype": header.insutype,
+                "med_type": header.med_type,
+                "begntime": data.begntime,
+                "endtime": data.endtime,
+                "dise_codg": data.dise_codg,
+                "dise_name": data.dise_name,
+                "ipt_otp_no": data.ipt_otp_no,
+                "status": SETTLED,
+                "created_at": at,
+            },
         )
-        await session.execute(
-            sa.insert(FeeDetail), [_line_row(mdtrt_id, line, at) for line in data.feedetail]
-        )
+        await session.execute(_INSERT_LINE, [_line_row(mdtrt_id, line, at) for line in data.feedetail])
 
     return await _commit_settlement(
         deps,
@@ -1070,7 +1116,8 @@ async def _commit_settlement(
                 ),
             ).model_dump(mode="json")
             await session.execute(
-                sa.insert(Settlement).values(
+                _INSERT_SETTLEMENT,
+                dict(
                     setl_id=setl_id,
                     medins_setl_id=medins_setl_id,
                     fixmedins_code=header.fixmedins_code,
@@ -1106,7 +1153,7 @@ async def _commit_settlement(
                     response=body,
                     status=SETTLED,
                     created_at=now,
-                )
+                ),
             )
             await post_journal(
                 session,

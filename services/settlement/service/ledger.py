@@ -18,7 +18,12 @@ from settlement.models import (
     Settlement,
     SettlementReversal,
     YearAccumulator,
+    table_of,
 )
+
+# Built once with bound parameters: compiled once, then only executed (the settle path posts one per call).
+_INSERT_JOURNAL = sa.insert(table_of(Journal)).returning(table_of(Journal).c.journal_id)
+_INSERT_LEG = sa.insert(table_of(JournalLeg))
 
 
 async def post_journal(
@@ -34,14 +39,12 @@ async def post_journal(
     kept = balanced(legs)
     journal_id = (
         await session.execute(
-            sa.insert(Journal)
-            .values(kind=kind, ref=ref, business_date=business_date, created_at=now)
-            .returning(Journal.journal_id)
+            _INSERT_JOURNAL, {"kind": kind, "ref": ref, "business_date": business_date, "created_at": now}
         )
     ).scalar_one()
     if kept:
         await session.execute(
-            sa.insert(JournalLeg),
+            _INSERT_LEG,
             [
                 {"journal_id": journal_id, "account": leg.account, "amount_fen": leg.amount_fen}
                 for leg in kept
