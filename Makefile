@@ -44,9 +44,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_enrollment.py
 	$(PY) bench/bench_gateway.py
+	$(PY) bench/bench_settlement.py
 
 bench-pg: $(STAMP)
 	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
+	@$(PY) bench/bench_settlement.py --postgres "$(PG_URL)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services tests bench

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from common.clock import FrozenClock
 from common.events.tables import outbox_event
 from common.principal import Principal, Role
-from settlement.models import FeeDetail, Journal, Settlement, Visit, YearAccumulator
 from settlement.domain.policy import DEFAULT_PARAMETERS
+from settlement.models import FeeDetail, Journal, Settlement, Visit, YearAccumulator
 from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import (
     bind_family,
