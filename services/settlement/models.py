@@ -239,6 +239,8 @@ class Settlement(Base):
     response: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The day close that counted it (日结算): its business date, or the next open day when it came in late.
+    day_close_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
 
 
 class SettlementReversal(Base):
@@ -255,6 +257,135 @@ class SettlementReversal(Base):
     business_date: Mapped[date] = mapped_column(sa.Date, index=True)
     response: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_by: Mapped[str] = mapped_column(sa.String(64))
+    day_close_date: Mapped[date | None] = mapped_column(sa.Date, index=True)
+
+
+# --- day close (日结算), disbursements, month reconciliation (月核算) -------------------------------------
+
+
+class DayClose(Base):
+    """A closed business day: closes happen in date order, each once."""
+
+    __tablename__ = "day_close"
+
+    business_date: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    settlement_count: Mapped[int] = mapped_column(sa.Integer)
+    reversal_count: Mapped[int] = mapped_column(sa.Integer)
+    institution_count: Mapped[int] = mapped_column(sa.Integer)
+    closed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_by: Mapped[str] = mapped_column(sa.String(64))
+
+
+class DailyStatement(Base):
+    """日结算单: one institution's day — counts and every amount, reversals as negatives."""
+
+    __tablename__ = "daily_statement"
+    __table_args__ = (sa.UniqueConstraint("business_date", "fixmedins_code"),)
+
+    statement_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    setl_cnt: Mapped[int] = mapped_column(sa.Integer)
+    reversal_cnt: Mapped[int] = mapped_column(sa.Integer)
+    medfee_fen: Mapped[int] = mapped_column(_FEN)
+    inscp_scp_fen: Mapped[int] = mapped_column(_FEN)
+    hifp_pay_fen: Mapped[int] = mapped_column(_FEN)
+    hifmi_pay_fen: Mapped[int] = mapped_column(_FEN)
+    hifob_pay_fen: Mapped[int] = mapped_column(_FEN)
+    maf_pay_fen: Mapped[int] = mapped_column(_FEN)
+    fund_pay_fen: Mapped[int] = mapped_column(_FEN)
+    # {"310100": fen, "390100": fen, ...}: fund pay by fund type (基金支付类型).
+    fund_by_type: Mapped[dict[str, int]] = mapped_column(sa.JSON)
+    acct_pay_fen: Mapped[int] = mapped_column(_FEN)
+    acct_mulaid_pay_fen: Mapped[int] = mapped_column(_FEN)
+    psn_cash_pay_fen: Mapped[int] = mapped_column(_FEN)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Disbursement(Base):
+    """拨付单: what the bureau pays the institution for a closed day, due the next day (次日到账)."""
+
+    __tablename__ = "disbursement"
+    __table_args__ = (sa.UniqueConstraint("business_date", "fixmedins_code"),)
+
+    disbursement_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    business_date: Mapped[date] = mapped_column(sa.Date, index=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    amount_fen: Mapped[int] = mapped_column(_FEN)
+    due_date: Mapped[date] = mapped_column(sa.Date)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    paid_by: Mapped[str | None] = mapped_column(sa.String(64))
+    payment_ref: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class MonthlyReconciliation(Base):
+    """月核算 of one month: draft (recomputable) → confirmed → locked (never changes again)."""
+
+    __tablename__ = "monthly_reconciliation"
+
+    month: Mapped[str] = mapped_column(sa.String(7), primary_key=True)  # YYYY-MM
+    status: Mapped[str] = mapped_column(sa.String(10))
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    computed_by: Mapped[str] = mapped_column(sa.String(64))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    locked_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class MonthlyStatement(Base):
+    """One institution's month: daily statements against its settlements, deductions, prepayments, net."""
+
+    __tablename__ = "monthly_statement"
+    __table_args__ = (sa.UniqueConstraint("month", "fixmedins_code"),)
+
+    monthly_statement_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    month: Mapped[str] = mapped_column(sa.ForeignKey("monthly_reconciliation.month"), index=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    statements: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # totals of the month's daily statements
+    settlements: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the same totals recomputed from settlements
+    mismatches: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    deductions_fen: Mapped[int] = mapped_column(_FEN)
+    deduction_ids: Mapped[list[str]] = mapped_column(sa.JSON)
+    prepayments_fen: Mapped[int] = mapped_column(_FEN)
+    prepayment_ids: Mapped[list[int]] = mapped_column(sa.JSON)
+    net_adjustment_fen: Mapped[int] = mapped_column(_FEN)
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Deduction(Base):
+    """扣款: a confirmed fraud finding's amount to recover, from fraud.finding.confirmed."""
+
+    __tablename__ = "deduction"
+
+    finding_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    setl_id: Mapped[str | None] = mapped_column(sa.String(32))
+    psn_no: Mapped[str | None] = mapped_column(sa.String(20))
+    family: Mapped[str | None] = mapped_column(sa.String(40))
+    amount_fen: Mapped[int] = mapped_column(_FEN)
+    confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    # The month whose confirmed reconciliation took it (null until then).
+    month_applied: Mapped[str | None] = mapped_column(sa.String(7), index=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Prepayment(Base):
+    """预付: money advanced to an institution, recovered in a month's reconciliation."""
+
+    __tablename__ = "prepayment"
+
+    prepayment_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    amount_fen: Mapped[int] = mapped_column(_FEN)
+    paid_date: Mapped[date] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    recovered_month: Mapped[str | None] = mapped_column(sa.String(7), index=True)
 
 
 # --- the fund ledger (append-only double entry, integer fen) -----------------------------------------

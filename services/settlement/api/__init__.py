@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from settlement.api import claims, ledger, reference
+from settlement.api import claims, day_close, ledger, monthly, reference, reports
 
 
 def routers() -> list[APIRouter]:
-    return [reference.router, claims.router, ledger.router]
+    return [reference.router, claims.router, ledger.router, day_close.router, monthly.router, reports.router]
