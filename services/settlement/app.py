@@ -9,6 +9,7 @@ from common.clock import Clock, SystemClock
 from settlement.api import routers
 from settlement.config import Settings
 from settlement.events import subscriptions
+from settlement.service.day_close import scheduler
 from settlement.service.reference import PolicyBook
 
 DESCRIPTION = (
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description=DESCRIPTION,
         routers=routers(),
         subscriptions=subscriptions(clock=clock),
+        workers=[scheduler(settings.day_close_check_interval_s)] if settings.day_close_schedule else [],
         clock=clock,
     )
     app.state.policy_book = PolicyBook(ttl_s=settings.policy_cache_s, clock=clock)

@@ -20,6 +20,10 @@ class Settings(ServiceSettings):
         default=150, ge=1, le=5000, description="How long a settlement waits for fraud.review (fail-open)"
     )
     review_enabled: bool = Field(default=True, description="Ask fraud.review before settling")
+    day_close_schedule: bool = Field(
+        default=False, description="Close yesterday at 00:30 Asia/Shanghai (safe with several replicas)"
+    )
+    day_close_check_interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks")
     policy_cache_s: float = Field(
         default=10.0, ge=0, description="How long a replica trusts its cached policy versions"
     )
