@@ -316,7 +316,11 @@ async def test_a_close_running_alongside_settlements_loses_and_double_counts_not
     rest = (await api.post("/day-closes", json={"date": "2026-03-03"})).json()["settlement_count"]
     assert first + rest == 30
     async with db.transaction(readonly=True) as session:
-        unclosed = await session.scalar(
-            sa.select(sa.func.count()).select_from(Settlement).where(Settlement.day_close_date.is_(None))
-        )
-    assert unclosed == 0
+        counted = (
+            await session.execute(
+                sa.select(Settlement.day_close_date, sa.func.count()).group_by(Settlement.day_close_date)
+            )
+        ).all()
+    # Each settlement in exactly one close: the one that waited for it, or the next.
+    expected = {date(2026, 3, 2): first, date(2026, 3, 3): rest}
+    assert dict(counted) == {day: n for day, n in expected.items() if n}

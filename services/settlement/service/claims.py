@@ -90,6 +90,7 @@ from settlement.schemas.claims import (
     VisitIn,
     VisitOut,
 )
+from settlement.service.day_close import counting_day
 from settlement.service.ledger import journal_legs, post_journal
 from settlement.service.reference import PolicyBook, catalog_entries, find_institution
 from settlement.service.review import Reviewer, ReviewOutcome
@@ -1081,6 +1082,7 @@ async def _commit_settlement(
             on = business_date(now)
             insutype = context.coverage.insutype
             ytd = await lock_year(session, psn_no=header.psn_no, insutype=insutype, year=on.year)
+            counted_on = await counting_day(session, on)
             holder = context.person.family_holder
             balances = (
                 await _balances(session, [header.psn_no, *([holder] if holder else [])], lock=True)
@@ -1153,6 +1155,7 @@ async def _commit_settlement(
                     response=body,
                     status=SETTLED,
                     created_at=now,
+                    day_close_date=counted_on,
                 ),
             )
             await post_journal(
@@ -1324,6 +1327,7 @@ async def reverse_settlement(
                 business_date=on,
                 response=answer.model_dump(mode="json"),
                 created_by=principal.client_id,
+                day_close_date=await counting_day(session, on),
             )
         )
         await session.flush()

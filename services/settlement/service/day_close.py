@@ -1,11 +1,12 @@
 """Day close (日结算): each business day's statements per institution and the disbursement due next day.
 
-A close *claims* the settlements and reversals not yet closed whose business date is on or before the day
-(one UPDATE), then sums what it claimed. So a settlement that commits while the close runs, or arrives
-late for a day already closed, is never lost and never counted twice: it stays unclaimed and the next
-day's close takes it ("late settlements fall into the next open day"). Closes run in date order, once
-each; on PostgreSQL a transaction-scoped advisory lock keeps replicas (and the scheduler) from closing
-at the same time.
+Every settlement and reversal is written with the day close that will count it (`day_close_date`): its
+business date, or — when that day is already closed — the next open day ("late settlements fall into the
+next open day"). On PostgreSQL the write takes a shared advisory lock before it reads the last closed day,
+and a close takes the same lock exclusively: it waits for the writes in flight, and writes after it see
+the day closed. So nothing is lost or counted twice, and the close itself is a read of an index range, not
+an update of a million rows. Closes run in date order, once each (replicas and the scheduler alike). SQLite
+has one writer at a time, which gives the same order.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class _Totals:
     @property
     def payable_fen(self) -> int:
         """What the bureau owes for the day: the funds' part and the personal accounts' (held by the bureau)."""
-        return self.amounts["fund_pay_fen"] + self.amounts["acct_pay_fen"] + self.amounts["acct_mulaid_pay_fen"]
+        return (
+            self.amounts["fund_pay_fen"] + self.amounts["acct_pay_fen"] + self.amounts["acct_mulaid_pay_fen"]
+        )
 
     def add(self, insutype: str, row: Any, sign: int) -> None:
         for name in _AMOUNTS:
@@ -83,8 +86,13 @@ class _Totals:
         self.by_fund[FUND_ASSISTANCE] += sign * int(row.maf_pay_fen)
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 async def _lock(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    """The close's side: exclusive, until the close commits."""
+    if _is_postgres(session):
         await session.execute(sa.select(sa.func.pg_advisory_xact_lock(DAY_CLOSE_LOCK)))
 
 
@@ -93,22 +101,31 @@ async def last_closed(session: AsyncSession) -> date | None:
     return value if value is None or isinstance(value, date) else date.fromisoformat(str(value))
 
 
+async def counting_day(session: AsyncSession, on: date) -> date:
+    """The writer's side: the day close that will count a settlement or reversal of business date `on`.
+
+    Takes the shared lock first (a close in progress finishes before this reads), then reads the last
+    closed day in a statement of its own, whose snapshot is taken after the lock is granted.
+    """
+    if _is_postgres(session):
+        await session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(DAY_CLOSE_LOCK)))
+    closed = await last_closed(session)
+    if closed is not None and on <= closed:
+        return closed + timedelta(days=1)
+    return on
+
+
 def _sum_columns(table: sa.Table, prefix: str = "") -> list[Any]:
     return [sa.func.coalesce(sa.func.sum(table.c[name]), 0).label(prefix + name) for name in _AMOUNTS]
 
 
-async def _claim_and_sum(session: AsyncSession, day: date) -> dict[str, _Totals]:
+async def _sum_day(session: AsyncSession, day: date, previous: date | None) -> dict[str, _Totals]:
+    """Totals per institution of what this close counts: day_close_date = day (or up to it, at the first close)."""
     settlement, reversal = table_of(Settlement), table_of(SettlementReversal)
-    await session.execute(
-        sa.update(settlement)
-        .where(settlement.c.day_close_date.is_(None), settlement.c.business_date <= day)
-        .values(day_close_date=day)
-    )
-    await session.execute(
-        sa.update(reversal)
-        .where(reversal.c.day_close_date.is_(None), reversal.c.business_date <= day)
-        .values(day_close_date=day)
-    )
+
+    def counted(column: Any) -> Any:
+        return column == day if previous is not None else column <= day
+
     totals: dict[str, _Totals] = defaultdict(_Totals)
     settled = await session.execute(
         sa.select(
@@ -117,7 +134,7 @@ async def _claim_and_sum(session: AsyncSession, day: date) -> dict[str, _Totals]
             sa.func.count().label("n"),
             *_sum_columns(settlement),
         )
-        .where(settlement.c.day_close_date == day)
+        .where(counted(settlement.c.day_close_date))
         .group_by(settlement.c.fixmedins_code, settlement.c.insutype)
     )
     for row in settled:
@@ -133,7 +150,7 @@ async def _claim_and_sum(session: AsyncSession, day: date) -> dict[str, _Totals]
             *_sum_columns(settlement),
         )
         .select_from(reversal.join(settlement, settlement.c.setl_id == reversal.c.orig_setl_id))
-        .where(reversal.c.day_close_date == day)
+        .where(counted(reversal.c.day_close_date))
         .group_by(reversal.c.fixmedins_code, settlement.c.insutype)
     )
     for row in reversed_:
@@ -177,7 +194,7 @@ async def close_day(
             # Before the last close and not itself closed: it never had a close of its own (its settlements
             # went into a later day when the first close ever was made).
             raise Conflict(f"{day} is before the last closed day {previous}.", code="DAY_BEFORE_LAST_CLOSE")
-        totals = await _claim_and_sum(session, day)
+        totals = await _sum_day(session, day, previous)
         rows: list[dict[str, Any]] = [
             {
                 "business_date": day,
@@ -337,7 +354,7 @@ async def close_due_days(db: Database, *, clock: Clock, max_days: int = 31) -> l
     """Close every day not yet closed up to yesterday, once it is past 00:30 in Asia/Shanghai.
 
     After a stop of several days it catches up in order. The first close ever starts from the oldest
-    unclosed settlement's day (or yesterday when there is none).
+    settlement's day (or yesterday when there is none).
     """
     local = clock.now().astimezone(SHANGHAI)
     yesterday = local.date() - timedelta(days=1)
@@ -346,9 +363,7 @@ async def close_due_days(db: Database, *, clock: Clock, max_days: int = 31) -> l
     async with db.transaction(readonly=True) as session:
         previous = await last_closed(session)
         if previous is None:
-            oldest = await session.scalar(
-                sa.select(sa.func.min(Settlement.business_date)).where(Settlement.day_close_date.is_(None))
-            )
+            oldest = await session.scalar(sa.select(sa.func.min(Settlement.day_close_date)))
             start = min(oldest, yesterday) if isinstance(oldest, date) else yesterday
         else:
             start = previous + timedelta(days=1)
