@@ -23,18 +23,22 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from bench_settlement import claim as settlement_claim
+from bench_settlement import seed as seed_settlement
 
 from common.embedded_nats import EmbeddedNats, free_port
+from common.migrations import upgrade
 from common.principal import Principal, Role, sign_principal
 from common.progress import ProgressBar
 from enrollment.domain.certno import check_char
 
+SETTLEMENT_PERSONS = 5000
 SECRET = "bench-internal-secret-0123456789abcdef"  # noqa: S105 - a throwaway secret for the bench processes
 
 
-def start(service: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def start(service: str, env: dict[str, str], log: Path, *, migrate: bool = True) -> subprocess.Popen[bytes]:
     return subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "common.serve", service],
+        [sys.executable, "-m", "common.serve", service, *([] if migrate else ["--no-migrate"])],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -58,7 +62,10 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, max(0, round(fraction * len(values)) - 1))]
 
 
-async def load(label: str, url: str, paths: list[str], headers_for, requests: int, concurrency: int) -> dict:  # type: ignore[no-untyped-def, type-arg]
+async def load(  # type: ignore[no-untyped-def]
+    label: str, url: str, paths: list[str], headers_for, requests: int, concurrency: int, bodies=None
+) -> dict:  # type: ignore[type-arg]
+    """GET each path in turn, or POST the next body when `bodies` (a callable giving (path, body)) is given."""
     latencies: list[float] = []
     bar = ProgressBar(requests, label=label)
     queue = iter(range(requests))
@@ -67,11 +74,18 @@ async def load(label: str, url: str, paths: list[str], headers_for, requests: in
 
         async def worker() -> None:
             for index in queue:
-                path = paths[index % len(paths)]
-                began = time.perf_counter()
-                response = await client.get(path, headers=headers_for(path))
+                if bodies is None:
+                    path = paths[index % len(paths)]
+                    began = time.perf_counter()
+                    response = await client.get(path, headers=headers_for(path))
+                    expected = 200
+                else:
+                    path, body = bodies(index)
+                    began = time.perf_counter()
+                    response = await client.post(path, json=body, headers=headers_for(path))
+                    expected = 201
                 latencies.append((time.perf_counter() - began) * 1000)
-                if response.status_code != 200:
+                if response.status_code != expected:
                     raise RuntimeError(
                         f"{label}: {path} answered {response.status_code} {response.text[:200]}"
                     )
@@ -94,12 +108,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--settlements", type=int, default=1000, help="POST /settlements per row")
+    parser.add_argument("--settle-concurrency", type=int, default=4)
     parser.add_argument("--out", type=Path, default=Path("var/bench/gateway.json"))
     args = parser.parse_args()
     rng = random.Random(7)  # noqa: S311 - synthetic data
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        ports = {"GATEWAY": free_port(), "ENROLLMENT": free_port()}
+        ports = {"GATEWAY": free_port(), "ENROLLMENT": free_port(), "SETTLEMENT": free_port()}
+        settlement_url = f"sqlite+aiosqlite:///{root / 'settlement.db'}"
+        upgrade("settlement", settlement_url)
+        asyncio.run(seed_settlement(settlement_url, SETTLEMENT_PERSONS, rng))
         nats = EmbeddedNats(port=free_port(), store_dir=root / "nats")
         nats.start()
         env = {
@@ -111,17 +130,23 @@ def main() -> int:
             "GATEWAY_PORT": str(ports["GATEWAY"]),
             "ENROLLMENT_PORT": str(ports["ENROLLMENT"]),
             "GATEWAY_ENROLLMENT_URL": f"http://127.0.0.1:{ports['ENROLLMENT']}",
+            "SETTLEMENT_PORT": str(ports["SETTLEMENT"]),
+            "SETTLEMENT_DATABASE_URL": settlement_url,
+            "GATEWAY_SETTLEMENT_URL": f"http://127.0.0.1:{ports['SETTLEMENT']}",
             "GATEWAY_RATE_LIMIT_PER_S": "1000000",
             "GATEWAY_RATE_LIMIT_BURST": "1000000",
         }
         processes = [
             start("enrollment", env, root / "enrollment.log"),
             start("gateway", env, root / "gateway.log"),
+            start("settlement", env, root / "settlement.log", migrate=False),
         ]
         try:
             direct, gateway = (f"http://127.0.0.1:{ports[name]}" for name in ("ENROLLMENT", "GATEWAY"))
+            settle_direct = f"http://127.0.0.1:{ports['SETTLEMENT']}"
             wait_ready(direct)
             wait_ready(gateway)
+            wait_ready(settle_direct)
             key = (root / "bootstrap-ops-key").read_text().strip()
             bearer = {"Authorization": f"Bearer {key}"}
             people = []
@@ -177,17 +202,40 @@ def main() -> int:
                     )
                 ),
             }
+            serial = iter(range(10**9))
+
+            def direct_claim(_: int) -> tuple[str, dict]:  # type: ignore[type-arg]
+                return "/settlements", settlement_claim(next(serial), SETTLEMENT_PERSONS, rng)[1]
+
+            def gateway_claim(_: int) -> tuple[str, dict]:  # type: ignore[type-arg]
+                return "/settlement/settlements", settlement_claim(next(serial), SETTLEMENT_PERSONS, rng)[1]
+
+            def signed_post(path: str) -> dict[str, str]:
+                return sign_principal(ops, secret=SECRET, method="POST", path=path, now=datetime.now(UTC))
+
+            for label, url, headers_for, bodies in (
+                ("settle direct", settle_direct, signed_post, direct_claim),
+                ("settle via gateway", gateway, lambda _: bearer, gateway_claim),
+            ):
+                runs[label] = asyncio.run(
+                    load(
+                        label, url, [], headers_for, args.settlements, args.settle_concurrency, bodies=bodies
+                    )
+                )
         finally:
             for process in processes:
                 process.terminate()
             for process in processes:
                 process.wait(15)
             nats.stop()
-    print(f"\ngateway benchmark ({args.requests:,} GETs per row, {args.concurrency} concurrent, SQLite)")
+    print(
+        f"\ngateway benchmark ({args.requests:,} GETs per row, {args.concurrency} concurrent; "
+        f"{args.settlements:,} POST /settlements per row, {args.settle_concurrency} concurrent; SQLite)"
+    )
     print(f"  {'scenario':<26}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
     for name, run in runs.items():
         print(f"  {name:<26}{run['per_second']:>10,.0f}{run['p50_ms']:>10.2f}{run['p99_ms']:>10.2f}")
-    for what in ("healthz", "eligibility"):
+    for what in ("healthz", "eligibility", "settle"):
         d, g = runs[f"{what} direct"], runs[f"{what} via gateway"]
         print(
             f"  gateway adds on {what}: p50 {g['p50_ms'] - d['p50_ms']:+.2f} ms, "

@@ -108,7 +108,7 @@ async def time_month(url: str, month: str) -> tuple[float, Any]:
     db = Database.from_url(url)
     try:
         started = time.perf_counter()
-        result = await monthly.bench_reconcile(db, month=month, clock=FrozenClock(NOW))
+        result = await monthly.compute_month(db, month=month, computed_by="bench", clock=FrozenClock(NOW))
         return time.perf_counter() - started, result
     finally:
         await db.dispose()
@@ -144,7 +144,9 @@ def main() -> int:
         per_day = size // 30
         for index in range(30):
             day = date(2026, 3, 1) + timedelta(days=index)
-            asyncio.run(fill(url, day=day, count=per_day, start=index * per_day, rng=rng, label=f"fill {day}"))
+            asyncio.run(
+                fill(url, day=day, count=per_day, start=index * per_day, rng=rng, label=f"fill {day}")
+            )
             asyncio.run(time_close(url, day))
         seconds, _ = asyncio.run(time_month(url, "2026-03"))
         results["month_reconciliation"].append({"settlements": per_day * 30, "seconds": round(seconds, 2)})
@@ -154,7 +156,9 @@ def main() -> int:
     for row in results["day_close"]:
         print(f"  {'day close':<24}{row['settlements']:>14,}{row['seconds']:>10.2f}   1,000,000 in <= 10 s")
     for row in results["month_reconciliation"]:
-        print(f"  {'month reconciliation':<24}{row['settlements']:>14,}{row['seconds']:>10.2f}   3,000,000 in <= 30 s")
+        print(
+            f"  {'month reconciliation':<24}{row['settlements']:>14,}{row['seconds']:>10.2f}   3,000,000 in <= 30 s"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"  results written to {args.out}")

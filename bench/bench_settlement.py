@@ -102,7 +102,7 @@ async def seed(url: str, persons: int, rng: random.Random) -> None:
                 )  # fmt: skip
                 coverages.append(
                     {
-                        "coverage_id": n + 1,
+                        "coverage_id": 10**9 + n,  # clear of ids enrollment may project alongside
                         "psn_no": psn_no,
                         "insutype": "310" if employee else "390",
                         "attached_insutypes": ["330"] if employee else ["392"],

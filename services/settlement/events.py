@@ -1,4 +1,4 @@
-"""Consumers of the settlement service: enrollment's events feed the projection settlement settles against."""
+"""Consumers of the settlement service: enrollment's events feed the projection, fraud's findings deductions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
 from common.events.consumer import Subscription
-from common.events.contracts import ENROLLMENT_STREAM, Subject
+from common.events.contracts import ENROLLMENT_STREAM, FRAUD_STREAM, Subject
 from common.events.enrollment import (
     ContributionPaid,
     CoverageChanged,
@@ -15,7 +15,8 @@ from common.events.enrollment import (
     PersonRegistered,
 )
 from common.events.envelope import EventEnvelope
-from settlement.service import projection
+from common.events.fraud import FindingConfirmed
+from settlement.service import monthly, projection
 
 ENROLLMENT_DURABLE = "settlement-enrollment"
 ENROLLMENT_SUBJECTS = (
@@ -25,6 +26,8 @@ ENROLLMENT_SUBJECTS = (
     Subject.CONTRIBUTION_PAID,
     Subject.FAMILY_BOUND,
 )
+FRAUD_DURABLE = "settlement-fraud-findings"
+FRAUD_SUBJECTS = (Subject.FINDING_CONFIRMED,)
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -32,6 +35,9 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
     async def handle(session: AsyncSession, event: EventEnvelope) -> None:
         await on_enrollment_event(session, event, clock=clock)
+
+    async def handle_fraud(session: AsyncSession, event: EventEnvelope) -> None:
+        await on_fraud_event(session, event, clock=clock)
 
     # One consumer for all five subjects keeps them in stream order: a person's registration is applied
     # before their death, their coverage or their family.
@@ -41,6 +47,12 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
             stream=ENROLLMENT_STREAM.name,
             subjects=ENROLLMENT_SUBJECTS,
             handler=handle,
+        ),
+        Subscription(
+            durable=FRAUD_DURABLE,
+            stream=FRAUD_STREAM.name,
+            subjects=FRAUD_SUBJECTS,
+            handler=handle_fraud,
         ),
     )
 
@@ -68,3 +80,13 @@ async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, cl
         await projection.apply_family_bound(
             session, FamilyBound.model_validate(event.data), event_time=when, now=now
         )
+
+
+async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
+    """A confirmed finding becomes a deduction (once per finding), in the consumer's transaction.
+
+    A finding that does not fit the contract, or a negative amount, raises ValueError: retried, then
+    dead-lettered for ops to look at and replay.
+    """
+    if event.type == Subject.FINDING_CONFIRMED:
+        await monthly.record_deduction(session, FindingConfirmed.model_validate(event.data), now=clock.now())

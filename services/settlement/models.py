@@ -345,7 +345,9 @@ class MonthlyStatement(Base):
     month: Mapped[str] = mapped_column(sa.ForeignKey("monthly_reconciliation.month"), index=True)
     fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
     statements: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # totals of the month's daily statements
-    settlements: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the same totals recomputed from settlements
+    settlements: Mapped[dict[str, Any]] = mapped_column(
+        sa.JSON
+    )  # the same totals recomputed from settlements
     mismatches: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     deductions_fen: Mapped[int] = mapped_column(_FEN)
     deduction_ids: Mapped[list[str]] = mapped_column(sa.JSON)

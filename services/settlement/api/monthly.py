@@ -1,5 +1,176 @@
-"""(being written)"""
+"""Routes of month reconciliation (月核算), prepayments (预付) and deductions (扣款)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import JSONResponse
+
+from common.db import DbSession
+from common.principal import OpsPrincipal, Principal, Role
+from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.schemas.monthly import (
+    MONTH_PATTERN,
+    DeductionPage,
+    MonthIn,
+    MonthlyReconciliationOut,
+    MonthlyStatementOut,
+    PrepaymentIn,
+    PrepaymentOut,
+    PrepaymentPage,
+)
+from settlement.service import monthly
+
+router = APIRouter(tags=["month reconciliation 月核算"], responses=PROBLEMS)
+
+MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="核算月份 YYYY-MM", examples=["2026-03"])]
+CodeQuery = Annotated[str | None, Query(max_length=30, description="定点医药机构编码")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
+def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
+    """The institution a list is for: an institution's client sees only its own."""
+    if principal.role is not Role.OPS:
+        fixmedins_code = fixmedins_code or principal.scope
+    if fixmedins_code is not None:
+        ensure_scope(principal, fixmedins_code)
+    return fixmedins_code
+
+
+# --- prepayments and deductions ------------------------------------------------------------------------
+
+
+@router.post(
+    "/prepayments",
+    status_code=201,
+    response_model=PrepaymentOut,
+    summary="Record a prepayment 预付 to an institution, recovered by the next confirmed month",
+)
+async def record_prepayment(
+    body: PrepaymentIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
+) -> PrepaymentOut:
+    row = await monthly.record_prepayment(session, body, created_by=principal.client_id, clock=clock)
+    return monthly.prepayment_out(row)
+
+
+@router.get("/prepayments", response_model=PrepaymentPage, summary="Prepayments 预付, newest first")
+async def list_prepayments(
+    session: DbSession,
+    principal: InstitutionPrincipal,
+    fixmedins_code: CodeQuery = None,
+    outstanding: Annotated[
+        bool | None, Query(description="true: not yet recovered; false: recovered; absent: all")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> PrepaymentPage:
+    return await monthly.list_prepayments(
+        session,
+        fixmedins_code=_scoped(principal, fixmedins_code),
+        outstanding=outstanding,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/deductions",
+    response_model=DeductionPage,
+    summary="Deductions 扣款 from confirmed fraud findings, newest first",
+)
+async def list_deductions(
+    session: DbSession,
+    principal: InstitutionPrincipal,
+    fixmedins_code: CodeQuery = None,
+    outstanding: Annotated[
+        bool | None, Query(description="true: not yet applied; false: applied; absent: all")
+    ] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> DeductionPage:
+    return await monthly.list_deductions(
+        session,
+        fixmedins_code=_scoped(principal, fixmedins_code),
+        outstanding=outstanding,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+# --- month reconciliation ------------------------------------------------------------------------------
+
+
+def _answer(outcome: monthly.MonthOutcome, *, created_status: int = 200) -> JSONResponse:
+    return JSONResponse(
+        outcome.reconciliation.model_dump(mode="json"),
+        status_code=created_status if outcome.created else 200,
+    )
+
+
+@router.post(
+    "/monthly-reconciliations",
+    status_code=201,
+    response_model=MonthlyReconciliationOut,
+    summary="Compute a month 月核算 (or recompute its draft): daily statements against settlements, "
+    "minus deductions and prepayments",
+    responses={200: {"description": "The draft recomputed", "model": MonthlyReconciliationOut}},
+)
+async def compute_month(
+    body: MonthIn, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
+) -> JSONResponse:
+    outcome = await monthly.compute_month(db, month=body.month, computed_by=principal.client_id, clock=clock)
+    return _answer(outcome, created_status=201)
+
+
+@router.post(
+    "/monthly-reconciliations/{month}/confirm",
+    response_model=MonthlyReconciliationOut,
+    summary="Confirm a balanced draft (draft → confirmed): takes its deductions and prepayments, "
+    "publishes settlement.month.reconciled",
+)
+async def confirm_month(
+    month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
+) -> JSONResponse:
+    return _answer(
+        await monthly.confirm_month(db, month=month, confirmed_by=principal.client_id, clock=clock)
+    )
+
+
+@router.post(
+    "/monthly-reconciliations/{month}/lock",
+    response_model=MonthlyReconciliationOut,
+    summary="Lock a confirmed month (confirmed → locked): it never changes again",
+)
+async def lock_month(
+    month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
+) -> JSONResponse:
+    return _answer(await monthly.lock_month(db, month=month, locked_by=principal.client_id, clock=clock))
+
+
+@router.get(
+    "/monthly-reconciliations/{month}",
+    response_model=MonthlyReconciliationOut,
+    summary="A month's reconciliation; an institution's client sees only its own statement",
+)
+async def get_month(
+    month: MonthPath, session: DbSession, principal: InstitutionPrincipal
+) -> MonthlyReconciliationOut:
+    only = None if principal.role is Role.OPS else (principal.scope or "")
+    return await monthly.get_month(session, month, only_fixmedins_code=only)
+
+
+@router.get(
+    "/monthly-reconciliations/{month}/statements/{fixmedins_code}",
+    response_model=MonthlyStatementOut,
+    summary="One institution's monthly statement 月结算单",
+)
+async def get_statement(
+    month: MonthPath,
+    fixmedins_code: Annotated[str, Path(max_length=30)],
+    session: DbSession,
+    principal: InstitutionPrincipal,
+) -> MonthlyStatementOut:
+    ensure_scope(principal, fixmedins_code)
+    return await monthly.get_statement(session, month, fixmedins_code)

@@ -1,5 +1,84 @@
-"""(being written)"""
+"""Routes of reconciliation with an institution (对总账/对明细) and of fund KPIs (基金运行): read-only."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from common.db import DbSession
+from common.principal import OpsPrincipal
+from settlement.api.deps import PROBLEMS, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.schemas.reports import (
+    DetailsReconciliationIn,
+    DetailsReconciliationOut,
+    FundInsutype,
+    FundKpisOut,
+    TotalsReconciliationIn,
+    TotalsReconciliationOut,
+)
+from settlement.service import kpis, reconcile
+
+router = APIRouter(responses=PROBLEMS)
+RECONCILIATION = "reconciliation 对账"
+FUND_KPIS = "fund KPIs 基金运行"
+
+
+@router.post(
+    "/reconciliations/totals",
+    response_model=TotalsReconciliationOut,
+    tags=[RECONCILIATION],
+    summary="Reconcile totals 对总账 (3201): the institution's totals of a period against ours",
+    description="Ours are the period's settlements that stand: a reversal cancels its settlement whatever "
+    "the dates, and counts nowhere itself. An HIS/POS client may reconcile only its own institution. "
+    "Stores nothing.",
+)
+async def reconcile_totals(
+    body: TotalsReconciliationIn, db: DatabaseDep, principal: InstitutionPrincipal
+) -> TotalsReconciliationOut:
+    ensure_scope(principal, body.fixmedins_code)
+    async with db.transaction(readonly=True) as session:
+        return await reconcile.reconcile_totals(session, body)
+
+
+@router.post(
+    "/reconciliations/details",
+    response_model=DetailsReconciliationOut,
+    tags=[RECONCILIATION],
+    summary="Reconcile details 对明细 (3202): settlement by settlement — differing, only ours, only theirs",
+    description="Each item names a settlement by setl_id or medins_setl_id (or both); it pairs by setl_id "
+    "first. Ours are the period's settlements that stand (reversed ones are not ours any more). At most "
+    "10,000 items, and 10,000 of our settlements in the period (TOO_MANY_SETTLEMENTS: shorten it). "
+    "Stores nothing.",
+)
+async def reconcile_details(
+    body: DetailsReconciliationIn, db: DatabaseDep, principal: InstitutionPrincipal
+) -> DetailsReconciliationOut:
+    ensure_scope(principal, body.fixmedins_code)
+    async with db.transaction(readonly=True) as session:
+        return await reconcile.reconcile_details(session, body)
+
+
+@router.get(
+    "/fund-kpis",
+    response_model=FundKpisOut,
+    tags=[FUND_KPIS],
+    summary="Fund KPIs 基金运行 of one fund and month: income, expenditure, balance, months payable, ratio",
+)
+async def fund_kpis(
+    session: DbSession,
+    _ops: OpsPrincipal,
+    insutype: Annotated[
+        FundInsutype,
+        Query(description="险种 310 职工统筹 | 330 职工大额 | 390 居民统筹 | 392 居民大病"),
+    ],
+    month: Annotated[
+        str,
+        Query(
+            pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$",
+            description="月份 YYYY-MM, by business date (Asia/Shanghai)",
+            examples=["2026-03"],
+        ),
+    ],
+) -> FundKpisOut:
+    return await kpis.fund_kpis(session, insutype=insutype, month=month)

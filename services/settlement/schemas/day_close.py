@@ -16,7 +16,9 @@ class DayCloseIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"date": "2026-03-01"}]})
 
-    date: dt.date = Field(description="the business date to close; it must be over, and the day before closed")
+    date: dt.date = Field(
+        description="the business date to close; it must be over, and the day before closed"
+    )
 
 
 class DailyStatementOut(BaseModel):
