@@ -22,7 +22,14 @@ from common.events.tables import inbox_event, outbox_event
 from common.principal import Principal, Role
 from common.testing.apps import wait_for
 from settlement.events import FRAUD_DURABLE, on_fraud_event
-from settlement.models import DailyStatement, Deduction, MonthlyReconciliation, Prepayment
+from settlement.models import (
+    DailyStatement,
+    Deduction,
+    Journal,
+    JournalLeg,
+    MonthlyReconciliation,
+    Prepayment,
+)
 from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import count, credit_account, seed_catalog, seed_institution, seed_person
 
@@ -350,6 +357,23 @@ async def test_confirm_takes_deductions_and_prepayments_lock_freezes_and_later_o
         (H2, "0.00", []),
     ]
     assert event["institutions"][0]["statements"] == H1_MARCH
+    # The deduction and the prepayment are journals of the ledger, and it still balances.
+    async with city.state.db.transaction(readonly=True) as session:
+        journals = (
+            await session.execute(
+                sa.select(Journal.kind, Journal.ref, JournalLeg.account, JournalLeg.amount_fen)
+                .join(JournalLeg, JournalLeg.journal_id == Journal.journal_id)
+                .where(Journal.kind.in_(("deduction", "prepayment")))
+                .order_by(JournalLeg.leg_id)
+            )
+        ).all()
+    assert [tuple(row) for row in journals] == [
+        ("prepayment", f"prepayment:{advance}", f"inst_payable:{H1}", 500_000),
+        ("prepayment", f"prepayment:{advance}", "bank:fund", -500_000),
+        ("deduction", "deduction:F1", f"inst_payable:{H1}", 5_000),
+        ("deduction", "deduction:F1", "fund:recovered", -5_000),
+    ]
+    assert (await api.get("/ledger/check")).json()["balanced"] is True
     # Confirming again is a retry: the same month, no second event.
     assert (await api.post(f"/monthly-reconciliations/{MARCH}/confirm")).json() == confirmed.json()
     assert len(await month_events(city)) == 1

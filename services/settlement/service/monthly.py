@@ -37,6 +37,8 @@ from common.events.envelope import new_event
 from common.events.fraud import FindingConfirmed
 from common.events.outbox import add_event
 from common.money import fen_to_yuan, yuan_to_fen
+from settlement.domain.ledger import BANK, Leg, fund_account, payable_account
+from settlement.domain.split import POOL_FUND
 from settlement.models import (
     DailyStatement,
     DayClose,
@@ -60,6 +62,7 @@ from settlement.schemas.monthly import (
     ReconciliationStatus,
     Totals,
 )
+from settlement.service.ledger import post_journal
 from settlement.service.reference import find_institution
 
 log = logging.getLogger("settlement.monthly")
@@ -498,6 +501,7 @@ async def confirm_month(db: Database, *, month: str, confirmed_by: str, clock: C
             what="prepayments",
         )
         now = _utc_now(clock)
+        await _post_deductions(session, [i for row in rows for i in row.deduction_ids], month=month, now=now)
         reconciliation.status = CONFIRMED
         reconciliation.confirmed_at, reconciliation.confirmed_by = now, confirmed_by
         await session.flush()
@@ -519,6 +523,34 @@ async def confirm_month(db: Database, *, month: str, confirmed_by: str, clock: C
         )
     log.info("confirmed %s: %d institutions", month, len(rows))
     return MonthOutcome(view, True)
+
+
+async def _post_deductions(
+    session: AsyncSession, finding_ids: Sequence[str], *, month: str, now: datetime
+) -> None:
+    """扣款 journals: the fund that paid recovers the amount, the institution is owed that much less."""
+    if not finding_ids:
+        return
+    on = month_bounds(month)[1]
+    rows = (
+        await session.execute(
+            sa.select(
+                Deduction.finding_id, Deduction.fixmedins_code, Deduction.amount_fen, Settlement.insutype
+            )
+            .outerjoin(Settlement, Settlement.setl_id == Deduction.setl_id)
+            .where(Deduction.finding_id.in_(list(finding_ids)))
+        )
+    ).all()
+    for finding_id, fixmedins_code, amount_fen, insutype in rows:
+        fund = fund_account(POOL_FUND.get(insutype or "", "recovered"))
+        await post_journal(
+            session,
+            kind="deduction",
+            ref=f"deduction:{finding_id}",
+            business_date=on,
+            legs=[Leg(payable_account(fixmedins_code), amount_fen), Leg(fund, -amount_fen)],
+            now=now,
+        )
 
 
 async def _ensure_still_current(session: AsyncSession, month: str, rows: Sequence[MonthlyStatement]) -> None:
@@ -806,6 +838,16 @@ async def record_prepayment(
     )
     session.add(row)
     await session.flush()
+    # The money leaves the fund's bank now; the institution's payable turns toward a receivable until a
+    # month recovers it.
+    await post_journal(
+        session,
+        kind="prepayment",
+        ref=f"prepayment:{row.prepayment_id}",
+        business_date=data.paid_date,
+        legs=[Leg(payable_account(row.fixmedins_code), row.amount_fen), Leg(BANK, -row.amount_fen)],
+        now=now,
+    )
     return row
 
 
