@@ -127,7 +127,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="ADMIN_URL", required=True)
     parser.add_argument("--day-sizes", default="100000,300000,1000000")
-    parser.add_argument("--month-sizes", default="", help="e.g. 300000,1000000,3000000 (30 days each)")
+    parser.add_argument("--month-sizes", default="", help="e.g. 300000,1000000,3000000 (spread over the 31 days of March)")
     parser.add_argument("--out", type=Path, default=Path("var/bench/periods.json"))
     args = parser.parse_args()
     rng = random.Random(20261123)  # noqa: S311 - synthetic data
@@ -141,16 +141,16 @@ def main() -> int:
         print(f"  day close of {closed:,} settlements: {seconds:.2f} s")
     for size in [int(s) for s in args.month_sizes.split(",") if s]:
         url = fresh_database(args.postgres)
-        per_day = size // 30
-        for index in range(30):
+        per_day = size // 31
+        for index in range(31):
             day = date(2026, 3, 1) + timedelta(days=index)
             asyncio.run(
                 fill(url, day=day, count=per_day, start=index * per_day, rng=rng, label=f"fill {day}")
             )
             asyncio.run(time_close(url, day))
         seconds, _ = asyncio.run(time_month(url, "2026-03"))
-        results["month_reconciliation"].append({"settlements": per_day * 30, "seconds": round(seconds, 2)})
-        print(f"  month reconciliation of {per_day * 30:,} settlements: {seconds:.2f} s")
+        results["month_reconciliation"].append({"settlements": per_day * 31, "seconds": round(seconds, 2)})
+        print(f"  month reconciliation of {per_day * 31:,} settlements: {seconds:.2f} s")
     print("\nperiod jobs (postgresql)")
     print(f"  {'job':<24}{'settlements':>14}{'seconds':>10}   target")
     for row in results["day_close"]:
