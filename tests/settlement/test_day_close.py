@@ -324,3 +324,27 @@ async def test_a_close_running_alongside_settlements_loses_and_double_counts_not
     # Each settlement in exactly one close: the one that waited for it, or the next.
     expected = {date(2026, 3, 2): first, date(2026, 3, 3): rest}
     assert dict(counted) == {day: n for day, n in expected.items() if n}
+
+
+async def test_an_institutions_day_so_far_nets_the_days_reversals(
+    city: FastAPI, api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    first = await settle(api, claim("T1", "800.00"))  # pool 60.00, account 100.00, cash 640.00
+    await settle(api, claim("T2", "1000.00", psn_no="P2"))  # pool 180.00, cash 820.00
+    await api.post(f"/settlements/{first['setl_id']}/reversal", json={"reason": "x"})
+    today = await api.get(f"/institutions/{H1}/activity")
+    assert today.json() == {
+        "fixmedins_code": H1,
+        "date": "2026-03-02",
+        "setl_cnt": 2,
+        "reversal_cnt": 1,
+        "medfee_sumamt": "1000.00",
+        "fund_pay_sumamt": "180.00",
+        "acct_pay": "0.00",
+        "psn_cash_pay": "820.00",
+    }
+    other_day = await api.get(f"/institutions/{H1}/activity", params={"date": "2026-03-01"})
+    assert (other_day.json()["setl_cnt"], other_day.json()["medfee_sumamt"]) == (0, "0.00")
+    assert (await api.get("/institutions/NOPE/activity")).json()["code"] == "INSTITUTION_NOT_FOUND"
+    async with as_client(city, Principal("his-h2", Role.HIS, scope=H2)) as his:
+        assert (await his.get(f"/institutions/{H1}/activity")).json()["code"] == "SCOPE_FORBIDDEN"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from common.clock import business_date
 from common.db import DbSession
+from common.errors import NotFound
 from common.principal import OpsPrincipal
-from settlement.api.deps import PROBLEMS, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
 from settlement.schemas.reports import (
+    ActivityOut,
     DetailsReconciliationIn,
     DetailsReconciliationOut,
     FundInsutype,
@@ -17,7 +21,8 @@ from settlement.schemas.reports import (
     TotalsReconciliationIn,
     TotalsReconciliationOut,
 )
-from settlement.service import kpis, reconcile
+from settlement.service import activity, kpis, reconcile
+from settlement.service.reference import find_institution
 
 router = APIRouter(responses=PROBLEMS)
 RECONCILIATION = "reconciliation 对账"
@@ -82,3 +87,24 @@ async def fund_kpis(
     ],
 ) -> FundKpisOut:
     return await kpis.fund_kpis(session, insutype=insutype, month=month)
+
+
+@router.get(
+    "/institutions/{fixmedins_code}/activity",
+    response_model=ActivityOut,
+    tags=["settlement 结算"],
+    summary="An institution's day so far: settlements and reversals of a business date (default today)",
+)
+async def institution_activity(
+    fixmedins_code: str,
+    session: DbSession,
+    principal: InstitutionPrincipal,
+    clock: ClockDep,
+    date: Annotated[dt.date | None, Query(description="business date (Asia/Shanghai); default today")] = None,
+) -> ActivityOut:
+    ensure_scope(principal, fixmedins_code)
+    if await find_institution(session, fixmedins_code) is None:
+        raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")
+    return await activity.institution_activity(
+        session, fixmedins_code=fixmedins_code, on=date or business_date(clock.now())
+    )

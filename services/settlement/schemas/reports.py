@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from datetime import date
 from decimal import Decimal
@@ -294,3 +295,16 @@ class FundKpisOut(BaseModel):
         "390/392), including any reversed later"
     )
     reversal_count: int = Field(description="冲正笔数 reversals made in the month of such settlements")
+
+
+class ActivityOut(BaseModel):
+    """An institution's day so far: settlements made that date, minus the reversals made that date."""
+
+    fixmedins_code: str
+    date: dt.date
+    setl_cnt: int = Field(description="settlements made that business date")
+    reversal_cnt: int = Field(description="reversals made that business date")
+    medfee_sumamt: YuanTotal = Field(description="医疗费总额, net of the day's reversals")
+    fund_pay_sumamt: YuanTotal = Field(description="基金支付, net")
+    acct_pay: YuanTotal = Field(description="个人账户支出 (own and mutual aid), net")
+    psn_cash_pay: YuanTotal = Field(description="现金支付, net")
