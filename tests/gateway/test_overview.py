@@ -1,0 +1,74 @@
+"""The gateway's overviews: sections fetched from the services at once, partial when one is down."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from common.testing.apps import wait_for
+from enrollment.domain.certno import check_char
+from tests.gateway.test_proxy import bearer
+from tests.gateway.test_scopes import HOSPITAL_A, Clients, claim, clients, platform  # noqa: F401
+
+
+async def test_a_persons_overview_gathers_enrollment_and_settlement_and_marks_what_is_missing(
+    clients: Clients,  # noqa: F811
+) -> None:
+    client, ops = clients.client, bearer(clients.keys["ops"])
+    first17 = f"420102{date(1980, 5, 1):%Y%m%d}123"
+    registered = await client.post(
+        "/enrollment/persons",
+        headers=ops,
+        json={"certno": first17 + check_char(first17), "psn_name": "王五", "admdvs": "420100"},
+    )
+    assert registered.status_code == 201, registered.text
+    psn_no = registered.json()["psn_no"]
+
+    async def projected() -> bool:
+        return (await client.get(f"/settlement/accounts/{psn_no}", headers=ops)).status_code == 200
+
+    await wait_for(projected, timeout=15, what="settlement to learn of the person")
+    overview = await client.get(f"/overview/persons/{psn_no}", headers=ops)
+    assert overview.status_code == 200, overview.text
+    body = overview.json()
+    assert body["psn_no"] == psn_no
+    assert {name: (s["service"], s["status"]) for name, s in body["sections"].items()} == {
+        "person": ("enrollment", "ok"),
+        "eligibility": ("enrollment", "ok"),
+        "account": ("settlement", "ok"),
+        "recent_settlements": ("settlement", "ok"),
+        "open_findings": ("fraud", "unavailable"),  # no fraud service in this platform
+    }
+    assert body["partial"] is True
+    assert body["sections"]["person"]["data"]["certno"] == first17 + check_char(first17)
+    assert body["sections"]["account"]["data"]["balc"] == "0.00"
+    assert body["sections"]["eligibility"]["data"]["reason"] == "NO_COVERAGE"
+    missing = await client.get("/overview/persons/PNOBODY", headers=ops)
+    assert (missing.status_code, missing.json()["code"]) == (404, "PERSON_NOT_FOUND")
+
+
+async def test_an_institutions_overview_has_todays_totals_and_is_for_ops_only(
+    clients: Clients,  # noqa: F811
+) -> None:
+    client, keys = clients.client, clients.keys
+    made = await client.post(
+        "/settlement/settlements", headers=bearer(keys["his-a"]), json=claim(HOSPITAL_A, "OV-1")
+    )
+    assert made.status_code == 201, made.text
+    overview = await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(keys["ops"]))
+    assert overview.status_code == 200, overview.text
+    sections = overview.json()["sections"]
+    assert {name: s["status"] for name, s in sections.items()} == {
+        "institution": "ok",
+        "today": "ok",
+        "last_statements": "ok",
+        "open_findings": "unavailable",
+        "open_alerts": "unavailable",
+    }
+    assert (sections["today"]["data"]["setl_cnt"], sections["today"]["data"]["medfee_sumamt"]) == (1, "20.00")
+    assert sections["institution"]["data"]["fixmedins_code"] == HOSPITAL_A
+    assert overview.json()["partial"] is True
+    unknown = await client.get("/overview/institutions/NOWHERE", headers=bearer(keys["ops"]))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "INSTITUTION_NOT_FOUND")
+    for name in ("his-a", "pos", "public"):
+        refused = await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(keys[name]))
+        assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_FORBIDDEN"), name
