@@ -147,6 +147,37 @@ async def test_a_hospital_settles_and_sees_only_as_itself(clients: Clients) -> N
             "/settlement/disbursements", headers=as_b, params={"fixmedins_code": HOSPITAL_A}
         ),
         "another's institution": await client.get(f"/settlement/institutions/{HOSPITAL_A}", headers=as_b),
+        "another's day": await client.get(f"/settlement/institutions/{HOSPITAL_A}/activity", headers=as_b),
+        "another's totals": await client.post(
+            "/settlement/reconciliations/totals",
+            headers=as_b,
+            json={
+                "fixmedins_code": HOSPITAL_A,
+                "begndate": "2026-03-01",
+                "enddate": "2026-03-02",
+                "medfee_sumamt": "20.00",
+                "fund_pay_sumamt": "0.00",
+                "acct_pay": "20.00",
+                "fixmedins_setl_cnt": 1,
+            },
+        ),
+        "another's details": await client.post(
+            "/settlement/reconciliations/details",
+            headers=as_b,
+            json={
+                "fixmedins_code": HOSPITAL_A,
+                "begndate": "2026-03-01",
+                "enddate": "2026-03-02",
+                "items": [
+                    {
+                        "setl_id": setl_id,
+                        "medfee_sumamt": "20.00",
+                        "fund_pay_sumamt": "0.00",
+                        "acct_pay": "20.00",
+                    }
+                ],
+            },
+        ),
     }
     assert {name: (r.status_code, r.json()["code"]) for name, r in forbidden.items()} == {
         name: (403, "SCOPE_FORBIDDEN") for name in forbidden
