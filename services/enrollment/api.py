@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from common.clock import Clock, business_date
 from common.db import DbSession
 from common.errors import BadRequest, Unprocessable
 from common.money import fen_to_yuan
+from common.pagination import decode_cursor, encode_cursor
 from common.principal import OpsPrincipal, Principal, Role, require_principal
 from enrollment import repository as repo
 from enrollment import service
@@ -163,8 +163,8 @@ async def register_persons_bulk(
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created_at, psn_no = decode_cursor(cursor, parts=2)
     try:
-        created_at, psn_no = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(created_at), psn_no
     except ValueError as exc:
         raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
@@ -197,9 +197,7 @@ async def list_persons(
     if len(people) > limit:
         people = people[:limit]
         last = people[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            f"{last.created_at.isoformat()}|{last.psn_no}".encode()
-        ).decode()
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.psn_no)
     return PersonPage(items=[_person_out(person, masked=True) for person in people], next_cursor=next_cursor)
 
 

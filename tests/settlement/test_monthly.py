@@ -655,7 +655,7 @@ async def test_prepayments_are_listed_newest_first_and_filtered_by_outstanding(
     assert [p["amount"] for p in h1["items"]] == ["20.00", "1234.50"]
     assert (await api.get("/prepayments", params={"outstanding": "false"})).json()["items"] == []
     bad = await api.get("/prepayments", params={"cursor": "not-a-cursor"})
-    assert (bad.status_code, bad.json()["code"]) == (422, "INVALID_CURSOR")
+    assert (bad.status_code, bad.json()["code"]) == (400, "INVALID_CURSOR")
 
 
 # --- deductions from fraud.finding.confirmed ----------------------------------------------------------

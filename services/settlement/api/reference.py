@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -14,7 +13,8 @@ from pydantic import BaseModel
 
 from common.clock import business_date
 from common.db import DbSession
-from common.errors import BadRequest, PayloadTooLarge, Unprocessable
+from common.errors import PayloadTooLarge, Unprocessable
+from common.pagination import decode_cursor, encode_cursor
 from common.principal import OpsPrincipal
 from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
 from settlement.schemas.reference import (
@@ -229,16 +229,11 @@ async def _records(request: Request, key: str, model: type[BaseModel]) -> list[o
 
 
 def _encode_cursor(code: str) -> str:
-    return base64.urlsafe_b64encode(code.encode()).decode()
+    return encode_cursor(code)
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        code = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-    except ValueError as exc:
-        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
-    if not code:
-        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR")
+    (code,) = decode_cursor(cursor, parts=1)
     return code
 
 

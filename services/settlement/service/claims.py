@@ -9,7 +9,6 @@ settlement, its journal and its event together. Nothing is held locked while wai
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -29,13 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import SHANGHAI, Clock, business_date
 from common.db import Database
-from common.errors import Conflict, Forbidden, NotFound, Unprocessable
+from common.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.outbox import add_event
 from common.events.review import ReviewClaim, ReviewLine
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
+from common.pagination import decode_cursor, encode_cursor
 from common.principal import Principal, Role
 from settlement.domain.coverage import CoverageFacts, coverage_on
 from settlement.domain.ledger import reversal_legs, settlement_legs
@@ -1375,15 +1375,15 @@ async def get_settlement(session: AsyncSession, setl_id: str, *, principal: Prin
 
 
 def _encode_cursor(setl_time: datetime, setl_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{setl_time.isoformat()}|{setl_id}".encode()).decode()
+    return encode_cursor(setl_time.isoformat(), setl_id)
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    moment, setl_id = decode_cursor(cursor, parts=2)
     try:
-        moment, setl_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(moment), setl_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
 
 
 async def list_settlements(

@@ -16,7 +16,6 @@ transaction-scoped advisory lock serialises compute, confirm and lock across rep
 
 from __future__ import annotations
 
-import base64
 import calendar
 import logging
 from collections import defaultdict
@@ -31,12 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import SHANGHAI, Clock, business_date
 from common.db import Database
-from common.errors import Conflict, NotFound, Unprocessable
+from common.errors import BadRequest, Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.fraud import FindingConfirmed
 from common.events.outbox import add_event
 from common.money import fen_to_yuan, yuan_to_fen
+from common.pagination import decode_cursor, encode_cursor
 from settlement.domain.ledger import BANK, Leg, fund_account, payable_account
 from settlement.domain.split import POOL_FUND
 from settlement.models import (
@@ -882,7 +882,7 @@ async def list_prepayments(
     if cursor:
         _, last_id = _decode_cursor(cursor)
         if not last_id.isdigit():
-            raise Unprocessable("The cursor is not one this API gave out.", code="INVALID_CURSOR")
+            raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR")
         query = query.where(Prepayment.prepayment_id < int(last_id))
     rows = list(
         (await session.scalars(query.order_by(Prepayment.prepayment_id.desc()).limit(limit + 1))).all()
@@ -893,14 +893,14 @@ async def list_prepayments(
 
 
 def _encode_cursor(moment: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{moment}|{key}".encode()).decode()
+    return encode_cursor(moment, key)
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
+    moment, key = decode_cursor(cursor, parts=2)
     try:
-        moment, key = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         if moment:
             datetime.fromisoformat(moment)
-        return moment, key
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+    except ValueError as exc:
+        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+    return moment, key
