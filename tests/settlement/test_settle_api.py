@@ -631,3 +631,30 @@ async def test_settlement_uses_the_policy_version_in_force_on_its_business_date(
         version,
         "80.00",
     )
+
+
+async def test_a_persons_yearly_totals_show_what_the_deductible_and_pool_have_used(
+    world: FastAPI, api: httpx.AsyncClient
+) -> None:
+    await api.post("/settlements", json=claim("ACC-1", [line("1", "A01", "10", "100", "1000.00")]))
+    totals = await api.get("/accounts/P1/accumulators")
+    # 700 deductible, (1,000 − 700) × 0.60 = 180.00 from the pool, 120.00 in-scope self-burden.
+    assert totals.json() == {
+        "psn_no": "P1",
+        "year": 2026,
+        "totals": [
+            {
+                "insutype": "310",
+                "year": 2026,
+                "outpatient_dedc": "700.00",
+                "outpatient_pool": "180.00",
+                "hifp_pay": "180.00",
+                "pool_self": "120.00",
+                "supplementary_pay": "0.00",
+                "maf_pay": "0.00",
+                "settlement_count": 1,
+            }
+        ],
+    }
+    assert (await api.get("/accounts/P1/accumulators", params={"year": 2025})).json()["totals"] == []
+    assert (await api.get("/accounts/NOBODY/accumulators")).json()["code"] == "PERSON_NOT_FOUND"

@@ -397,3 +397,27 @@ class LedgerCheckOut(BaseModel):
 
 
 VisitOut.model_rebuild()
+
+
+class YearTotals(BaseModel):
+    """累计信息 a person's year under one basic insutype (what deductibles and caps have used so far)."""
+
+    insutype: str
+    year: int
+    outpatient_dedc: Yuan = Field(description="门诊起付线累计 outpatient deductible used")
+    outpatient_pool: Yuan = Field(description="门诊统筹累计 outpatient pool paid")
+    hifp_pay: Yuan = Field(description="统筹基金支付累计 basic pool paid (counts toward the yearly ceiling)")
+    pool_self: Yuan = Field(
+        description="政策范围内自付累计 in-scope self-burden (counts toward the 大病/大额 threshold)"
+    )
+    supplementary_pay: Yuan = Field(
+        description="大病/大额累计 critical illness (392) or large amounts (330) paid"
+    )
+    maf_pay: Yuan = Field(description="医疗救助累计 medical assistance paid")
+    settlement_count: int
+
+
+class AccumulatorsOut(BaseModel):
+    psn_no: str
+    year: int
+    totals: list[YearTotals]

@@ -71,6 +71,7 @@ from settlement.models import (
 )
 from settlement.schemas.claims import (
     AccountOut,
+    AccumulatorsOut,
     FeeDetailsOut,
     FeeLineIn,
     FeeLineOut,
@@ -89,6 +90,7 @@ from settlement.schemas.claims import (
     SettleVisitIn,
     VisitIn,
     VisitOut,
+    YearTotals,
 )
 from settlement.service.day_close import counting_day
 from settlement.service.ledger import journal_legs, post_journal
@@ -1459,4 +1461,35 @@ async def account_view(session: AsyncSession, psn_no: str) -> AccountOut:
     )
     return AccountOut(
         psn_no=psn_no, balc=fen_to_yuan(await _balance_of(session, psn_no)), family_holder_psn_no=holder
+    )
+
+
+async def year_totals(session: AsyncSession, psn_no: str, year: int) -> AccumulatorsOut:
+    """累计信息 (like 5206): the person's running totals of a year, per basic insutype."""
+    if await session.get(InsuredPerson, psn_no) is None:
+        raise NotFound(f"No insured person {psn_no}.", code="PERSON_NOT_FOUND")
+    rows = (
+        await session.scalars(
+            sa.select(YearAccumulator)
+            .where(YearAccumulator.psn_no == psn_no, YearAccumulator.year == year)
+            .order_by(YearAccumulator.insutype)
+        )
+    ).all()
+    return AccumulatorsOut(
+        psn_no=psn_no,
+        year=year,
+        totals=[
+            YearTotals(
+                insutype=row.insutype,
+                year=row.year,
+                outpatient_dedc=fen_to_yuan(row.outpatient_dedc_fen),
+                outpatient_pool=fen_to_yuan(row.outpatient_pool_fen),
+                hifp_pay=fen_to_yuan(row.pool_fen),
+                pool_self=fen_to_yuan(row.pool_self_fen),
+                supplementary_pay=fen_to_yuan(row.supp_fen),
+                maf_pay=fen_to_yuan(row.maf_fen),
+                settlement_count=row.settlement_count,
+            )
+            for row in rows
+        ],
     )
