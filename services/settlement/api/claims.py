@@ -123,7 +123,7 @@ async def pre_settle(
     principal: InstitutionPrincipal,
     clock: ClockDep,
     book: PolicyBookDep,
-    body: Annotated[PreSettleIn | None, Body()] = None,
+    body: Annotated[PreSettleIn | None, Body(examples=[{"acct_used_flag": 1}])] = None,
 ) -> PreSettlementOut:
     async with db.transaction(readonly=True) as session:
         return await claims.pre_settle(

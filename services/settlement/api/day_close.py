@@ -120,7 +120,7 @@ async def mark_paid(
     session: DbSession,
     principal: OpsPrincipal,
     clock: ClockDep,
-    body: Annotated[PaidIn | None, Body()] = None,
+    body: Annotated[PaidIn | None, Body(examples=[{"payment_ref": "BANK-20260302-0001"}])] = None,
 ) -> DisbursementOut:
     row = await day_close.mark_paid(
         session,

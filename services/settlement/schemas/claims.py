@@ -203,6 +203,8 @@ class SettleVisitIn(Strict):
 class PreSettleIn(Strict):
     """预结算 the split without storing anything (2206 / 2303)."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"acct_used_flag": 1}]})
+
     acct_used_flag: Literal[0, 1] = Field(default=0, description="个人账户使用标志")
 
 
