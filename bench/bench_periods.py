@@ -127,7 +127,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="ADMIN_URL", required=True)
     parser.add_argument("--day-sizes", default="100000,300000,1000000")
-    parser.add_argument("--month-sizes", default="", help="e.g. 300000,1000000,3000000 (spread over the 31 days of March)")
+    parser.add_argument(
+        "--month-sizes", default="", help="e.g. 300000,1000000,3000000 (spread over the 31 days of March)"
+    )
     parser.add_argument("--out", type=Path, default=Path("var/bench/periods.json"))
     args = parser.parse_args()
     rng = random.Random(20261123)  # noqa: S311 - synthetic data
