@@ -17,7 +17,9 @@ def test_a_cursor_carries_its_sort_key_back_even_with_the_separator_in_the_last_
     assert decode_cursor(encode_cursor("H001"), parts=1) == ("H001",)
 
 
-@pytest.mark.parametrize("cursor", ["%%%", "not base64!", encode_cursor("only-one"), encode_cursor(""), "gA=="])
+@pytest.mark.parametrize(
+    "cursor", ["%%%", "not base64!", encode_cursor("only-one"), encode_cursor(""), "gA=="]
+)
 def test_a_cursor_this_api_did_not_give_out_is_400(cursor: str) -> None:
     with pytest.raises(BadRequest) as raised:
         decode_cursor(cursor, parts=2 if cursor != encode_cursor("") else 1)
