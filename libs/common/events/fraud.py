@@ -29,3 +29,35 @@ class FindingConfirmed(_Contract):
         description="When it was confirmed; its Asia/Shanghai date picks the month"
     )
     confirmed_by: str = Field(description="Who confirmed it")
+
+
+class FindingRaised(_Contract):
+    """fraud.finding.raised — a post rule flagged a settlement or a pattern (疑点), open for review."""
+
+    finding_id: str = Field(description="The finding's id")
+    rule_id: str = Field(description="The rule instance that raised it")
+    rule_version: int = Field(description="The version of the rule instance that raised it")
+    family: str = Field(description="Rule family")
+    category: str = Field(description="fraud, or assistance (high burden: for the assistance office)")
+    severity: str = Field(description="info | warn | block")
+    setl_id: str | None = Field(default=None, description="The settlement it is about")
+    psn_no: str | None = Field(default=None, description="The insured person it is about")
+    fixmedins_code: str = Field(description="The institution concerned")
+    message: str = Field(description="What the rule saw")
+    vola_amt: Yuan | None = Field(default=None, description="违规金额 the amount concerned")
+    raised_at: AwareDatetime
+
+
+class FindingDismissed(_Contract):
+    """fraud.finding.dismissed — a finding closed without recovery, with who and why."""
+
+    finding_id: str
+    rule_id: str
+    rule_version: int
+    family: str
+    setl_id: str | None = None
+    psn_no: str | None = None
+    fixmedins_code: str
+    note: str | None = None
+    dismissed_at: AwareDatetime
+    dismissed_by: str

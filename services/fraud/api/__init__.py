@@ -1,0 +1,11 @@
+"""HTTP routes of fraud: parse, call the use case, shape the answer. No queries here."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from fraud.api import findings, reviews, rules
+
+
+def routers() -> list[APIRouter]:
+    return [rules.router, reviews.router, findings.router]

@@ -1,0 +1,88 @@
+"""Routes of findings (疑点): list, read, confirm with an amount to recover, dismiss."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from common.db import DbSession
+from common.principal import OpsPrincipal, Principal, Role
+from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from fraud.schemas.findings import Category, ConfirmIn, DismissIn, FindingOut, FindingPage, FindingStatus
+from fraud.service import findings
+
+router = APIRouter(tags=["findings 疑点"], responses=PROBLEMS)
+FindingId = Annotated[int, Path(ge=1, le=2**62, description="疑点ID")]
+
+
+def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
+    """The institution a list is for: an institution's client sees only its own findings."""
+    if principal.role is not Role.OPS:
+        fixmedins_code = fixmedins_code or principal.scope or ""
+    if fixmedins_code is not None:
+        ensure_scope(principal, fixmedins_code)
+    return fixmedins_code
+
+
+@router.get(
+    "/findings",
+    response_model=FindingPage,
+    summary="Findings 疑点, newest first; an institution's client sees only its own",
+)
+async def list_findings(
+    session: DbSession,
+    principal: InstitutionPrincipal,
+    status: Annotated[FindingStatus | None, Query(description="状态 open | confirmed | dismissed")] = None,
+    fixmedins_code: Annotated[str | None, Query(max_length=30, description="定点医药机构编码")] = None,
+    rule_id: Annotated[int | None, Query(ge=1, le=2**62, description="规则ID")] = None,
+    psn_no: Annotated[str | None, Query(max_length=30, description="人员编号")] = None,
+    category: Annotated[Category | None, Query(description="类别 fraud | assistance")] = None,
+    family: Annotated[str | None, Query(max_length=40, description="规则类别")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> FindingPage:
+    return await findings.list_findings(
+        session,
+        status=status,
+        fixmedins_code=_scoped(principal, fixmedins_code),
+        rule_id=rule_id,
+        psn_no=psn_no,
+        category=category,
+        family=family,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get("/findings/{finding_id}", response_model=FindingOut, summary="One finding")
+async def get_finding(
+    finding_id: FindingId, session: DbSession, principal: InstitutionPrincipal
+) -> FindingOut:
+    row = await findings.get_finding(session, finding_id)
+    ensure_scope(principal, row.fixmedins_code)
+    return findings.finding_out(row)
+
+
+@router.post(
+    "/findings/{finding_id}/confirm",
+    response_model=FindingOut,
+    summary="Confirm a finding (open → confirmed) with the amount to recover; settlement deducts it",
+)
+async def confirm(
+    finding_id: FindingId, body: ConfirmIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
+) -> FindingOut:
+    row = await findings.confirm_finding(session, finding_id, body, by=principal.client_id, clock=clock)
+    return findings.finding_out(row)
+
+
+@router.post(
+    "/findings/{finding_id}/dismiss",
+    response_model=FindingOut,
+    summary="Dismiss a finding (open → dismissed)",
+)
+async def dismiss(
+    finding_id: FindingId, body: DismissIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
+) -> FindingOut:
+    row = await findings.dismiss_finding(session, finding_id, body, by=principal.client_id, clock=clock)
+    return findings.finding_out(row)

@@ -1,0 +1,1 @@
+"""The fraud rules as pure functions: facts in, hits out (stdlib and Decimal only)."""

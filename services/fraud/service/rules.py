@@ -1,0 +1,293 @@
+"""The rule library: families, rule instances and their versions, the defaults shipped, the active set."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from common.clock import Clock
+from common.db import Database
+from common.errors import NotFound, Unprocessable
+from fraud.domain.families import FAMILIES, Family
+from fraud.domain.params import InvalidParams, ParamValue, params_to_json, validate_params
+from fraud.models import Rule, RuleVersion
+from fraud.schemas.rules import ParamDoc, RuleFamilyOut, RuleIn, RuleOut, RuleUpdate, RuleVersionOut
+
+SYSTEM = "fraud-service"
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRule:
+    """An enabled rule instance, ready to run: its family's check with its parameters parsed."""
+
+    rule_id: int
+    version: int
+    family: Family
+    params: dict[str, ParamValue]
+    severity: str
+    scope: str
+
+
+def family_named(name: str) -> Family:
+    family = FAMILIES.get(name)
+    if family is None:
+        raise Unprocessable(
+            f"No rule family {name!r}; GET /rule-families lists them.", code="UNKNOWN_RULE_FAMILY"
+        )
+    return family
+
+
+def validated_params(
+    family: Family, raw: dict[str, Any], base: dict[str, ParamValue] | None
+) -> dict[str, Any]:
+    try:
+        return params_to_json(validate_params(family.params, raw, base=base))
+    except InvalidParams as exc:
+        raise Unprocessable(
+            f"Invalid parameters for {family.name}: {exc}", code="INVALID_RULE_PARAMS", problems=exc.problems
+        ) from exc
+
+
+def parsed_params(family: Family, stored: dict[str, Any]) -> dict[str, ParamValue]:
+    """Stored parameters back as numbers (what was stored was validated; defaults fill new parameters)."""
+    return validate_params(
+        family.params, {k: v for k, v in stored.items() if k in {p.name for p in family.params}}
+    )
+
+
+def rule_families() -> list[RuleFamilyOut]:
+    """Every built-in family with its parameters documented."""
+    return [
+        RuleFamilyOut(
+            family=f.name,
+            title=f.title,
+            description=f.description,
+            category=f.category,
+            default_severity=f.severity,
+            default_scope=f.scope,
+            params=[
+                ParamDoc(
+                    name=p.name,
+                    type=p.kind,
+                    default=params_to_json({"v": p.default})["v"],
+                    minimum=params_to_json({"v": p.minimum})["v"],
+                    maximum=params_to_json({"v": p.maximum})["v"],
+                    description=p.description,
+                )
+                for p in f.params
+            ],
+        )
+        for f in FAMILIES.values()
+    ]
+
+
+def rule_out(row: Rule) -> RuleOut:
+    return RuleOut(
+        rule_id=row.rule_id,
+        family=row.family,
+        name=row.name,
+        version=row.version,
+        params=row.params,
+        severity=row.severity,
+        scope=row.scope,
+        enabled=row.enabled,
+        category=FAMILIES[row.family].category,
+        builtin=row.builtin is not None,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+def _version_of(row: Rule, *, note: str | None, by: str, now: datetime) -> RuleVersion:
+    return RuleVersion(
+        rule_id=row.rule_id,
+        version=row.version,
+        name=row.name,
+        params=row.params,
+        severity=row.severity,
+        scope=row.scope,
+        enabled=row.enabled,
+        note=note,
+        created_at=now,
+        created_by=by,
+    )
+
+
+async def create_rule(session: AsyncSession, body: RuleIn, *, by: str, now: datetime) -> Rule:
+    """A new rule instance of a family, version 1; its parameters checked against the family's schema."""
+    family = family_named(body.family)
+    row = Rule(
+        family=family.name,
+        name=body.name or family.title,
+        version=1,
+        params=validated_params(family, body.params, None),
+        severity=body.severity or family.severity,
+        scope=body.scope or family.scope,
+        enabled=body.enabled,
+        builtin=None,
+        created_at=now,
+        updated_at=now,
+        updated_by=by,
+    )
+    session.add(row)
+    await session.flush()
+    session.add(_version_of(row, note=body.note, by=by, now=now))
+    await session.flush()
+    return row
+
+
+async def get_rule(session: AsyncSession, rule_id: int, *, for_update: bool = False) -> Rule:
+    query = sa.select(Rule).where(Rule.rule_id == rule_id)
+    row = (await session.scalars(query.with_for_update() if for_update else query)).one_or_none()
+    if row is None:
+        raise NotFound(f"No rule {rule_id}.", code="RULE_NOT_FOUND")
+    return row
+
+
+async def update_rule(
+    session: AsyncSession, rule_id: int, body: RuleUpdate, *, by: str, now: datetime
+) -> Rule:
+    """An edit: the next version, kept beside the earlier ones (hits name the version they ran)."""
+    row = await get_rule(session, rule_id, for_update=True)
+    family = FAMILIES[row.family]
+    params = row.params
+    if body.params is not None:
+        params = validated_params(family, body.params, parsed_params(family, row.params))
+    row.params = params
+    row.name = body.name or row.name
+    row.severity = body.severity or row.severity
+    row.scope = body.scope or row.scope
+    if body.enabled is not None:
+        row.enabled = body.enabled
+    row.version += 1
+    row.updated_at, row.updated_by = now, by
+    session.add(_version_of(row, note=body.note, by=by, now=now))
+    await session.flush()
+    return row
+
+
+async def list_rules(session: AsyncSession, *, family: str | None, enabled: bool | None) -> list[RuleOut]:
+    query = sa.select(Rule).order_by(Rule.rule_id)
+    if family is not None:
+        query = query.where(Rule.family == family)
+    if enabled is not None:
+        query = query.where(Rule.enabled.is_(enabled))
+    return [rule_out(row) for row in (await session.scalars(query)).all()]
+
+
+async def list_versions(session: AsyncSession, rule_id: int) -> list[RuleVersionOut]:
+    await get_rule(session, rule_id)
+    rows = await session.scalars(
+        sa.select(RuleVersion).where(RuleVersion.rule_id == rule_id).order_by(RuleVersion.version.desc())
+    )
+    return [
+        RuleVersionOut(
+            rule_id=r.rule_id,
+            version=r.version,
+            name=r.name,
+            params=r.params,
+            severity=r.severity,
+            scope=r.scope,
+            enabled=r.enabled,
+            note=r.note,
+            created_at=r.created_at,
+            created_by=r.created_by,
+        )
+        for r in rows.all()
+    ]
+
+
+async def load_active_rules(session: AsyncSession, scopes: Iterable[str]) -> list[ActiveRule]:
+    """The enabled rule instances of the given scopes, in id order."""
+    rows = await session.execute(
+        sa.select(Rule.rule_id, Rule.version, Rule.family, Rule.params, Rule.severity, Rule.scope)
+        .where(Rule.enabled.is_(True), Rule.scope.in_(list(scopes)))
+        .order_by(Rule.rule_id)
+    )
+    active = []
+    for rule_id, version, name, params, severity, scope in rows.all():
+        family = FAMILIES.get(name)
+        if family is not None:
+            active.append(
+                ActiveRule(rule_id, version, family, parsed_params(family, params), severity, scope)
+            )
+    return active
+
+
+class RuleBook:
+    """The active pre/in rules, cached briefly: the review path's budget has no room for reading them each time.
+
+    A rule edited on this replica is seen at once (the cache is dropped); on other replicas within `ttl_s`.
+    """
+
+    def __init__(self, *, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._rules: list[ActiveRule] | None = None
+        self._loaded = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._rules = None
+
+    async def realtime_rules(self, db: Database) -> list[ActiveRule]:
+        rules = self._rules
+        if rules is not None and time.monotonic() - self._loaded < self.ttl_s:
+            return rules
+        async with self._lock:
+            if self._rules is None or time.monotonic() - self._loaded >= self.ttl_s:
+                async with db.transaction(readonly=True) as session:
+                    self._rules = await load_active_rules(session, ("pre", "in"))
+                self._loaded = time.monotonic()
+            return self._rules
+
+
+async def ensure_default_rules(db: Database, *, now: datetime) -> int:
+    """Ship one enabled instance of every family with the defaults of DESIGN §7 (idempotent; replica-safe)."""
+    created = 0
+    for family in FAMILIES.values():
+        try:
+            async with db.transaction() as session:
+                exists = await session.scalar(sa.select(Rule.rule_id).where(Rule.builtin == family.name))
+                if exists is not None:
+                    continue
+                row = Rule(
+                    family=family.name,
+                    name=family.title,
+                    version=1,
+                    params=params_to_json({p.name: p.default for p in family.params}),
+                    severity=family.severity,
+                    scope=family.scope,
+                    enabled=True,
+                    builtin=family.name,
+                    created_at=now,
+                    updated_at=now,
+                    updated_by=SYSTEM,
+                )
+                session.add(row)
+                await session.flush()
+                session.add(_version_of(row, note="shipped default 系统默认规则", by=SYSTEM, now=now))
+            created += 1
+        except IntegrityError:
+            continue  # another replica shipped it first
+    return created
+
+
+def default_rules_resource(clock: Clock) -> Any:
+    """A lifespan resource: the shipped rules exist before the service takes traffic."""
+
+    @asynccontextmanager
+    async def resource(app: FastAPI) -> AsyncIterator[None]:
+        await ensure_default_rules(app.state.db, now=clock.now())
+        yield
+
+    return resource
