@@ -1,0 +1,105 @@
+"""Routes of alerts (预警): list them, resolve one with a note."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from common.db import DbSession
+from common.principal import OpsPrincipal, Role
+from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal, ensure_scope
+from pricing.domain.money import micro_to_price
+from pricing.models import PriceAlert
+from pricing.schemas.drugs import FixmedinsCode
+from pricing.schemas.monitoring import AlertLight, AlertOut, AlertPage, AlertStatus, ResolveIn
+from pricing.service import alerts as service
+
+router = APIRouter()
+ALERTS = "alerts 价格预警"
+
+
+def alert_out(alert: PriceAlert) -> AlertOut:
+    return AlertOut(
+        alert_id=alert.alert_id,
+        fixmedins_code=alert.fixmedins_code,
+        med_list_codg=alert.med_list_codg,
+        admdvs=alert.admdvs,
+        light=AlertLight(alert.light),
+        status=AlertStatus(alert.status),
+        pric=micro_to_price(alert.price_micro),
+        reference_pric=micro_to_price(alert.reference_micro),
+        diff_ratio=alert.diff_ratio,
+        over_procurement=alert.over_procurement,
+        sale_id=alert.sale_id,
+        occurrences=alert.occurrences,
+        raised_at=alert.raised_at,
+        last_seen_at=alert.last_seen_at,
+        resolved_at=alert.resolved_at,
+        resolved_by=alert.resolved_by,
+        note=alert.note,
+    )
+
+
+@router.get(
+    "/alerts",
+    response_model=AlertPage,
+    responses=PROBLEMS,
+    tags=[ALERTS],
+    summary="Alerts, newest first (a POS sees its own pharmacy's) 预警列表",
+)
+async def list_alerts(
+    session: DbSession,
+    who: PharmacyPrincipal,
+    light: Annotated[AlertLight | None, Query(description="yellow | red")] = None,
+    status: Annotated[AlertStatus | None, Query(description="open | resolved")] = None,
+    fixmedins_code: Annotated[FixmedinsCode | None, Query(description="定点零售药店编码")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+) -> AlertPage:
+    if who.role is Role.POS:
+        fixmedins_code = fixmedins_code or who.scope
+        ensure_scope(who, fixmedins_code or "")
+    found = await service.list_alerts(
+        session,
+        light=light.value if light else None,
+        status=status.value if status else None,
+        fixmedins_code=fixmedins_code,
+        limit=limit + 1,
+        before=cursor,
+    )
+    return AlertPage(
+        items=[alert_out(alert) for alert in found[:limit]],
+        next_cursor=str(found[limit - 1].alert_id) if len(found) > limit else None,
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}", response_model=AlertOut, responses=PROBLEMS, tags=[ALERTS], summary="One alert"
+)
+async def get_alert(
+    alert_id: Annotated[int, Path(ge=1)], session: DbSession, who: PharmacyPrincipal
+) -> AlertOut:
+    alert = await service.get_alert(session, alert_id)
+    ensure_scope(who, alert.fixmedins_code)
+    return alert_out(alert)
+
+
+@router.post(
+    "/alerts/{alert_id}/resolve",
+    response_model=AlertOut,
+    responses=PROBLEMS,
+    tags=[ALERTS],
+    summary="Resolve an alert with a note 预警处理",
+)
+async def resolve_alert(
+    alert_id: Annotated[int, Path(ge=1)],
+    body: ResolveIn,
+    session: DbSession,
+    ops: OpsPrincipal,
+    clock: ClockDep,
+) -> AlertOut:
+    alert = await service.resolve_alert(
+        session, alert_id, note=body.note, resolved_by=ops.client_id, clock=clock
+    )
+    return alert_out(alert)

@@ -1,0 +1,172 @@
+"""Routes of drug reference data and of the public comparison (药价比价)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from common.db import DbSession
+from common.principal import OpsPrincipal
+from pricing.api.bulk import BULK_RESPONSES, bulk_body, records_of
+from pricing.api.deps import PROBLEMS, AnyPrincipal, ClockDep, decode_cursor, encode_cursor
+from pricing.domain.money import micro_to_price
+from pricing.models import Drug
+from pricing.schemas.drugs import Admdvs, BulkOut, DrugIn, DrugOut, DrugPage, DrugRow, MedListCodg
+from pricing.schemas.monitoring import ComparedPharmacy, CompareOut
+from pricing.service import compare as comparison
+from pricing.service import drugs as service
+
+router = APIRouter()
+DRUGS = "drugs 药品基础信息"
+PUBLIC = "public 公众比价"
+DrugCode = Annotated[MedListCodg, Path(description="医保目录编码 drug code")]
+
+
+def drug_out(drug: Drug) -> DrugOut:
+    return DrugOut(
+        med_list_codg=drug.med_list_codg,
+        generic_name=drug.generic_name,
+        dosage_form=drug.dosage_form,
+        spec=drug.spec,
+        manufacturer=drug.manufacturer,
+        listing_price=micro_to_price(drug.listing_price_micro) if drug.listing_price_micro else None,
+        procurement_price=micro_to_price(drug.procurement_price_micro)
+        if drug.procurement_price_micro
+        else None,
+        updated_at=drug.updated_at,
+    )
+
+
+@router.put(
+    "/drugs/{med_list_codg}",
+    response_model=DrugOut,
+    status_code=201,
+    responses={**PROBLEMS, 200: {"description": "It existed: replaced"}},
+    tags=[DRUGS],
+    summary="Create or replace a drug 药品基础信息维护",
+)
+async def put_drug(
+    med_list_codg: DrugCode,
+    body: DrugIn,
+    session: DbSession,
+    _ops: OpsPrincipal,
+    clock: ClockDep,
+    response: Response,
+) -> DrugOut:
+    drug, created = await service.put_drug(session, med_list_codg, body, clock=clock)
+    if not created:
+        response.status_code = 200
+    return drug_out(drug)
+
+
+@router.post(
+    "/drugs/bulk",
+    response_model=BulkOut,
+    responses={**PROBLEMS, **BULK_RESPONSES},
+    tags=[DRUGS],
+    summary="Load many drugs, all or nothing (JSON or CSV) 药品基础信息批量导入",
+    openapi_extra=bulk_body(
+        "drugs",
+        {
+            "drugs": [
+                {
+                    "med_list_codg": "XC10AAA0001010101",
+                    "generic_name": "阿托伐他汀钙片",
+                    "dosage_form": "片剂",
+                    "spec": "20mg*7片",
+                    "manufacturer": "北京嘉林药业股份有限公司",
+                    "listing_price": "25.80",
+                    "procurement_price": "4.68",
+                },
+                {"med_list_codg": "XJ01CAA0001010101", "generic_name": "阿莫西林胶囊", "spec": "0.25g*24粒"},
+            ]
+        },
+        "med_list_codg,generic_name,dosage_form,spec,manufacturer,listing_price,procurement_price\n"
+        "XC10AAA0001010101,阿托伐他汀钙片,片剂,20mg*7片,北京嘉林药业股份有限公司,25.80,4.68\n"
+        "XJ01CAA0001010101,阿莫西林胶囊,胶囊剂,0.25g*24粒,,,\n",
+    ),
+)
+async def load_drugs(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+    records = await records_of(request, "drugs", DrugRow)
+    outcome = await service.load_drugs(session, records, clock=clock)
+    return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
+
+
+@router.get(
+    "/drugs/{med_list_codg}",
+    response_model=DrugOut,
+    responses=PROBLEMS,
+    tags=[DRUGS],
+    summary="One drug 药品查询",
+)
+async def get_drug(med_list_codg: DrugCode, session: DbSession, _who: AnyPrincipal) -> DrugOut:
+    return drug_out(await service.get_drug(session, med_list_codg))
+
+
+@router.get(
+    "/drugs",
+    response_model=DrugPage,
+    responses=PROBLEMS,
+    tags=[PUBLIC, DRUGS],
+    summary="Search drugs by name 药品名称检索 (open to the public)",
+)
+async def search_drugs(
+    session: DbSession,
+    _who: AnyPrincipal,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="any part of the generic name, or the code's start"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+) -> DrugPage:
+    found = await service.search_drugs(
+        session,
+        q=(q.strip() or None) if q else None,
+        limit=limit + 1,
+        after=decode_cursor(cursor) if cursor else None,
+    )
+    return DrugPage(
+        items=[drug_out(drug) for drug in found[:limit]],
+        next_cursor=encode_cursor(found[limit - 1].med_list_codg) if len(found) > limit else None,
+    )
+
+
+@router.get(
+    "/compare",
+    response_model=CompareOut,
+    responses=PROBLEMS,
+    tags=[PUBLIC],
+    summary="Compare a drug's price across the pharmacies of a region, cheapest first 药价比价 (open to the public)",
+)
+async def compare(
+    session: DbSession,
+    _who: AnyPrincipal,
+    clock: ClockDep,
+    med_list_codg: Annotated[MedListCodg, Query(description="医保目录编码 drug code")],
+    admdvs: Annotated[Admdvs, Query(description="行政区划 6-digit region, e.g. 420100")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> CompareOut:
+    drug = await service.get_drug(session, med_list_codg)
+    found = await comparison.compare(session, drug, admdvs, now=clock.now(), limit=limit)
+    return CompareOut(
+        med_list_codg=drug.med_list_codg,
+        generic_name=drug.generic_name,
+        spec=drug.spec,
+        manufacturer=drug.manufacturer,
+        admdvs=admdvs,
+        reference_pric=micro_to_price(found.reference_micro) if found.reference_micro is not None else None,
+        pharmacies=[
+            ComparedPharmacy(
+                fixmedins_code=offer.fixmedins_code,
+                fixmedins_name=offer.fixmedins_name,
+                pric=micro_to_price(offer.price_micro),
+                light=offer.light.value,
+                observed_at=offer.observed_at,
+            )
+            for offer in found.offers
+        ],
+    )

@@ -1,0 +1,84 @@
+"""Routes of the volume-price comparison index (量价比较指数): one pharmacy's month, a region's ranking."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from common.db import DbSession
+from common.money import fen_to_yuan
+from common.principal import OpsPrincipal
+from pricing.api.deps import PROBLEMS, PharmacyPrincipal, ensure_scope
+from pricing.schemas.drugs import Admdvs, FixmedinsCode
+from pricing.schemas.monitoring import PriceIndexOut, RankingOut
+from pricing.service import index as service
+from pricing.service import settings as monitoring
+from pricing.service.index import PharmacyIndex
+
+router = APIRouter()
+INDEX = "price index 量价比较指数"
+Month = Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+
+
+def index_out(found: PharmacyIndex, warning_line: str) -> PriceIndexOut:
+    return PriceIndexOut(
+        fixmedins_code=found.fixmedins_code,
+        fixmedins_name=found.fixmedins_name,
+        admdvs=found.admdvs,
+        month=found.month,
+        lines=found.lines,
+        sales_amount=fen_to_yuan(found.sales_fen),
+        reference_amount=fen_to_yuan(found.reference_fen),
+        price_index=format(found.index, "f") if found.index is not None else None,
+        warning_line=warning_line,
+        above_warning_line=found.above,
+    )
+
+
+@router.get(
+    "/pharmacies/{fixmedins_code}/price-index",
+    response_model=PriceIndexOut,
+    responses=PROBLEMS,
+    tags=[INDEX],
+    summary="A pharmacy's volume-price comparison index for a month 药店量价比较指数",
+)
+async def pharmacy_index(
+    fixmedins_code: Annotated[FixmedinsCode, Path(description="定点零售药店编码")],
+    month: Month,
+    session: DbSession,
+    who: PharmacyPrincipal,
+) -> PriceIndexOut:
+    ensure_scope(who, fixmedins_code)
+    settings = await monitoring.current(session)
+    found = await service.pharmacy_index(
+        session, fixmedins_code, month=month, warning_line=settings.index_warning_line
+    )
+    return index_out(found, format(settings.index_warning_line, "f"))
+
+
+@router.get(
+    "/price-index/ranking",
+    response_model=RankingOut,
+    responses=PROBLEMS,
+    tags=[INDEX],
+    summary="Pharmacies of a region ranked by index, those above the warning line listed 量价比较指数排名",
+)
+async def ranking(
+    month: Month,
+    session: DbSession,
+    _ops: OpsPrincipal,
+    admdvs: Annotated[Admdvs | None, Query(description="行政区划; absent: every region")] = None,
+) -> RankingOut:
+    settings = await monitoring.current(session)
+    line = format(settings.index_warning_line, "f")
+    found = await service.ranking(
+        session, month=month, admdvs=admdvs, warning_line=settings.index_warning_line
+    )
+    return RankingOut(
+        month=month,
+        admdvs=admdvs,
+        warning_line=line,
+        items=[index_out(item, line) for item in found],
+        listed=[item.fixmedins_code for item in found if item.above],
+    )

@@ -1,0 +1,62 @@
+"""Route of POS sales uploads (like 3505): each line recorded or rejected, with its light at once."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from common.db import DbSession
+from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal, ensure_scope
+from pricing.schemas.monitoring import SaleResult, SalesIn, SalesOut
+from pricing.service.observations import SaleLine, record_sales
+
+router = APIRouter()
+
+
+@router.post(
+    "/sales",
+    response_model=SalesOut,
+    responses=PROBLEMS,
+    tags=["sales 销售价格采集"],
+    summary="Upload sales with their final prices; each line's light at once 药品销售上传",
+    description="Idempotent per line on (fixmedins_code, sale_id): the same line again gets its original "
+    "answer (`replay: true`); the same sale_id with other content is rejected with SALE_ID_CONFLICT. "
+    "An unknown drug or pharmacy rejects that line with its reason; the other lines are recorded.",
+)
+async def upload_sales(
+    body: SalesIn, session: DbSession, who: PharmacyPrincipal, clock: ClockDep
+) -> SalesOut:
+    ensure_scope(who, body.fixmedins_code)
+    lines = [
+        SaleLine(
+            sale_id=line.sale_id,
+            med_list_codg=line.med_list_codg,
+            price=line.finl_trns_pric,
+            cnt=line.cnt,
+            sel_time=line.sel_time,
+            drug_trac_codg=tuple(line.drug_trac_codg),
+        )
+        for line in body.sales
+    ]
+    recorded = await record_sales(session, body.fixmedins_code, lines, clock=clock)
+    results = [
+        SaleResult(
+            sale_id=outcome.sale_id,
+            status="accepted" if outcome.accepted else "rejected",
+            light=outcome.light,
+            pric=outcome.price,
+            reference_pric=outcome.reference,
+            diff_ratio=outcome.diff_ratio,
+            over_procurement=outcome.over_procurement,
+            replay=outcome.replay,
+            reason=outcome.reason,
+            message=outcome.message,
+        )
+        for outcome in recorded.outcomes
+    ]
+    accepted = sum(1 for result in results if result.status == "accepted")
+    return SalesOut(
+        fixmedins_code=body.fixmedins_code,
+        accepted=accepted,
+        rejected=len(results) - accepted,
+        results=results,
+    )

@@ -1,0 +1,338 @@
+"""Reference prices kept up to date on every sale, rebuilt on demand for prices that aged out of the window.
+
+Per (drug, region) the service keeps each pharmacy's latest price (`latest_price`, with `counted` while it
+is inside the window and so in the table) and how many pharmacies ask each price (`price_count`). A sale
+moves one pharmacy from its old price to its new one (two counts change), prices of the group that left
+the window are taken out, and the reference is read off the group's price table — never recomputed from
+the sales. `recompute` rebuilds every table from the latest prices (the window edge for groups nobody
+sold since, and a repair if ever needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pricing.domain.reference import Reference, reference_from_counts
+from pricing.models import LatestPrice, PriceCount, ReferencePrice, table_of
+
+_CHUNK = 900
+_WRITE_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class RecomputeResult:
+    aged_out: int
+    references: int
+    previous_references: int
+    seconds: float
+
+
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_key(med_list_codg: str, admdvs: str) -> int:
+    digest = hashlib.blake2b(f"pricing|{med_list_codg}|{admdvs}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+async def lock_groups(session: AsyncSession, admdvs: str, drugs: Iterable[str]) -> None:
+    """On PostgreSQL, serialise the writers of each (drug, region) for the transaction (SQLite has one writer).
+
+    Taken in key order, so two uploads that share drugs queue instead of deadlocking.
+    """
+    if not _is_postgres(session):
+        return
+    keys = sorted({_lock_key(drug, admdvs) for drug in drugs})
+    if keys:
+        # One round trip; the ordered subquery feeds the locks in key order.
+        await session.execute(
+            sa.text(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM "
+                "(SELECT k FROM unnest(CAST(:keys AS bigint[])) AS u(k) ORDER BY k) AS ordered"
+            ),
+            {"keys": keys},
+        )
+
+
+async def update_references(
+    session: AsyncSession,
+    *,
+    fixmedins_code: str,
+    admdvs: str,
+    latest: Mapping[str, tuple[int, datetime]],
+    cutoff: datetime,
+    now: datetime,
+) -> dict[str, Reference | None]:
+    """Apply one pharmacy's newest sale of each drug and return each drug's reference in the region.
+
+    `latest` maps a drug to (price in millionths, sel_time) of the pharmacy's newest sale among those being
+    recorded; a sale older than the pharmacy's stored latest changes nothing. Prices older than `cutoff`
+    leave the group's table first.
+    """
+    drugs = sorted(latest)
+    if not drugs:
+        return {}
+    await lock_groups(session, admdvs, drugs)
+    lp, pc = table_of(LatestPrice), table_of(PriceCount)
+    mine: dict[str, dict[str, object]] = {}
+    aged: list[tuple[str, int]] = []
+    counts: dict[str, dict[int, int]] = defaultdict(dict)
+    for start in range(0, len(drugs), _CHUNK):
+        chunk = drugs[start : start + _CHUNK]
+        rows = await session.execute(
+            sa.select(lp.c.med_list_codg, lp.c.price_micro, lp.c.observed_at, lp.c.counted).where(
+                lp.c.admdvs == admdvs, lp.c.fixmedins_code == fixmedins_code, lp.c.med_list_codg.in_(chunk)
+            )
+        )
+        for drug, price, observed_at, counted in rows:
+            mine[drug] = {"price": price, "observed_at": observed_at, "counted": counted}
+        expired = await session.execute(
+            sa.select(lp.c.med_list_codg, lp.c.fixmedins_code, lp.c.price_micro).where(
+                lp.c.admdvs == admdvs,
+                lp.c.med_list_codg.in_(chunk),
+                lp.c.counted.is_(True),
+                lp.c.observed_at < cutoff,
+            )
+        )
+        for drug, code, price in expired:
+            aged.append((drug, price))
+            if code == fixmedins_code:
+                mine[drug]["counted"] = False
+        tables = await session.execute(
+            sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
+                pc.c.admdvs == admdvs, pc.c.med_list_codg.in_(chunk)
+            )
+        )
+        for drug, price, pharmacies in tables:
+            counts[drug][price] = pharmacies
+    before = {drug: dict(table) for drug, table in counts.items()}
+    for drug, price in aged:
+        counts[drug][price] = counts[drug].get(price, 0) - 1
+    if aged:
+        for start in range(0, len(drugs), _CHUNK):
+            await session.execute(
+                sa.update(lp)
+                .where(
+                    lp.c.admdvs == admdvs,
+                    lp.c.med_list_codg.in_(drugs[start : start + _CHUNK]),
+                    lp.c.counted.is_(True),
+                    lp.c.observed_at < cutoff,
+                )
+                .values(counted=False)
+            )
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    for drug in drugs:
+        price, observed_at = latest[drug]
+        counted = observed_at >= cutoff
+        stored = mine.get(drug)
+        row = {
+            "med_list_codg": drug,
+            "admdvs": admdvs,
+            "fixmedins_code": fixmedins_code,
+            "price_micro": price,
+            "observed_at": observed_at,
+            "counted": counted,
+        }
+        if stored is None:
+            inserts.append(row)
+        elif observed_at >= stored["observed_at"]:  # type: ignore[operator]
+            if stored["counted"]:
+                old = stored["price"]
+                assert isinstance(old, int)
+                counts[drug][old] = counts[drug].get(old, 0) - 1
+            updates.append(row)
+        else:
+            continue  # an older sale arriving late: the pharmacy's latest price stands
+        if counted:
+            counts[drug][price] = counts[drug].get(price, 0) + 1
+    for start in range(0, len(inserts), _WRITE_BATCH):
+        await session.execute(sa.insert(lp), inserts[start : start + _WRITE_BATCH])
+    for start in range(0, len(updates), _WRITE_BATCH):
+        await session.execute(sa.update(LatestPrice), updates[start : start + _WRITE_BATCH])
+    await _write_counts(session, admdvs, before, counts)
+    references = {drug: reference_from_counts(counts.get(drug, {})) for drug in drugs}
+    await _write_references(session, admdvs, references, now)
+    return references
+
+
+async def _write_counts(
+    session: AsyncSession,
+    admdvs: str,
+    before: Mapping[str, Mapping[int, int]],
+    after: Mapping[str, Mapping[int, int]],
+) -> None:
+    pc = table_of(PriceCount)
+    inserts, updates, deletes = [], [], []
+    for drug, table in after.items():
+        old = before.get(drug, {})
+        for price, pharmacies in table.items():
+            key = {"med_list_codg": drug, "admdvs": admdvs, "price_micro": price}
+            if price in old:
+                if pharmacies <= 0:
+                    deletes.append({"d": drug, "p": price})
+                elif pharmacies != old[price]:
+                    updates.append({**key, "pharmacies": pharmacies})
+            elif pharmacies > 0:
+                inserts.append({**key, "pharmacies": pharmacies})
+    if inserts:
+        await session.execute(sa.insert(pc), inserts)
+    if updates:
+        await session.execute(sa.update(PriceCount), updates)
+    if deletes:
+        await session.execute(
+            sa.delete(pc).where(
+                pc.c.admdvs == admdvs,
+                pc.c.med_list_codg == sa.bindparam("d"),
+                pc.c.price_micro == sa.bindparam("p"),
+            ),
+            deletes,
+        )
+
+
+async def _write_references(
+    session: AsyncSession, admdvs: str, references: Mapping[str, Reference | None], now: datetime
+) -> None:
+    rp = table_of(ReferencePrice)
+    drugs = sorted(references)
+    existing: dict[str, tuple[int, str, int]] = {}
+    for start in range(0, len(drugs), _CHUNK):
+        rows = await session.execute(
+            sa.select(rp.c.med_list_codg, rp.c.price_micro, rp.c.basis, rp.c.pharmacies).where(
+                rp.c.admdvs == admdvs, rp.c.med_list_codg.in_(drugs[start : start + _CHUNK])
+            )
+        )
+        existing.update({drug: (price, basis, n) for drug, price, basis, n in rows})
+    inserts, updates, deletes = [], [], []
+    for drug in drugs:
+        reference = references[drug]
+        if reference is None:
+            if drug in existing:
+                deletes.append({"d": drug})
+            continue
+        row = {
+            "med_list_codg": drug,
+            "admdvs": admdvs,
+            "price_micro": reference.price_micro,
+            "basis": reference.basis.value,
+            "pharmacies": reference.pharmacies,
+            "computed_at": now,
+        }
+        if drug not in existing:
+            inserts.append(row)
+        elif existing[drug] != (reference.price_micro, reference.basis.value, reference.pharmacies):
+            updates.append(row)
+    if inserts:
+        await session.execute(sa.insert(rp), inserts)
+    if updates:
+        await session.execute(sa.update(ReferencePrice), updates)
+    if deletes:
+        await session.execute(
+            sa.delete(rp).where(rp.c.admdvs == admdvs, rp.c.med_list_codg == sa.bindparam("d")), deletes
+        )
+
+
+async def get_reference(session: AsyncSession, med_list_codg: str, admdvs: str) -> ReferencePrice | None:
+    return await session.get(ReferencePrice, (med_list_codg, admdvs))
+
+
+async def list_references(
+    session: AsyncSession, *, med_list_codg: str | None, admdvs: str | None, limit: int
+) -> list[ReferencePrice]:
+    query = sa.select(ReferencePrice)
+    if med_list_codg:
+        query = query.where(ReferencePrice.med_list_codg == med_list_codg)
+    if admdvs:
+        query = query.where(ReferencePrice.admdvs == admdvs)
+    query = query.order_by(ReferencePrice.med_list_codg, ReferencePrice.admdvs).limit(limit)
+    return list((await session.scalars(query)).all())
+
+
+async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -> RecomputeResult:
+    """Rebuild every price table and reference from the pharmacies' latest prices inside the window.
+
+    On PostgreSQL the three tables are locked for the rebuild, so sales recorded meanwhile wait for it
+    rather than being overwritten by it.
+    """
+    started = time.perf_counter()
+    lp, pc, rp = table_of(LatestPrice), table_of(PriceCount), table_of(ReferencePrice)
+    if _is_postgres(session):
+        await session.execute(
+            sa.text("LOCK TABLE latest_price, price_count, reference_price IN SHARE ROW EXCLUSIVE MODE")
+        )
+    cutoff = now - timedelta(days=window_days)
+    expired = sa.and_(lp.c.counted.is_(True), lp.c.observed_at < cutoff)
+    aged_out = await session.scalar(sa.select(sa.func.count()).select_from(lp).where(expired)) or 0
+    await session.execute(sa.update(lp).where(expired).values(counted=False))
+    await session.execute(
+        sa.update(lp).where(lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
+    )
+    before = await session.scalar(sa.select(sa.func.count()).select_from(rp)) or 0
+    await session.execute(sa.delete(pc))
+    await session.execute(
+        sa.insert(pc).from_select(
+            ["med_list_codg", "admdvs", "price_micro", "pharmacies"],
+            sa.select(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro, sa.func.count())
+            .where(lp.c.counted.is_(True))
+            .group_by(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro),
+        )
+    )
+    await session.execute(sa.delete(rp))
+    result = await session.stream(
+        sa.select(pc.c.med_list_codg, pc.c.admdvs, pc.c.price_micro, pc.c.pharmacies).order_by(
+            pc.c.med_list_codg, pc.c.admdvs
+        ),
+        execution_options={"yield_per": 10_000},
+    )
+    batch: list[dict[str, object]] = []
+    held = 0
+    group: tuple[str, str] | None = None
+    table: dict[int, int] = {}
+
+    def close_group() -> None:
+        nonlocal held
+        if group is None:
+            return
+        reference = reference_from_counts(table)
+        if reference is not None:
+            held += 1
+            batch.append(
+                {
+                    "med_list_codg": group[0],
+                    "admdvs": group[1],
+                    "price_micro": reference.price_micro,
+                    "basis": reference.basis.value,
+                    "pharmacies": reference.pharmacies,
+                    "computed_at": now,
+                }
+            )
+
+    pending: list[list[dict[str, object]]] = []
+    async for drug, admdvs, price, pharmacies in result:
+        if group != (drug, admdvs):
+            close_group()
+            group, table = (drug, admdvs), {}
+            if len(batch) >= _WRITE_BATCH:
+                pending.append(batch)
+                batch = []
+        table[price] = pharmacies
+    close_group()
+    if batch:
+        pending.append(batch)
+    for rows in pending:
+        await session.execute(sa.insert(rp), rows)
+    return RecomputeResult(
+        aged_out=aged_out,
+        references=held,
+        previous_references=before,
+        seconds=round(time.perf_counter() - started, 3),
+    )
