@@ -12,6 +12,7 @@ from common.app import create_service_app
 from common.clock import Clock
 from gateway.admin import router as admin_router
 from gateway.config import Settings
+from gateway.national.api import router as national_router
 from gateway.openapi import MergedOpenAPI, services_ready
 from gateway.overview import router as overview_router
 from gateway.proxy import proxy_router, upstream_client
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         settings=settings,
         title="医保平台 Medical-insurance platform",
         description=DESCRIPTION,
-        routers=[admin_router, overview_router, proxy_router(list(settings.upstreams()))],
+        routers=[admin_router, overview_router, national_router, proxy_router(list(settings.upstreams()))],
         clock=clock,
         resources=[upstream_client],
         with_dead_letters=False,

@@ -27,3 +27,30 @@ class ApiClient(Base):
     key_hash: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class NationalMessage(Base):
+    """A national-interface message answered successfully: replayed as is when its msgid comes again."""
+
+    __tablename__ = "national_message"
+
+    client_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    msgid: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    infno: Mapped[str] = mapped_column(sa.String(8))
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    answer: Mapped[dict[str, object]] = mapped_column(sa.JSON())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NationalSignIn(Base):
+    """A 9001 sign-in (签到) of an institution's operator, with the sign_no issued for it."""
+
+    __tablename__ = "national_sign_in"
+
+    sign_no: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    client_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30))
+    opter_no: Mapped[str] = mapped_column(sa.String(30))
+    mac: Mapped[str | None] = mapped_column(sa.String(64))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    sign_time: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,184 @@
+"""POST /fsi/api/rsfComIfsService/callService: the national envelope in, the national answer out (always 200)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+
+from common.errors import ProblemError
+from common.principal import Principal
+from gateway.models import NationalMessage
+from gateway.national.calls import Context
+from gateway.national.envelope import FAILURE, SUCCESS, Envelope, NationalError, answer, ref_msgid
+from gateway.national.transactions import TRANSACTIONS
+from gateway.proxy import _admit
+
+log = logging.getLogger("gateway.national")
+router = APIRouter(tags=["national interface 国家接口"])
+PATH = "/fsi/api/rsfComIfsService/callService"
+# Left out of the idempotency hash: a retry is stamped with the time it is sent again.
+_NOT_HASHED = frozenset({"inf_time"})
+
+EXAMPLE = {
+    "infno": "1101",
+    "msgid": "H42010000001202603020930000001",
+    "mdtrtarea_admvs": "420100",
+    "insuplc_admdvs": "420100",
+    "recer_sys_code": "YBJ",
+    "opter": "001",
+    "opter_name": "张收费",
+    "opter_type": "1",
+    "fixmedins_code": "H42010000001",
+    "fixmedins_name": "武汉市第一医院",
+    "sign_no": "20260302093000000000000001",
+    "inf_time": "2026-03-02 09:30:00",
+    "infver": "V1.0",
+    "input": {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "420102198005011234", "psn_no": ""}},
+}
+
+
+def _request_hash(envelope: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {key: value for key, value in envelope.items() if key not in _NOT_HASHED},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
+    try:
+        raw = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise NationalError("MALFORMED_ENVELOPE", "The body is not valid JSON.") from exc
+    if not isinstance(raw, dict):
+        raise NationalError("MALFORMED_ENVELOPE", "The body must be a JSON object (the national envelope).")
+    try:
+        return Envelope.model_validate(raw), raw
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "envelope"
+        raise NationalError("MALFORMED_ENVELOPE", f"{where}: {first['msg']}") from exc
+
+
+async def _replayed(request: Request, client_id: str, msgid: str, digest: str) -> dict[str, Any] | None:
+    async with request.app.state.db.transaction(readonly=True) as session:
+        stored = await session.scalar(
+            sa.select(NationalMessage).where(
+                NationalMessage.client_id == client_id, NationalMessage.msgid == msgid
+            )
+        )
+    if stored is None:
+        return None
+    if stored.request_hash != digest:
+        raise NationalError(
+            "MSGID_CONFLICT", f"msgid {msgid} was used already for another message; send a new msgid."
+        )
+    return dict(stored.answer)
+
+
+async def _remember(
+    request: Request,
+    principal: Principal,
+    envelope: Envelope,
+    digest: str,
+    reply: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Store a successful answer; when a concurrent copy of the message got there first, its answer wins."""
+    try:
+        async with request.app.state.db.transaction() as session:
+            session.add(
+                NationalMessage(
+                    client_id=principal.client_id,
+                    msgid=envelope.msgid,
+                    infno=envelope.infno,
+                    request_hash=digest,
+                    answer=reply,
+                    created_at=now,
+                )
+            )
+    except IntegrityError:
+        first = await _replayed(request, principal.client_id, envelope.msgid, digest)
+        return first or reply
+    return reply
+
+
+async def _handle(request: Request, received: datetime) -> dict[str, Any]:
+    clock = request.app.state.clock
+    refmsgid = ref_msgid(None, received)
+    try:
+        principal, body = await _admit(request, "national", "callService")
+    except ProblemError as exc:
+        return answer(
+            infcode=FAILURE,
+            refmsgid=refmsgid,
+            received=received,
+            responded=clock.now(),
+            err_msg=f"[{exc.code}] {exc.detail}",
+        )
+    envelope: Envelope | None = None
+    try:
+        envelope, raw = _parse(body)
+        refmsgid = ref_msgid(envelope.insuplc_admdvs, received)
+        if not principal.may_act_for(envelope.fixmedins_code):
+            raise NationalError(
+                "SCOPE_FORBIDDEN", f"This API key may not act for institution {envelope.fixmedins_code}."
+            )
+        digest = _request_hash(raw)
+        replay = await _replayed(request, principal.client_id, envelope.msgid, digest)
+        if replay is not None:
+            return replay
+        transaction = TRANSACTIONS.get(envelope.infno)
+        if transaction is None:
+            raise NationalError(
+                "INFNO_UNSUPPORTED",
+                f"Transaction {envelope.infno} is not offered here; supported: {', '.join(sorted(TRANSACTIONS))}.",
+            )
+        output = await transaction.handle(Context(request, principal, envelope, received), envelope.input)
+    except NationalError as exc:
+        if envelope is not None:
+            log.info("national %s msgid %s refused: %s", envelope.infno, envelope.msgid, exc.code)
+        return answer(
+            infcode=FAILURE, refmsgid=refmsgid, received=received, responded=clock.now(), err_msg=exc.err_msg
+        )
+    reply = answer(
+        infcode=SUCCESS, refmsgid=refmsgid, received=received, responded=clock.now(), output=output
+    )
+    reply = json.loads(json.dumps(reply, default=str))
+    return await _remember(request, principal, envelope, digest, reply, received)
+
+
+@router.post(
+    PATH,
+    summary="国家接口 national interface: one envelope, any supported infno (always 200; infcode says how it went)",
+    description='The 定点医药机构接口规范 envelope. `infcode` "0" is success; "-1" a failure with `err_msg` '
+    '"[CODE] message". `msgid` is idempotent per API key: the same message again gets its original answer, '
+    "another message under a used msgid gets MSGID_CONFLICT. Supported infno: "
+    + ", ".join(f"{infno} {t.name}" for infno, t in TRANSACTIONS.items()),
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}, "required": True}},
+)
+async def call_service(request: Request) -> dict[str, Any]:
+    received = request.app.state.clock.now()
+    try:
+        return await _handle(request, received)
+    except Exception:  # the national convention has no HTTP errors: anything unforeseen is still an answer
+        log.exception("national interface: unexpected failure")
+        return answer(
+            infcode=FAILURE,
+            refmsgid=ref_msgid(None, received),
+            received=received,
+            responded=request.app.state.clock.now(),
+            err_msg="[INTERNAL_ERROR] The platform could not answer this message; retry with the same msgid.",
+        )

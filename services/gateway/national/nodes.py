@@ -1,0 +1,242 @@
+"""Input nodes of the national transactions (节点), validated before any service is called.
+
+National clients send many fields we do not use (科室, 医师, 病历号 ...): they are accepted and ignored.
+Money and quantities are Decimal (the body is parsed with decimals, never floats) and go on as strings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from gateway.national.envelope import NationalError
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+
+
+def _text(value: Any) -> Any:
+    # National clients send codes as numbers now and then (med_type 11, acct_used_flag "1"): accept both.
+    return str(value) if isinstance(value, int | Decimal) and not isinstance(value, bool) else value
+
+
+Code = Annotated[
+    str, BeforeValidator(_text), StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+Flag = Annotated[Literal["0", "1"], BeforeValidator(_text)]
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        # National clients send "" for every field they leave empty: it means absent, not an empty code.
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if item != ""}
+        return value
+
+
+class SignIn(Node):
+    """9001 signIn"""
+
+    opter_no: Code
+    mac: Text | None = None
+    ip: Text | None = None
+
+
+class PersonQuery(Node):
+    """1101 data"""
+
+    mdtrt_cert_type: Code = Field(description="就诊凭证类型 02 居民身份证")
+    mdtrt_cert_no: Code | None = None
+    psn_no: Code | None = None
+    psn_cert_type: Code | None = None
+    certno: Code | None = None
+
+
+class Registration(Node):
+    """2201 data / 2401 mdtrtinfo"""
+
+    psn_no: Code
+    insutype: Code
+    begntime: Text
+    mdtrt_cert_type: Code | None = None
+    mdtrt_cert_no: Code | None = None
+    ipt_otp_no: Code | None = None
+    ipt_no: Code | None = None
+    med_type: Code | None = None
+    dise_codg: Code | None = None
+    dise_name: Text | None = None
+
+
+class VisitInfo(Node):
+    """2203 mdtrtinfo"""
+
+    mdtrt_id: Code
+    psn_no: Code
+    med_type: Code | None = None
+    dise_codg: Code | None = None
+    dise_name: Text | None = None
+
+
+class FeeLine(Node):
+    """2204/2301 one feedetail row"""
+
+    feedetl_sn: Code
+    mdtrt_id: Code
+    psn_no: Code
+    med_list_codg: Code
+    medins_list_codg: Code | None = None
+    det_item_fee_sumamt: Decimal
+    cnt: Decimal
+    pric: Decimal
+    fee_ocur_time: Text
+    drug_trac_codg: list[Code] | Code | None = None
+    dise_codg: Code | None = None
+
+
+class FeeUpload(Node):
+    feedetail: list[FeeLine] = Field(min_length=1, max_length=1000)
+
+
+class Withdrawal(Node):
+    """2205 data"""
+
+    mdtrt_id: Code
+    feedetl_sn: Code
+    psn_no: Code
+
+
+class Settling(Node):
+    """2206/2207 and 2303/2304 data"""
+
+    psn_no: Code
+    mdtrt_id: Code
+    medfee_sumamt: Decimal | None = None
+    acct_used_flag: Flag = "0"
+    medins_setl_id: Id | None = None
+    insutype: Code | None = None
+    endtime: Text | None = None
+
+
+class Reversal(Node):
+    """2208/2305 data"""
+
+    setl_id: Code
+    mdtrt_id: Code
+    psn_no: Code
+
+
+class ReviewLine(Node):
+    feedetl_sn: Code | None = None
+    rx_id: Code | None = None
+    med_list_codg: Code | None = None
+    hilist_code: Code | None = None
+    chrgitm_lv: Code | None = None
+    cnt: Decimal
+    pric: Decimal
+    det_item_fee_sumamt: Decimal | None = None
+    sumamt: Decimal | None = None
+    fee_ocur_time: Text | None = None
+    drug_trac_codg: list[Code] | None = None
+
+
+class ReviewQuery(Node):
+    """3101/3102 data: one patient's claim (patient_dtos flattened to one encounter)"""
+
+    psn_no: Code
+    insutype: Code
+    med_type: Code
+    begntime: Text
+    endtime: Text | None = None
+    mdtrt_id: Code | None = None
+    dise_codg: Code | None = None
+    feedetail: list[ReviewLine] = Field(min_length=1, max_length=2000)
+
+
+class TotalsQuery(Node):
+    """3201 data"""
+
+    insutype: Code | None = None
+    clr_type: Code | None = None
+    setl_optins: Code | None = None
+    stmt_begndate: Text
+    stmt_enddate: Text
+    medfee_sumamt: Decimal
+    fund_pay_sumamt: Decimal
+    acct_pay: Decimal
+    fixmedins_setl_cnt: int
+
+
+class DetailsQuery(Node):
+    """3202 data"""
+
+    setl_optins: Code | None = None
+    stmt_begndate: Text
+    stmt_enddate: Text
+
+
+class DetailRow(Node):
+    """3202 details row"""
+
+    setl_id: Code | None = None
+    medins_setl_id: Id | None = None
+    medfee_sumamt: Decimal
+    fund_pay_sumamt: Decimal
+    acct_pay: Decimal
+
+
+class TraceCode(Node):
+    drug_trac_codg: Code
+
+
+class Sale(Node):
+    """3505 selinfo"""
+
+    med_list_codg: Code
+    fixmedins_hilist_id: Code | None = None
+    medins_prod_sel_no: Id | None = None
+    finl_trns_pric: Decimal
+    sel_retn_cnt: Decimal
+    sel_retn_time: Text
+    drugtracinfo: list[TraceCode] = Field(default_factory=list, max_length=1000)
+
+
+class Accumulations(Node):
+    """5206 data"""
+
+    psn_no: Code
+    cum_ym: Annotated[str, BeforeValidator(_text), StringConstraints(pattern=r"^[0-9]{4}(-?[0-9]{2})?$")]
+
+
+N = TypeVar("N", bound=BaseModel)
+
+
+def node(model: type[N], value: Any, where: str) -> N:
+    """`value` as `model`, or INVALID_INPUT naming the first field at fault (input.<node>.<field>)."""
+    if value is None:
+        raise NationalError("INVALID_INPUT", f"{where}: the node is required")
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(part) for part in (where, *first["loc"]))
+        raise NationalError("INVALID_INPUT", f"{loc}: {first['msg']}") from exc
+
+
+def node_list(model: type[N], value: Any, where: str, *, max_items: int = 10_000) -> list[N]:
+    if not isinstance(value, list) or len(value) > max_items:
+        raise NationalError("INVALID_INPUT", f"{where}: expected a list of at most {max_items} rows")
+    return [node(model, row, f"{where}.{index}") for index, row in enumerate(value)]
