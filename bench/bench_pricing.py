@@ -6,8 +6,10 @@
 1. Ingest: POST /sales in batches of 500 lines, in-service (the whole FastAPI stack over ASGI, no network),
    each line recorded with its light and the reference of its drug and region kept up to date.
 2. Reference prices: `density` × drugs × pharmacies latest prices (default 10,000 × 2,000 = 20 million,
-   in 4 regions, 5 price points per drug, a tenth older than the window) written by one SQL statement,
-   then the full recompute (POST /reference-prices/recompute's use case) timed.
+   in 4 regions, 5 price points per drug) written by one SQL statement as the incremental path leaves them
+   (all counted), a tenth now older than the window; then the full recompute
+   (POST /reference-prices/recompute's use case) timed: it rebuilds every count and reference and ages
+   that tenth out.
 
 Prints a table and writes var/bench/pricing.json. Measures, never asserts.
 """
@@ -129,7 +131,7 @@ def _fill_statement(dialect: str) -> sa.TextClause:
             WITH RECURSIVE dd(d) AS (SELECT 0 UNION ALL SELECT d + 1 FROM dd WHERE d < :drugs - 1),
                            pp(p) AS (SELECT 0 UNION ALL SELECT p + 1 FROM pp WHERE p < :pharmacies - 1)
             SELECT printf('D%05d', d), CASE p % {len(REGIONS)} {regions} END, printf('P%05d', p), {price},
-                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, 0
+                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, 1
             FROM dd, pp WHERE (p * 31 + d * 17) % 1000 < :permille
         """  # noqa: S608
     else:
@@ -137,7 +139,7 @@ def _fill_statement(dialect: str) -> sa.TextClause:
             INSERT INTO latest_price (med_list_codg, admdvs, fixmedins_code, price_micro, observed_at, counted)
             SELECT 'D' || lpad(d::text, 5, '0'), CASE p % {len(REGIONS)} {regions} END,
                    'P' || lpad(p::text, 5, '0'), {price},
-                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, false
+                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, true
             FROM generate_series(0, :drugs - 1) AS dd(d), generate_series(0, :pharmacies - 1) AS pp(p)
             WHERE (p * 31 + d * 17) % 1000 < :permille
         """  # noqa: S608

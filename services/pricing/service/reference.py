@@ -270,21 +270,23 @@ async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -
             sa.text("LOCK TABLE latest_price, price_count, reference_price IN SHARE ROW EXCLUSIVE MODE")
         )
     cutoff = now - timedelta(days=window_days)
-    expired = sa.and_(lp.c.counted.is_(True), lp.c.observed_at < cutoff)
-    aged_out = await session.scalar(sa.select(sa.func.count()).select_from(lp).where(expired)) or 0
-    await session.execute(sa.update(lp).where(expired).values(counted=False))
-    await session.execute(
-        sa.update(lp).where(lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
-    )
+    # The counts come from the window itself, not from the flags; then only the flags that are wrong are
+    # rewritten (the prices that aged out since the last sale of their drug), not every row.
     before = await session.scalar(sa.select(sa.func.count()).select_from(rp)) or 0
     await session.execute(sa.delete(pc))
     await session.execute(
         sa.insert(pc).from_select(
             ["med_list_codg", "admdvs", "price_micro", "pharmacies"],
             sa.select(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro, sa.func.count())
-            .where(lp.c.counted.is_(True))
+            .where(lp.c.observed_at >= cutoff)
             .group_by(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro),
         )
+    )
+    expired = sa.and_(lp.c.counted.is_(True), lp.c.observed_at < cutoff)
+    aged_out = await session.scalar(sa.select(sa.func.count()).select_from(lp).where(expired)) or 0
+    await session.execute(sa.update(lp).where(expired).values(counted=False))
+    await session.execute(
+        sa.update(lp).where(lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
     )
     await session.execute(sa.delete(rp))
     result = await session.stream(
