@@ -45,10 +45,15 @@ bench: $(STAMP)
 	$(PY) bench/bench_enrollment.py
 	$(PY) bench/bench_gateway.py
 	$(PY) bench/bench_settlement.py
+	$(PY) bench/bench_fraud.py
+	$(PY) bench/bench_pricing.py
 
 bench-pg: $(STAMP)
 	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
 	@$(PY) bench/bench_settlement.py --postgres "$(PG_URL)"
+	@$(PY) bench/bench_periods.py --postgres "$(PG_URL)" --month-sizes 300000,1000000,3000000
+	@$(PY) bench/bench_fraud.py --postgres "$(PG_URL)"
+	@$(PY) bench/bench_pricing.py --postgres "$(PG_URL)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services tests bench
