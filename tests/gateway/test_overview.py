@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
+from typing import Any
 
-from common.testing.apps import wait_for
+import httpx
+import pytest
+
+from common.clock import FrozenClock
+from common.config import AppEnv
+from common.testing.apps import LiveServer, wait_for
+from common.testing.databases import Databases
+from enrollment.app import create_app as create_enrollment
+from enrollment.config import Settings as EnrollmentSettings
 from enrollment.domain.certno import check_char
-from tests.gateway.test_proxy import bearer
+from fraud.app import create_app as create_fraud
+from fraud.config import Settings as FraudSettings
+from gateway.app import create_app as create_gateway
+from pricing.app import create_app as create_pricing
+from pricing.config import Settings as PricingSettings
+from settlement.app import create_app as create_settlement
+from settlement.config import Settings as SettlementSettings
+from tests.gateway.test_proxy import bearer, gateway_client, gateway_settings
 from tests.gateway.test_scopes import HOSPITAL_A, Clients, claim, clients, platform  # noqa: F401
+from tests.settlement.seed import seed_catalog, seed_institution, seed_person
 
 
 async def test_a_persons_overview_gathers_enrollment_and_settlement_and_marks_what_is_missing(
@@ -72,3 +91,62 @@ async def test_an_institutions_overview_has_todays_totals_and_is_for_ops_only(
     for name in ("his-a", "pos", "public"):
         refused = await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(keys[name]))
         assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_FORBIDDEN"), name
+
+
+@pytest.fixture
+async def full_platform(
+    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """All four services behind the gateway, on one NATS."""
+
+    def settings_of(module: Any, name: str, **extra: Any) -> Any:
+        return module(database_url=databases.url(name), nats_url=nats_url, app_env=AppEnv.TEST, **extra)
+
+    servers = {
+        "enrollment": LiveServer(
+            create_enrollment(settings_of(EnrollmentSettings, "enrollment"), clock=clock)
+        ),
+        "settlement": LiveServer(
+            create_settlement(
+                settings_of(SettlementSettings, "settlement", review_enabled=False), clock=clock
+            )
+        ),
+        "fraud": LiveServer(create_fraud(settings_of(FraudSettings, "fraud"), clock=clock)),
+        "pricing": LiveServer(create_pricing(settings_of(PricingSettings, "pricing"), clock=clock)),
+    }
+    for server in servers.values():
+        await server.start()
+    db = servers["settlement"].app.state.db
+    await seed_institution(db, HOSPITAL_A)
+    await seed_catalog(db, "A01", "01")
+    await seed_person(db, "P1")
+    gateway = create_gateway(
+        gateway_settings(
+            databases, nats_url, tmp_path, **{f"{name}_url": server.url for name, server in servers.items()}
+        ),
+        clock=clock,
+    )
+    try:
+        async with gateway_client(gateway, tmp_path) as (client, key):
+            yield client, key
+    finally:
+        for server in servers.values():
+            await server.stop()
+
+
+async def test_with_every_service_up_the_overviews_are_whole(
+    full_platform: tuple[httpx.AsyncClient, str],
+) -> None:
+    client, key = full_platform
+    made = await client.post("/settlement/settlements", headers=bearer(key), json=claim(HOSPITAL_A, "FULL-1"))
+    assert made.status_code == 201, made.text
+    institution = (await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(key))).json()
+    assert institution["partial"] is False
+    assert {name: s["status"] for name, s in institution["sections"].items()} == dict.fromkeys(
+        ("institution", "today", "last_statements", "open_findings", "open_alerts"), "ok"
+    )
+    assert institution["sections"]["open_findings"]["data"]["items"] == []
+    assert institution["sections"]["open_alerts"]["data"]["items"] == []
+    # P1 was seeded into settlement's projection only; enrollment, the owner of persons, does not know it.
+    person = await client.get("/overview/persons/P1", headers=bearer(key))
+    assert (person.status_code, person.json()["code"]) == (404, "PERSON_NOT_FOUND")
