@@ -13,16 +13,16 @@ from common.clock import Clock
 from common.events.consumer import Subscription
 from common.events.contracts import SETTLEMENT_STREAM, Subject
 from common.events.envelope import EventEnvelope
-from common.events.settlement import InstitutionChanged, SettlementSettled
+from common.events.settlement import InstitutionChanged, SettlementReversed, SettlementSettled
 from pricing.service import reference
 from pricing.service import settings as monitoring
-from pricing.service.observations import record_settlement
+from pricing.service.observations import record_settlement, withdraw_settlement
 from pricing.service.pharmacies import apply_institution_changed
 
 log = logging.getLogger("pricing.events")
 
 SETTLEMENT_DURABLE = "pricing-settlement"
-SETTLEMENT_SUBJECTS = (Subject.INSTITUTION_CHANGED, Subject.SETTLED)
+SETTLEMENT_SUBJECTS = (Subject.INSTITUTION_CHANGED, Subject.SETTLED, Subject.REVERSED)
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -53,6 +53,12 @@ async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, cl
         skipped = sum(1 for outcome in recorded.outcomes if not outcome.accepted)
         if skipped:
             log.info("settlement %s: %d lines not observed", event.subject, skipped)
+    elif event.type == Subject.REVERSED:
+        withdrawn = await withdraw_settlement(
+            session, SettlementReversed.model_validate(event.data), clock=clock
+        )
+        if withdrawn:
+            log.info("reversal %s: %d observations withdrawn", event.subject, withdrawn)
 
 
 def recompute_worker(interval_s: float) -> Callable[[FastAPI], Awaitable[None]]:

@@ -173,3 +173,83 @@ async def test_pharmacies_and_pharmacy_settlements_on_jetstream_feed_the_monitor
 
 async def _equals(value: Any, expected: int) -> bool:
     return bool(await value == expected)
+
+
+def reversed_(orig_setl_id: str, code: str, med_type: str = "41") -> dict[str, Any]:
+    zero = "0.00"
+    return {
+        "setl_id": f"R{orig_setl_id}",
+        "orig_setl_id": orig_setl_id,
+        "medins_setl_id": f"M{orig_setl_id}",
+        "mdtrt_id": f"T{orig_setl_id}",
+        "psn_no": "P0000000000000000001",
+        "insutype": "310",
+        "med_type": med_type,
+        "fixmedins_code": code,
+        "setl_time": "2026-03-02T11:00:00+08:00",
+        "business_date": "2026-03-02",
+        "orig_setl_time": "2026-03-02T09:31:00+08:00",
+        "orig_business_date": "2026-03-02",
+        "reason": "退货",
+        **dict.fromkeys(
+            (
+                "medfee_sumamt",
+                "fund_pay_sumamt",
+                "hifp_pay",
+                "hifmi_pay",
+                "hifob_pay",
+                "maf_pay",
+                "acct_pay",
+                "acct_mulaid_pay",
+                "psn_cash_pay",
+                "balc",
+            ),
+            zero,
+        ),
+    }
+
+
+async def test_a_reversed_pharmacy_settlement_is_no_longer_a_price_and_the_reference_forgets_it(
+    live: httpx.AsyncClient, pricing_app: FastAPI, nats_url: str, clock: FrozenClock
+) -> None:
+    await put_drug(live, DRUG)
+    event_clock = FrozenClock(datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+
+    def event(kind: str, subject: str, data: dict[str, Any]) -> EventEnvelope:
+        return new_event(type=kind, source="settlement", subject=subject, data=data, clock=event_clock)
+
+    setup = [
+        event(Subject.INSTITUTION_CHANGED, code, institution(code)) for code in ("P001", "P002", "P003")
+    ] + [
+        event(Subject.SETTLED, "S1", settled("S1", "P001", "41", [line("1", DRUG, "10.00", "1")])),
+        event(Subject.SETTLED, "S2", settled("S2", "P002", "41", [line("1", DRUG, "10.00", "1")])),
+        event(Subject.SETTLED, "S3", settled("S3", "P003", "41", [line("1", DRUG, "12.00", "1")])),
+    ]
+    await publish(nats_url, setup)
+    await wait_for(
+        lambda: _equals(count(pricing_app, sa.select(sa.func.count()).select_from(inbox_event)), 6),
+        what="the setup consumed",
+    )
+    # P001 also sold it at the counter earlier that morning, at 11.00: its settlement at 09:30 is newer.
+    await upload(live, "P001", sale("pos-1", DRUG, "11.00", at=datetime(2026, 3, 2, 0, 0, tzinfo=UTC)))
+
+    async def reference() -> list[tuple[str, str, int]]:
+        rows = (await live.get("/reference-prices", params={"med_list_codg": DRUG})).json()
+        return [(r["reference_pric"], r["basis"], r["pharmacies"]) for r in rows]
+
+    assert await reference() == [("10.00", "mode", 3)]  # 10.00 twice (P001, P002), 12.00 once
+    reversal = event(Subject.REVERSED, "RS1", reversed_("S1", "P001"))
+    hospital = event(Subject.REVERSED, "RS9", reversed_("S9", "H001", med_type="11"))
+    await publish(nats_url, [reversal, hospital, reversal])
+    await wait_for(
+        lambda: _equals(count(pricing_app, sa.select(sa.func.count()).select_from(inbox_event)), 8),
+        what="the reversals consumed",
+    )
+    # S1 never was a sale: P001's latest price is its counter sale again (11.00), no price repeats now
+    # (10.00, 11.00, 12.00), so the reference is the median.
+    assert await reference() == [("11.00", "median", 3)]
+    remaining = await count(
+        pricing_app,
+        sa.select(sa.func.count()).select_from(Observation).where(Observation.fixmedins_code == "P001"),
+    )
+    assert remaining == 1

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock, business_date
-from common.events.settlement import SettlementSettled
+from common.events.settlement import SettlementReversed, SettlementSettled
 from pricing.domain.light import Verdict, light_of
 from pricing.domain.money import line_amount_fen, micro_to_price, price_to_micro
 from pricing.models import Drug, Observation, Pharmacy, table_of
 from pricing.service import settings as monitoring
 from pricing.service.alerts import Sighting, raise_alerts
-from pricing.service.reference import lock_groups, update_references
+from pricing.service.reference import lock_groups, restore_latest, update_references
 
 POS, SETTLEMENT = "pos", "settlement"
 PHARMACY_MED_TYPE = "41"
@@ -272,3 +272,43 @@ async def _record(
     final = [outcome for outcome in outcomes if outcome is not None]
     assert len(final) == len(lines)
     return Recorded(final, raised)
+
+
+async def withdraw_settlement(session: AsyncSession, data: SettlementReversed, *, clock: Clock) -> int:
+    """A reversed pharmacy settlement was never a sale: its observations go, and each drug's latest price
+    of that pharmacy (and so the region's reference) is what it was without them. Returns how many went.
+    """
+    if data.med_type != PHARMACY_MED_TYPE:
+        return 0
+    rows = list(
+        (
+            await session.scalars(
+                sa.select(Observation).where(
+                    Observation.fixmedins_code == data.fixmedins_code,
+                    Observation.source == SETTLEMENT,
+                    Observation.sale_id.like(f"{data.orig_setl_id}:%"),
+                )
+            )
+        ).all()
+    )
+    if not rows:
+        return 0
+    now = clock.now()
+    settings = await monitoring.current(session)
+    cutoff = now - timedelta(days=settings.window_days)
+    groups = sorted({(row.admdvs, row.med_list_codg) for row in rows})
+    for admdvs in sorted({admdvs for admdvs, _ in groups}):
+        await lock_groups(session, admdvs, [drug for region, drug in groups if region == admdvs])
+    for row in rows:
+        await session.delete(row)
+    await session.flush()
+    for admdvs, drug in groups:
+        await restore_latest(
+            session,
+            fixmedins_code=data.fixmedins_code,
+            admdvs=admdvs,
+            med_list_codg=drug,
+            cutoff=cutoff,
+            now=now,
+        )
+    return len(rows)

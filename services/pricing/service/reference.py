@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pricing.domain.reference import Reference, reference_from_counts
-from pricing.models import LatestPrice, PriceCount, ReferencePrice, table_of
+from pricing.models import LatestPrice, Observation, PriceCount, ReferencePrice, table_of
 
 _CHUNK = 900
 _WRITE_BATCH = 2000
@@ -338,3 +338,79 @@ async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -
         previous_references=before,
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+async def restore_latest(
+    session: AsyncSession,
+    *,
+    fixmedins_code: str,
+    admdvs: str,
+    med_list_codg: str,
+    cutoff: datetime,
+    now: datetime,
+) -> Reference | None:
+    """After a pharmacy's sale was withdrawn: its latest price of the drug is again its newest remaining
+    observation (or none), and the group's price table and reference are rebuilt from the latest prices.
+
+    The caller holds the group's lock (`lock_groups`).
+    """
+    lp, pc = table_of(LatestPrice), table_of(PriceCount)
+    newest = (
+        await session.execute(
+            sa.select(Observation.price_micro, Observation.sel_time)
+            .where(
+                Observation.fixmedins_code == fixmedins_code,
+                Observation.admdvs == admdvs,
+                Observation.med_list_codg == med_list_codg,
+            )
+            .order_by(Observation.sel_time.desc(), Observation.observation_id.desc())
+            .limit(1)
+        )
+    ).first()
+    mine = sa.and_(
+        lp.c.med_list_codg == med_list_codg, lp.c.admdvs == admdvs, lp.c.fixmedins_code == fixmedins_code
+    )
+    await session.execute(sa.delete(lp).where(mine))
+    if newest is not None:
+        price, observed_at = newest
+        await session.execute(
+            sa.insert(lp).values(
+                med_list_codg=med_list_codg,
+                admdvs=admdvs,
+                fixmedins_code=fixmedins_code,
+                price_micro=price,
+                observed_at=observed_at,
+                counted=observed_at >= cutoff,
+            )
+        )
+    group = sa.and_(lp.c.med_list_codg == med_list_codg, lp.c.admdvs == admdvs)
+    # The flags follow the window, so the incremental path (which subtracts flagged prices that aged out)
+    # agrees with the table rebuilt here.
+    await session.execute(
+        sa.update(lp).where(group, lp.c.counted.is_(True), lp.c.observed_at < cutoff).values(counted=False)
+    )
+    await session.execute(
+        sa.update(lp).where(group, lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
+    )
+    counts = {
+        int(price): int(n)
+        for price, n in (
+            await session.execute(
+                sa.select(lp.c.price_micro, sa.func.count())
+                .where(group, lp.c.observed_at >= cutoff)
+                .group_by(lp.c.price_micro)
+            )
+        ).all()
+    }
+    await session.execute(sa.delete(pc).where(pc.c.med_list_codg == med_list_codg, pc.c.admdvs == admdvs))
+    if counts:
+        await session.execute(
+            sa.insert(pc),
+            [
+                {"med_list_codg": med_list_codg, "admdvs": admdvs, "price_micro": price, "pharmacies": n}
+                for price, n in sorted(counts.items())
+            ],
+        )
+    reference = reference_from_counts(counts)
+    await _write_references(session, admdvs, {med_list_codg: reference}, now)
+    return reference
