@@ -1,4 +1,5 @@
-"""The pytest plugin of the platform: NATS from the wheel, per-service databases, a frozen clock.
+"""The pytest plugin of the platform: NATS from the wheel, per-service databases, a frozen clock, and a
+guard that fails the run if any log line carries a certno, a name or a phone number.
 
 Databases run on SQLite always and on PostgreSQL too when TEST_POSTGRES_URL is set; tests that take
 the `databases` fixture run once per backend.
@@ -7,6 +8,7 @@ the `databases` fixture run once per backend.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +19,36 @@ import pytest
 from common.clock import FrozenClock
 from common.embedded_nats import EmbeddedNats, free_port
 from common.testing.databases import Databases, DatabaseSet, backends, empty_database
+from common.testing.leaks import PersonalDataGuard
+
+_GUARD = PersonalDataGuard()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    logging.getLogger().addHandler(_GUARD)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _GUARD.leaks:
+        terminalreporter.write_line(
+            f"personal-data guard: {_GUARD.lines} log lines scanned, no certno, name or phone in any"
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(_GUARD)
+    if _GUARD.leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(
+                f"PERSONAL DATA IN LOGS: {len(_GUARD.leaks)} of {_GUARD.lines} log lines carry a certno, "
+                "a name or a phone number:",
+                red=True,
+            )
+            for line in _GUARD.leaks[:20]:
+                reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
