@@ -7,15 +7,25 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from common.errors import problem_response
 from common.logs import request_id_var
 from common.metrics import HTTP_LATENCY
 
 REQUEST_ID_HEADER = "x-request-id"
+# Control characters have no place in a path or a query: an identifier with a NUL byte or a backspace is
+# an attack or a broken client, and PostgreSQL refuses NUL in text (which would surface as a 500).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 access_log = logging.getLogger("access")
+
+
+def _has_control_characters(scope: Scope) -> bool:
+    query = unquote(scope.get("query_string", b"").decode("latin-1"))
+    return bool(_CONTROL.search(scope.get("path", "")) or _CONTROL.search(query))
 
 
 def _route_template(scope: Scope) -> str:
@@ -53,7 +63,16 @@ class ObservabilityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if _has_control_characters(scope):
+                response = problem_response(
+                    status=400,
+                    code="INVALID_CHARACTERS",
+                    title="Bad request",
+                    detail="The path or the query string contains control characters.",
+                )
+                await response(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

@@ -93,7 +93,7 @@ def require_principal(*roles: Role) -> Callable[[Request], Awaitable[Principal]]
             request.headers,
             secret=settings.internal_secret,
             method=request.method,
-            path=request.url.path,
+            path=request.scope["path"],  # decoded, as the gateway signed it (url.path would split at "?")
             now=request.app.state.clock.now(),
             max_age_s=settings.principal_max_age_s,
         )

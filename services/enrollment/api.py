@@ -12,6 +12,7 @@ from common.db import DbSession
 from common.errors import BadRequest, Unprocessable
 from common.money import fen_to_yuan
 from common.pagination import decode_cursor, encode_cursor
+from common.params import PathId
 from common.principal import OpsPrincipal, Principal, Role, require_principal
 from enrollment import repository as repo
 from enrollment import service
@@ -112,7 +113,7 @@ def _contribution_out(contribution: Contribution) -> ContributionOut:
 
 async def _change_status(
     session: DbSession,
-    coverage_id: int,
+    coverage_id: PathId,
     action: str,
     body: StatusChangeIn | None,
     clock: Clock,
@@ -269,7 +270,7 @@ async def list_coverages(
     summary="One coverage",
 )
 async def get_coverage(
-    coverage_id: int, session: DbSession, _who: LookupPrincipal, clock: ClockDep, policy: PolicyDep
+    coverage_id: PathId, session: DbSession, _who: LookupPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> CoverageOut:
     return await _coverage_out(session, coverage_id, clock, policy)
 
@@ -282,7 +283,7 @@ async def get_coverage(
     summary="Suspend 暂停参保 from a date (default today)",
 )
 async def suspend(
-    coverage_id: int,
+    coverage_id: PathId,
     session: DbSession,
     _ops: OpsPrincipal,
     clock: ClockDep,
@@ -300,7 +301,7 @@ async def suspend(
     summary="Resume 恢复参保 from a date (default today)",
 )
 async def resume(
-    coverage_id: int,
+    coverage_id: PathId,
     session: DbSession,
     _ops: OpsPrincipal,
     clock: ClockDep,
@@ -318,7 +319,7 @@ async def resume(
     summary="End 终止参保 (last covered day = enddate)",
 )
 async def end(
-    coverage_id: int,
+    coverage_id: PathId,
     body: EndCoverageIn,
     session: DbSession,
     _ops: OpsPrincipal,
@@ -340,7 +341,7 @@ async def end(
     summary="Set or clear the assistance category 医疗救助类别",
 )
 async def set_assistance(
-    coverage_id: int,
+    coverage_id: PathId,
     body: AssistanceIn,
     session: DbSession,
     _ops: OpsPrincipal,

@@ -7,6 +7,7 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request, Response
@@ -29,6 +30,8 @@ from gateway.keys import KeyStore, ensure_bootstrap_key
 log = logging.getLogger("gateway.proxy")
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+# RFC 3986 pchar and "/": left as they are when the decoded path is encoded again for the upstream.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 # Hop-by-hop headers (RFC 9110 §7.6.1) are the connection's, not the message's; the length is recomputed.
 _HOP_BY_HOP = frozenset(
     {
@@ -128,7 +131,8 @@ async def forward(request: Request, service: str, path: str) -> Response:
     principal, body = await _admit(request, service, path)
     settings: Settings = request.app.state.settings
     client: httpx.AsyncClient = request.app.state.upstream
-    url = f"{settings.upstreams()[service]}/{path}"
+    # `path` arrives decoded; encoded again, what the client percent-encoded reaches the service as sent.
+    url = f"{settings.upstreams()[service]}/{quote(path, safe=_PATH_SAFE)}"
     headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
     headers.append(("x-request-id", request_id_var.get() or ""))
     signed = sign_principal(

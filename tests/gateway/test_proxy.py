@@ -217,3 +217,20 @@ async def test_an_upstream_too_slow_to_answer_is_504_and_one_that_refuses_is_503
         "fraud",
     )
     assert (refused.status_code, refused.json()["code"]) == (503, "SERVICE_UNAVAILABLE")
+
+
+async def test_percent_encoded_paths_reach_the_service_as_sent_and_control_characters_are_400(
+    platform: Platform,
+) -> None:
+    async with gateway_client(platform.gateway, platform.var_dir) as (client, key):
+        encoded = await client.get("/enrollment/persons/P%3F1%2520x", headers=bearer(key))
+        # "?" and "%20" inside the id travel as part of the path, not as a query: the service looks it up.
+        assert (encoded.status_code, encoded.json()["code"]) == (404, "PERSON_NOT_FOUND")
+        assert encoded.json()["instance"] == "/persons/P%3F1%20x"
+        for path in (
+            "/enrollment/persons/%08",
+            "/enrollment/persons/P1%00",
+            "/enrollment/persons?certno=%00",
+        ):
+            refused = await client.get(path, headers=bearer(key))
+            assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_CHARACTERS"), path

@@ -348,3 +348,20 @@ async def test_an_institutions_day_so_far_nets_the_days_reversals(
     assert (await api.get("/institutions/NOPE/activity")).json()["code"] == "INSTITUTION_NOT_FOUND"
     async with as_client(city, Principal("his-h2", Role.HIS, scope=H2)) as his:
         assert (await his.get(f"/institutions/{H1}/activity")).json()["code"] == "SCOPE_FORBIDDEN"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/disbursements/99999999999999999999/paid",  # beyond 64 bits: never reaches the driver
+        "/disbursements/0/paid",
+        "/dead-letters/0/replay",
+        "/dead-letters/-5/replay",
+        "/dead-letters/99999999999999999999/replay",
+    ],
+)
+async def test_an_id_outside_what_the_stores_hold_is_422_not_a_driver_error(
+    city: FastAPI, api: httpx.AsyncClient, path: str
+) -> None:
+    response = await api.post(path)
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")

@@ -20,6 +20,7 @@ from common.events.consumer import (
 from common.events.contracts import DEADLETTER_STREAM
 from common.events.envelope import EventEnvelope
 from common.events.nats import NatsClient
+from common.params import PathId
 from common.principal import OpsPrincipal
 
 
@@ -101,7 +102,7 @@ def dead_letter_router(service: str) -> APIRouter:
         response_model=ReplayResult,
         summary="Replay a dead letter 重放死信 to its original subject",
     )
-    async def replay_dead_letter(request: Request, seq: int, _ops: OpsPrincipal) -> ReplayResult:
+    async def replay_dead_letter(request: Request, seq: PathId, _ops: OpsPrincipal) -> ReplayResult:
         js = _nats(request).jetstream()
         try:
             raw = await js.get_msg(DEADLETTER_STREAM.name, seq=seq)

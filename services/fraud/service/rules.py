@@ -244,11 +244,13 @@ class RuleBook:
         if rules is not None and time.monotonic() - self._loaded < self.ttl_s:
             return rules
         async with self._lock:
-            if self._rules is None or time.monotonic() - self._loaded >= self.ttl_s:
+            # A local, not the attribute: an edit may invalidate the cache while this load is under way.
+            rules = self._rules
+            if rules is None or time.monotonic() - self._loaded >= self.ttl_s:
                 async with db.transaction(readonly=True) as session:
-                    self._rules = await load_active_rules(session, ("pre", "in"))
-                self._loaded = time.monotonic()
-            return self._rules
+                    rules = await load_active_rules(session, ("pre", "in"))
+                self._rules, self._loaded = rules, time.monotonic()
+            return rules
 
 
 async def ensure_default_rules(db: Database, *, now: datetime) -> int:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from common.db import DbSession
+from common.params import PathId
 from common.principal import OpsPrincipal, Role
 from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal, ensure_scope
 from pricing.domain.money import micro_to_price
@@ -77,9 +78,7 @@ async def list_alerts(
 @router.get(
     "/alerts/{alert_id}", response_model=AlertOut, responses=PROBLEMS, tags=[ALERTS], summary="One alert"
 )
-async def get_alert(
-    alert_id: Annotated[int, Path(ge=1)], session: DbSession, who: PharmacyPrincipal
-) -> AlertOut:
+async def get_alert(alert_id: PathId, session: DbSession, who: PharmacyPrincipal) -> AlertOut:
     alert = await service.get_alert(session, alert_id)
     ensure_scope(who, alert.fixmedins_code)
     return alert_out(alert)
@@ -93,7 +92,7 @@ async def get_alert(
     summary="Resolve an alert with a note 预警处理",
 )
 async def resolve_alert(
-    alert_id: Annotated[int, Path(ge=1)],
+    alert_id: PathId,
     body: ResolveIn,
     session: DbSession,
     ops: OpsPrincipal,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from common.db import DbSession
 from common.money import fen_to_yuan
+from common.params import PathId
 from common.principal import OpsPrincipal, Role
 from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
 from settlement.models import DailyStatement, DayClose, Disbursement
@@ -116,7 +117,7 @@ async def disbursements(
     summary="Mark a disbursement paid (pending → paid), with its journal",
 )
 async def mark_paid(
-    disbursement_id: int,
+    disbursement_id: PathId,
     session: DbSession,
     principal: OpsPrincipal,
     clock: ClockDep,
