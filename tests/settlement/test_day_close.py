@@ -365,3 +365,8 @@ async def test_an_id_outside_what_the_stores_hold_is_422_not_a_driver_error(
 ) -> None:
     response = await api.post(path)
     assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+async def test_a_dead_letter_cursor_beyond_64_bits_is_422(city: FastAPI, api: httpx.AsyncClient) -> None:
+    response = await api.get("/dead-letters", params={"cursor": "153611842318961475584"})
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")

@@ -82,7 +82,7 @@ def dead_letter_router(service: str) -> APIRouter:
         request: Request,
         _ops: OpsPrincipal,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
-        cursor: Annotated[int, Query(ge=1, description="seq to start from")] = 1,
+        cursor: Annotated[int, Query(ge=1, le=2**63 - 1, description="seq to start from")] = 1,
     ) -> DeadLetterPage:
         js = _nats(request).jetstream()
         items: list[DeadLetter] = []
