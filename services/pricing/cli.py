@@ -15,13 +15,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.bulk import csv_records, decode_csv
 from common.clock import Clock, SystemClock
 from common.db import Database
 from common.errors import ProblemError
 from common.logs import configure_logging
 from common.migrations import upgrade
 from common.progress import ProgressBar
-from pricing.api.bulk import csv_records, decode_csv
 from pricing.config import Settings
 from pricing.schemas.drugs import DrugRow
 from pricing.service.drugs import load_drug_rows, valid_rows

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from common.bulk import BULK_RESPONSES, bulk_body, records_of
 from common.db import DbSession
 from common.principal import OpsPrincipal
-from pricing.api.bulk import BULK_RESPONSES, bulk_body, records_of
 from pricing.api.deps import PROBLEMS, AnyPrincipal, ClockDep, decode_cursor, encode_cursor
 from pricing.domain.money import micro_to_price
 from pricing.models import Drug

@@ -11,13 +11,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.bulk import BadRecord
 from common.clock import Clock
 from common.errors import Conflict, NotFound, ProblemError, Unprocessable
 from pricing.domain.money import price_to_micro
 from pricing.models import Drug, table_of
 from pricing.schemas.drugs import DrugIn, DrugRow
 
-MAX_BULK_ROWS = 50_000
 MAX_ROW_ERRORS = 100
 _CHUNK = 900  # keys per IN (...): well under every driver's limit on bound parameters
 _WRITE_BATCH = 2000
@@ -45,13 +45,6 @@ class RowError:
     row: int  # 1-based position of the record (the CSV header is not a record)
     field: str | None
     code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class BadRecord:
-    """A record that could not even be read as fields (e.g. more CSV cells than columns)."""
-
     message: str
 
 

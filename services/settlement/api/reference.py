@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
+from common.bulk import MAX_BULK_BYTES, MAX_BULK_ROWS, records_of
 from common.clock import business_date
 from common.db import DbSession
-from common.errors import PayloadTooLarge, Unprocessable
 from common.pagination import decode_cursor, encode_cursor
 from common.principal import OpsPrincipal
 from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
@@ -37,10 +34,9 @@ from settlement.schemas.reference import (
     PolicyParameters,
 )
 from settlement.service import reference as service
-from settlement.service.reference import MAX_BULK_ROWS, BadRecord, PolicyBook, PolicyRecord
+from settlement.service.reference import PolicyBook, PolicyRecord
 
 router = APIRouter()
-MAX_BULK_BYTES = 32 * 1024 * 1024
 INSTITUTIONS = "institutions 定点医药机构"
 CATALOGUE = "catalogue 医保目录"
 POLICY = "policy 政策"
@@ -124,110 +120,6 @@ BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BULK_BYTES:
-        raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BULK_BYTES:
-            raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _too_many() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        f"A load holds at most {MAX_BULK_ROWS:,} records; split the file.", code="BULK_TOO_LARGE"
-    )
-
-
-def _json_records(body: bytes, key: str) -> list[object]:
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise Unprocessable("The request body is not valid JSON.", code="MALFORMED_JSON") from exc
-    if not isinstance(document, dict) or set(document) != {key} or not isinstance(document[key], list):
-        raise Unprocessable(f'The body must be {{"{key}": [...]}}.', code="VALIDATION_ERROR")
-    records: list[object] = document[key]
-    if len(records) > MAX_BULK_ROWS:
-        raise _too_many()
-    return records
-
-
-def _csv_records(body: bytes, charset: str, model: type[BaseModel]) -> list[object]:
-    try:
-        text = body.decode(charset)  # bytes.decode: text encodings only, never base64 or rot13
-    except LookupError as exc:
-        raise Unprocessable(f"Unknown charset {charset[:40]!r}.", code="MALFORMED_CSV") from exc
-    except UnicodeDecodeError as exc:
-        raise Unprocessable(
-            f"The CSV is not {charset[:40]} text (byte {exc.start}); give the charset, e.g. text/csv; "
-            "charset=gbk.",
-            code="MALFORMED_CSV",
-        ) from exc
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    try:
-        header = [name.strip() for name in next(reader, [])]
-        fields = model.model_fields
-        unknown = [name for name in header if name not in fields]
-        missing = [name for name, field in fields.items() if field.is_required() and name not in header]
-        repeated = sorted({name for name in header if header.count(name) > 1})
-        if not header or unknown or missing or repeated:
-            raise Unprocessable(
-                "The CSV header must name the fields, each once: "
-                + "; ".join(
-                    part
-                    for part in (
-                        f"unknown {unknown}" if unknown else "",
-                        f"missing {missing}" if missing else "",
-                        f"repeated {repeated}" if repeated else "",
-                        "no header" if not header else "",
-                    )
-                    if part
-                ),
-                code="CSV_HEADER_INVALID",
-                columns=sorted(fields),
-            )
-        records: list[object] = []
-        for cells in reader:
-            if not any(cell.strip() for cell in cells):
-                continue  # a blank line is not a record
-            if len(records) == MAX_BULK_ROWS:
-                raise _too_many()
-            if len(cells) > len(header):
-                records.append(BadRecord(f"{len(cells)} cells but the header has {len(header)}"))
-                continue
-            records.append(
-                {name: cell.strip() for name, cell in zip(header, cells, strict=False) if cell.strip() != ""}
-            )
-    except csv.Error as exc:
-        raise Unprocessable(
-            f"The CSV is malformed at line {reader.line_num}: {exc}", code="MALFORMED_CSV"
-        ) from exc
-    return records
-
-
-def _content_type(request: Request) -> tuple[str, dict[str, str]]:
-    media_type, *parameters = request.headers.get("content-type", "").split(";")
-    options = {}
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        options[name.strip().lower()] = value.strip().strip('"')
-    return media_type.strip().lower(), options
-
-
-async def _records(request: Request, key: str, model: type[BaseModel]) -> list[object]:
-    media_type, options = _content_type(request)
-    if media_type != "text/csv" and media_type != "application/json" and not media_type.endswith("+json"):
-        raise HTTPException(415, "Send application/json or text/csv.")
-    body = await _read_body(request)
-    if media_type == "text/csv":
-        return _csv_records(body, options.get("charset") or "utf-8", model)
-    return _json_records(body, key)
-
-
 def _encode_cursor(code: str) -> str:
     return encode_cursor(code)
 
@@ -302,7 +194,7 @@ async def put_institution(
 async def load_institutions(
     request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
-    records = await _records(request, "institutions", InstitutionRow)
+    records = await records_of(request, "institutions", InstitutionRow)
     outcome = await service.load_institutions(session, records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
 
@@ -405,7 +297,7 @@ async def put_catalog_item(
     ),
 )
 async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
-    records = await _records(request, "items", CatalogItemRow)
+    records = await records_of(request, "items", CatalogItemRow)
     outcome = await service.load_catalog(session, records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.bulk import BadRecord
 from common.clock import Clock, business_date
 from common.errors import Conflict, NotFound, ProblemError, Unprocessable
 from common.events.contracts import Subject
@@ -41,7 +42,6 @@ from settlement.schemas.reference import (
 )
 
 SOURCE = "settlement"
-MAX_BULK_ROWS = 50_000
 MAX_ROW_ERRORS = 100
 _CHUNK = 900  # keys per IN (...): well under every driver's limit on bound parameters
 _WRITE_BATCH = 2000
@@ -63,13 +63,6 @@ class RowError:
     row: int  # 1-based position of the record in the file (the CSV header is not a record)
     field: str | None
     code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class BadRecord:
-    """A record of a bulk file that could not even be read as fields (e.g. more CSV cells than columns)."""
-
     message: str
 
 

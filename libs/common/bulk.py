@@ -1,19 +1,31 @@
-"""Bulk bodies: JSON {"<key>": [...]} or CSV with a header row, read into records for all-or-nothing loads."""
+"""Bulk bodies: JSON {"<key>": [...]} or CSV with a header row, read into records for all-or-nothing loads.
+
+Shared by every bulk load (institutions, catalogue, drugs): the same limits, codes and CSV rules everywhere.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import HTTPException, Request
 from pydantic import BaseModel
 
 from common.errors import PayloadTooLarge, Unprocessable
-from pricing.service.drugs import MAX_BULK_ROWS, BadRecord
 
+MAX_BULK_ROWS = 50_000
 MAX_BULK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecord:
+    """A record of a bulk file that could not even be read as fields (e.g. more CSV cells than columns)."""
+
+    message: str
+
 
 BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"description": f"BULK_TOO_LARGE: more than {MAX_BULK_ROWS:,} records or {MAX_BULK_BYTES:,} bytes"},
@@ -41,13 +53,13 @@ def bulk_body(key: str, json_example: Any, csv_example: str) -> dict[str, Any]:
     }
 
 
-def _too_many() -> PayloadTooLarge:
+def too_many() -> PayloadTooLarge:
     return PayloadTooLarge(
         f"A load holds at most {MAX_BULK_ROWS:,} records; split the file.", code="BULK_TOO_LARGE"
     )
 
 
-async def _read_body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BULK_BYTES:
         raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
@@ -69,7 +81,7 @@ def json_records(body: bytes, key: str) -> list[object]:
         raise Unprocessable(f'The body must be {{"{key}": [...]}}.', code="VALIDATION_ERROR")
     records: list[object] = document[key]
     if len(records) > MAX_BULK_ROWS:
-        raise _too_many()
+        raise too_many()
     return records
 
 
@@ -99,7 +111,7 @@ def csv_records(text: str, model: type[BaseModel]) -> list[object]:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(records) == MAX_BULK_ROWS:
-                raise _too_many()
+                raise too_many()
             if len(cells) > len(header):
                 records.append(BadRecord(f"{len(cells)} cells but the header has {len(header)}"))
                 continue
@@ -135,7 +147,7 @@ async def records_of(request: Request, key: str, model: type[BaseModel]) -> list
         options[name.strip().lower()] = value.strip().strip('"')
     if media_type != "text/csv" and media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, "Send application/json or text/csv.")
-    body = await _read_body(request)
+    body = await read_body(request)
     if media_type == "text/csv":
         return csv_records(decode_csv(body, options.get("charset") or "utf-8"), model)
     return json_records(body, key)
