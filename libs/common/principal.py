@@ -82,6 +82,15 @@ def verify_principal(
     return principal
 
 
+def ensure_scope(principal: Principal, fixmedins_code: str) -> None:
+    """403 SCOPE_FORBIDDEN unless the caller may see or write this institution's data."""
+    if not principal.may_act_for(fixmedins_code):
+        raise Forbidden(
+            f"This client may only act for institution {principal.scope}, not {fixmedins_code}.",
+            code="SCOPE_FORBIDDEN",
+        )
+
+
 def require_principal(*roles: Role) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that verifies the signed principal and, if roles are given, requires one of them."""
     allowed = frozenset(roles)

@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from common.clock import Clock
 from common.db import Database
-from common.errors import Forbidden
 from common.principal import Principal, Role, require_principal
+from common.principal import ensure_scope as ensure_scope
 from fraud.service.rules import RuleBook
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -43,12 +43,3 @@ RuleBookDep = Annotated[RuleBook, Depends(_rule_book)]
 BacktestLimit = Annotated[int, Depends(_max_claims)]
 InstitutionPrincipal = Annotated[Principal, Depends(require_principal(Role.OPS, Role.HIS, Role.POS))]
 """Bureau staff, or an institution's HIS/POS (which may act only for its own fixmedins_code)."""
-
-
-def ensure_scope(principal: Principal, fixmedins_code: str) -> None:
-    """403 unless the caller may act for this institution."""
-    if not principal.may_act_for(fixmedins_code):
-        raise Forbidden(
-            f"This client may only act for institution {principal.scope}, not {fixmedins_code}.",
-            code="SCOPE_FORBIDDEN",
-        )

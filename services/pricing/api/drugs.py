@@ -8,8 +8,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from common.bulk import BULK_RESPONSES, bulk_body, records_of
 from common.db import DbSession
+from common.pagination import decode_cursor, encode_cursor
 from common.principal import OpsPrincipal
-from pricing.api.deps import PROBLEMS, AnyPrincipal, ClockDep, decode_cursor, encode_cursor
+from pricing.api.deps import PROBLEMS, AnyPrincipal, ClockDep
 from pricing.domain.money import micro_to_price
 from pricing.models import Drug
 from pricing.schemas.drugs import Admdvs, BulkOut, DrugIn, DrugOut, DrugPage, DrugRow, MedListCodg
@@ -127,7 +128,7 @@ async def search_drugs(
         session,
         q=(q.strip() or None) if q else None,
         limit=limit + 1,
-        after=decode_cursor(cursor) if cursor else None,
+        after=decode_cursor(cursor, parts=1)[0] if cursor else None,
     )
     return DrugPage(
         items=[drug_out(drug) for drug in found[:limit]],

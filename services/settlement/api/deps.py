@@ -8,8 +8,8 @@ from fastapi import Depends, Request
 
 from common.clock import Clock
 from common.db import Database
-from common.errors import Forbidden
 from common.principal import Principal, Role, require_principal
+from common.principal import ensure_scope as ensure_scope
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": "problem+json (RFC 9457) with a stable `code`"}
@@ -33,12 +33,3 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 
 InstitutionPrincipal = Annotated[Principal, Depends(require_principal(Role.OPS, Role.HIS, Role.POS))]
 """Bureau staff, or an institution's HIS/POS (which may act only for its own fixmedins_code)."""
-
-
-def ensure_scope(principal: Principal, fixmedins_code: str) -> None:
-    """403 unless the caller may see or write this institution's data."""
-    if not principal.may_act_for(fixmedins_code):
-        raise Forbidden(
-            f"This client may only act for institution {principal.scope}, not {fixmedins_code}.",
-            code="SCOPE_FORBIDDEN",
-        )

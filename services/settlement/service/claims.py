@@ -36,7 +36,7 @@ from common.events.review import ReviewClaim, ReviewLine
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
 from common.pagination import decode_cursor, encode_cursor
-from common.principal import Principal, Role
+from common.principal import Principal, Role, ensure_scope
 from settlement.domain.coverage import CoverageFacts, coverage_on
 from settlement.domain.ledger import reversal_legs, settlement_legs
 from settlement.domain.policy import PolicyVersion
@@ -672,7 +672,7 @@ async def register_visit(
     session: AsyncSession, data: VisitIn, *, principal: Principal, clock: Clock
 ) -> Visit:
     """就诊登记: the institution is active and may give this care; the person is covered (waiting is allowed)."""
-    ensure_may_act(principal, data.fixmedins_code)
+    ensure_scope(principal, data.fixmedins_code)
     now = clock.now()
     check_times(begntime=data.begntime, endtime=None, now=now)
     header = ClaimHeader(
@@ -707,14 +707,6 @@ async def register_visit(
     return visit
 
 
-def ensure_may_act(principal: Principal, fixmedins_code: str) -> None:
-    if not principal.may_act_for(fixmedins_code):
-        raise Forbidden(
-            f"This client may only act for institution {principal.scope}, not {fixmedins_code}.",
-            code="SCOPE_FORBIDDEN",
-        )
-
-
 async def get_visit(
     session: AsyncSession, mdtrt_id: str, *, principal: Principal, lock: bool = False
 ) -> Visit:
@@ -724,7 +716,7 @@ async def get_visit(
     visit = await session.scalar(query)
     if visit is None:
         raise NotFound(f"No visit {mdtrt_id}.", code="VISIT_NOT_FOUND")
-    ensure_may_act(principal, visit.fixmedins_code)
+    ensure_scope(principal, visit.fixmedins_code)
     return visit
 
 
@@ -955,7 +947,7 @@ async def settle_one_call(
     data: OneCallSettlementIn, *, principal: Principal, deps: SettleDeps
 ) -> SettleResult:
     """一站式结算: the visit, its lines and the settlement in one transaction, keyed by medins_setl_id."""
-    ensure_may_act(principal, data.fixmedins_code)
+    ensure_scope(principal, data.fixmedins_code)
     fingerprint = request_hash(data)
     header = ClaimHeader(
         data.fixmedins_code,
@@ -1086,19 +1078,13 @@ async def _commit_settlement(
             ytd = await lock_year(session, psn_no=header.psn_no, insutype=insutype, year=on.year)
             counted_on = await counting_day(session, on)
             holder = context.person.family_holder
-            balances = (
-                await _balances(session, [header.psn_no, *([holder] if holder else [])], lock=True)
-                if acct_used
-                else {}
-            )
+            # One read either way: the accounts to draw on, locked, or just the balance the answer shows.
+            wallets = [header.psn_no, *([holder] if holder and acct_used else [])]
+            balances = await _balances(session, wallets, lock=acct_used)
             split = compute_split(context, ytd=ytd, acct_used=acct_used, balances=balances)
             await prepare(session, now)
             setl_id = _new_id("S")
-            own_after = (
-                balances.get(header.psn_no, 0) - split.acct_pay_fen
-                if acct_used
-                else await _balance_of(session, header.psn_no)
-            )
+            own_after = balances.get(header.psn_no, 0) - split.acct_pay_fen
             body = SettlementOut(
                 setlinfo=setlinfo(
                     context,
@@ -1265,7 +1251,7 @@ async def reverse_settlement(
         )
         if settlement is None:
             raise NotFound(f"No settlement {setl_id}.", code="SETTLEMENT_NOT_FOUND")
-        ensure_may_act(principal, settlement.fixmedins_code)
+        ensure_scope(principal, settlement.fixmedins_code)
         if settlement.status == REVERSED:
             raise Conflict(f"Settlement {setl_id} is already reversed.", code="ALREADY_REVERSED")
         now = clock.now()
@@ -1273,7 +1259,7 @@ async def reverse_settlement(
         coverage_insutype = settlement.insutype
         await lock_year(session, psn_no=settlement.psn_no, insutype=coverage_insutype, year=settlement.year)
         holder = settlement.mulaid_holder_psn_no
-        await _balances(session, [settlement.psn_no, *([holder] if holder else [])], lock=True)
+        balances = await _balances(session, [settlement.psn_no, *([holder] if holder else [])], lock=True)
         delta = YearToDate(
             outpatient_dedc_fen=settlement.outpatient_dedc_fen,
             outpatient_pool_fen=settlement.outpatient_pool_fen,
@@ -1303,7 +1289,7 @@ async def reverse_settlement(
         visit = await session.get(Visit, settlement.mdtrt_id)
         if visit is not None:
             visit.status = OPEN
-        balc = await _balance_of(session, settlement.psn_no)
+        balc = balances.get(settlement.psn_no, 0) + settlement.acct_pay_fen
         answer = ReversalOut(
             setl_id=reversal_id,
             orig_setl_id=setl_id,
@@ -1367,7 +1353,7 @@ async def get_settlement(session: AsyncSession, setl_id: str, *, principal: Prin
     settlement = await session.get(Settlement, setl_id)
     if settlement is None:
         raise NotFound(f"No settlement {setl_id}.", code="SETTLEMENT_NOT_FOUND")
-    ensure_may_act(principal, settlement.fixmedins_code)
+    ensure_scope(principal, settlement.fixmedins_code)
     reversal = await session.scalar(
         sa.select(SettlementReversal.setl_id).where(SettlementReversal.orig_setl_id == setl_id)
     )
@@ -1402,7 +1388,7 @@ async def list_settlements(
     if principal.role is not Role.OPS:
         fixmedins_code = fixmedins_code or principal.scope
     if fixmedins_code is not None:
-        ensure_may_act(principal, fixmedins_code)
+        ensure_scope(principal, fixmedins_code)
     query = sa.select(Settlement)
     if fixmedins_code is not None:
         query = query.where(Settlement.fixmedins_code == fixmedins_code)
