@@ -73,7 +73,7 @@ async def test_findings_are_listed_newest_first_with_filters_and_pages(
     bad = [await api.get(q) for q in ("/findings?status=closed", "/findings?cursor=zzz", "/findings/99")]
     assert [(r.status_code, r.json()["code"]) for r in bad] == [
         (422, "VALIDATION_ERROR"),
-        (422, "INVALID_CURSOR"),
+        (400, "INVALID_CURSOR"),
         (404, "FINDING_NOT_FOUND"),
     ]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -11,12 +10,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
-from common.errors import Conflict, NotFound, Unprocessable
+from common.errors import BadRequest, Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.fraud import FindingConfirmed, FindingDismissed, FindingRaised
 from common.events.outbox import add_event
 from common.money import fen_to_yuan, yuan_to_fen
+from common.pagination import decode_cursor, encode_cursor
 from fraud.domain.facts import Claim
 from fraud.domain.families import ASSISTANCE
 from fraud.models import ClaimRecord, Finding, table_of
@@ -188,18 +188,14 @@ async def after_reversed(session: AsyncSession, setl_id: str, *, clock: Clock) -
 
 
 def _encode_cursor(finding_id: int) -> str:
-    return base64.urlsafe_b64encode(f"f:{finding_id}".encode()).decode()
+    return encode_cursor("f", str(finding_id))
 
 
 def _decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        prefix, value = text.split(":", 1)
-        if prefix != "f" or not value.isdigit():
-            raise ValueError(text)
-        return int(value)
-    except ValueError as exc:
-        raise Unprocessable("The cursor is not one this API gave out.", code="INVALID_CURSOR") from exc
+    prefix, value = decode_cursor(cursor, parts=2)
+    if prefix != "f" or not value.isdigit():
+        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR")
+    return int(value)
 
 
 async def list_findings(
