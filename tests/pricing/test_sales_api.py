@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -17,6 +18,7 @@ from pricing.models import Observation
 from tests.pricing.conftest import as_client, at_shanghai, pos, put_drug, sale, seed_pharmacies, upload
 
 DRUG = "XC10AAA0001010101"
+OTHER_DRUG = "XC10AAA0001010202"
 PHARMACIES = ("P001", "P002", "P003", "P004", "P005")
 
 
@@ -140,6 +142,43 @@ async def test_a_retried_line_gets_its_original_answer_and_a_changed_one_is_a_co
     ]
     async with pricing_app.state.db.transaction(readonly=True) as session:
         assert await session.scalar(sa.select(sa.func.count()).select_from(Observation)) == 5
+
+
+@pytest.mark.postgres_only
+async def test_the_same_sale_racing_itself_is_recorded_once(
+    market: httpx.AsyncClient, pricing_app: FastAPI
+) -> None:
+    """A POS retrying before its first answer arrived: the copies race; one records, the others replay."""
+    same = [sale("r1", DRUG, "12.00"), sale("r2", DRUG, "11.00")]
+    answers = await asyncio.gather(*(upload(market, "P004", *same) for _ in range(8)))
+    outcomes = sorted(tuple((r["status"], r["replay"]) for r in answer["results"]) for answer in answers)
+    assert (
+        outcomes
+        == [(("accepted", False), ("accepted", False))] + [(("accepted", True), ("accepted", True))] * 7
+    )
+    # The same sale_id for two drugs: the two writers lock different reference rows, so nothing else
+    # serialises them and the unique key decides.
+    await put_drug(market, OTHER_DRUG, procurement_price="9.00")
+    changed = [sale("r3", DRUG, "12.00")], [sale("r3", OTHER_DRUG, "13.00")]
+    raced = await asyncio.gather(*(upload(market, "P004", *lines) for lines in changed * 4))
+    # Whichever drug's copy commits first is the sale; its three copies replay, the other four conflict.
+    statuses = sorted((r["status"], r["reason"], r["replay"]) for answer in raced for r in answer["results"])
+    assert (
+        statuses
+        == [("accepted", None, False)]
+        + [("accepted", None, True)] * 3
+        + [("rejected", "SALE_ID_CONFLICT", False)] * 4
+    )
+    async with pricing_app.state.db.transaction(readonly=True) as session:
+        stored = (
+            await session.execute(
+                sa.select(Observation.sale_id, sa.func.count())
+                .where(Observation.fixmedins_code == "P004")
+                .group_by(Observation.sale_id)
+                .order_by(Observation.sale_id)
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [("r1", 1), ("r2", 1), ("r3", 1)]
 
 
 async def test_unknown_drug_or_pharmacy_rejects_the_line_and_the_rest_is_recorded(

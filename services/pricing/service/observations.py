@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock, business_date
@@ -27,6 +28,7 @@ PHARMACY_MED_TYPE = "41"
 # A POS clock a little ahead of ours is a clock, not a sale from the future.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _CHUNK = 900
+_RACE_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,19 @@ async def record_sales(
                 for line in lines
             ]
         )
-    return await _record(session, pharmacy.fixmedins_code, pharmacy.admdvs, lines, source=POS, clock=clock)
+    # Two requests carrying the same sale_id (a POS retrying before its first answer came) both find
+    # nothing stored; the unique key stops the second. It then runs again in a fresh savepoint, finds the
+    # first one's lines and answers them as a replay or a conflict, as if it had come after.
+    for attempt in range(_RACE_RETRIES):
+        try:
+            async with session.begin_nested():
+                return await _record(
+                    session, pharmacy.fixmedins_code, pharmacy.admdvs, lines, source=POS, clock=clock
+                )
+        except IntegrityError:
+            if attempt == _RACE_RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def record_settlement(session: AsyncSession, data: SettlementSettled, *, clock: Clock) -> Recorded:
