@@ -388,6 +388,10 @@ class Prepayment(Base):
     created_by: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     recovered_month: Mapped[str | None] = mapped_column(sa.String(7), index=True)
+    # The caller's Idempotency-Key (unique when given) and a hash of what it asked, so that a retry gets
+    # the original prepayment back and the same key with another request is refused.
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    request_hash: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 # --- the fund ledger (append-only double entry, integer fen) -----------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -621,6 +622,51 @@ async def test_a_bad_prepayment_is_refused_and_writes_nothing(
 ) -> None:
     response = await api.post("/prepayments", json=body)
     assert (response.status_code, response.json()["code"]) == (status, code)
+    assert await count(city.state.db, Prepayment) == 0
+
+
+async def test_a_prepayment_retried_with_its_idempotency_key_is_recorded_once(
+    city: FastAPI, api: httpx.AsyncClient
+) -> None:
+    body = {"fixmedins_code": H1, "amount": "5000.00", "paid_date": "2026-03-01"}
+    key = {"Idempotency-Key": "treasury-2026-03-01-0007"}
+    first = await api.post("/prepayments", json=body, headers=key)
+    assert first.status_code == 201, first.text
+    assert "Idempotent-Replay" not in first.headers
+    again = await api.post("/prepayments", json=body, headers=key)
+    assert (again.status_code, again.headers["Idempotent-Replay"], again.json()) == (
+        200,
+        "true",
+        first.json(),
+    )
+    other = await api.post("/prepayments", json=body | {"amount": "5000.01"}, headers=key)
+    assert (other.status_code, other.json()["code"]) == (409, "IDEMPOTENCY_KEY_CONFLICT")
+    assert other.json()["prepayment_id"] == first.json()["prepayment_id"]
+    # Eight copies of a new one racing: one prepayment, seven replays of it.
+    raced = await asyncio.gather(
+        *(api.post("/prepayments", json=body, headers={"Idempotency-Key": "race-1"}) for _ in range(8))
+    )
+    assert sorted(r.status_code for r in raced) == [200] * 7 + [201]
+    assert len({r.json()["prepayment_id"] for r in raced}) == 1
+    # Without a key each call is its own prepayment (two advances of one amount on a day are legitimate).
+    assert (await api.post("/prepayments", json=body)).status_code == 201
+    assert await count(city.state.db, Prepayment) == 3
+    async with city.state.db.transaction(readonly=True) as session:
+        journals = await session.scalar(
+            sa.select(sa.func.count()).select_from(Journal).where(Journal.kind == "prepayment")
+        )
+    assert journals == 3
+    check = (await api.get("/ledger/check")).json()
+    assert check["balanced"] is True, check
+
+
+@pytest.mark.parametrize("key", ["", "x" * 65, "has space", "中文"])
+async def test_a_malformed_idempotency_key_is_refused_and_writes_nothing(
+    city: FastAPI, api: httpx.AsyncClient, key: str
+) -> None:
+    body = {"fixmedins_code": H1, "amount": "10", "paid_date": "2026-03-01"}
+    response = await api.post("/prepayments", json=body, headers={"Idempotency-Key": key.encode()})
+    assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
     assert await count(city.state.db, Prepayment) == 0
 
 

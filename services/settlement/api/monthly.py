@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
 from common.db import DbSession
@@ -47,12 +47,35 @@ def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
     status_code=201,
     response_model=PrepaymentOut,
     summary="Record a prepayment 预付 to an institution, recovered by the next confirmed month",
+    description="Send an `Idempotency-Key` to make a retry safe: the same key with the same body answers "
+    "the original prepayment (200, `Idempotent-Replay: true`); the same key with another body is 409 "
+    "`IDEMPOTENCY_KEY_CONFLICT`. Without a key every call records a new prepayment.",
+    responses={200: {"model": PrepaymentOut, "description": "A retry: the prepayment recorded first"}},
 )
 async def record_prepayment(
-    body: PrepaymentIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
-) -> PrepaymentOut:
-    row = await monthly.record_prepayment(session, body, created_by=principal.client_id, clock=clock)
-    return monthly.prepayment_out(row)
+    body: PrepaymentIn,
+    session: DbSession,
+    principal: OpsPrincipal,
+    clock: ClockDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=64,
+            pattern=r"^[A-Za-z0-9._:-]+$",
+            description="the caller's unique key for this prepayment (letters, digits, . _ : -)",
+        ),
+    ] = None,
+) -> JSONResponse:
+    recorded = await monthly.record_prepayment(
+        session, body, created_by=principal.client_id, clock=clock, idempotency_key=idempotency_key
+    )
+    return JSONResponse(
+        monthly.prepayment_out(recorded.row).model_dump(mode="json"),
+        status_code=201 if recorded.created else 200,
+        headers={} if recorded.created else {"Idempotent-Replay": "true"},
+    )
 
 
 @router.get("/prepayments", response_model=PrepaymentPage, summary="Prepayments 预付, newest first")

@@ -17,6 +17,7 @@ transaction-scoped advisory lock serialises compute, confirm and lock across rep
 from __future__ import annotations
 
 import calendar
+import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import SHANGHAI, Clock, business_date
@@ -810,8 +812,60 @@ async def list_deductions(
 # --- prepayments (预付) ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PrepaymentRecorded:
+    row: Prepayment
+    created: bool
+
+
 async def record_prepayment(
-    session: AsyncSession, data: PrepaymentIn, *, created_by: str, clock: Clock
+    session: AsyncSession,
+    data: PrepaymentIn,
+    *,
+    created_by: str,
+    clock: Clock,
+    idempotency_key: str | None = None,
+) -> PrepaymentRecorded:
+    """预付 with an optional Idempotency-Key: a retry with the same key and body returns the original.
+
+    Without a key every call records a new prepayment (two prepayments of the same amount on one day are
+    legitimate); a client that may retry sends a key.
+    """
+    if idempotency_key is None:
+        return PrepaymentRecorded(
+            await _new_prepayment(session, data, created_by=created_by, clock=clock), True
+        )
+    digest = hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    for _ in range(2):
+        existing = await session.scalar(
+            sa.select(Prepayment).where(Prepayment.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            if existing.request_hash != digest:
+                raise Conflict(
+                    "This Idempotency-Key was used for a different prepayment; a new prepayment needs a new key.",
+                    code="IDEMPOTENCY_KEY_CONFLICT",
+                    prepayment_id=existing.prepayment_id,
+                )
+            return PrepaymentRecorded(existing, False)
+        try:
+            async with session.begin_nested():
+                row = await _new_prepayment(
+                    session, data, created_by=created_by, clock=clock, key=(idempotency_key, digest)
+                )
+            return PrepaymentRecorded(row, True)
+        except IntegrityError:  # the same key recorded concurrently a moment ago: answer as its retry
+            continue
+    raise Conflict("The Idempotency-Key is being used concurrently; retry.", code="IDEMPOTENCY_KEY_CONFLICT")
+
+
+async def _new_prepayment(
+    session: AsyncSession,
+    data: PrepaymentIn,
+    *,
+    created_by: str,
+    clock: Clock,
+    key: tuple[str, str] | None = None,
 ) -> Prepayment:
     """预付: money advanced to a known institution, outstanding until a confirmed month recovers it."""
     if await find_institution(session, data.fixmedins_code) is None:
@@ -835,6 +889,8 @@ async def record_prepayment(
         created_by=created_by,
         created_at=now,
         recovered_month=None,
+        idempotency_key=key[0] if key else None,
+        request_hash=key[1] if key else None,
     )
     session.add(row)
     await session.flush()
