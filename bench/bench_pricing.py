@@ -6,10 +6,11 @@
 1. Ingest: POST /sales in batches of 500 lines, in-service (the whole FastAPI stack over ASGI, no network),
    each line recorded with its light and the reference of its drug and region kept up to date.
 2. Reference prices: `density` × drugs × pharmacies latest prices (default 10,000 × 2,000 = 20 million,
-   in 4 regions, 5 price points per drug) written by one SQL statement as the incremental path leaves them
-   (all counted), a tenth now older than the window; then the full recompute
-   (POST /reference-prices/recompute's use case) timed: it rebuilds every count and reference and ages
-   that tenth out.
+   in 4 regions, 5 price points per drug) written by one SQL statement, a tenth of them 45 days old. Timed:
+   the rebuild (`POST /reference-prices/recompute?rebuild=true`, the repair: every price table and
+   reference from all 20 million latest prices, as of a day when all are in the window), then the periodic
+   recompute (`POST /reference-prices/recompute`) fifteen days on: the old tenth leaves the window, so every
+   one of the 40,000 references is recomputed from its maintained price table.
 
 Prints a table and writes var/bench/pricing.json. Measures, never asserts.
 """
@@ -127,19 +128,19 @@ def _fill_statement(dialect: str) -> sa.TextClause:
     # Only constants of this file are formatted in; the sizes and times are bound parameters.
     if dialect == "sqlite":
         sql = f"""
-            INSERT INTO latest_price (med_list_codg, admdvs, fixmedins_code, price_micro, observed_at, counted)
+            INSERT INTO latest_price (med_list_codg, admdvs, fixmedins_code, price_micro, observed_at)
             WITH RECURSIVE dd(d) AS (SELECT 0 UNION ALL SELECT d + 1 FROM dd WHERE d < :drugs - 1),
                            pp(p) AS (SELECT 0 UNION ALL SELECT p + 1 FROM pp WHERE p < :pharmacies - 1)
             SELECT printf('D%05d', d), CASE p % {len(REGIONS)} {regions} END, printf('P%05d', p), {price},
-                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, 1
+                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END
             FROM dd, pp WHERE (p * 31 + d * 17) % 1000 < :permille
         """  # noqa: S608
     else:
         sql = f"""
-            INSERT INTO latest_price (med_list_codg, admdvs, fixmedins_code, price_micro, observed_at, counted)
+            INSERT INTO latest_price (med_list_codg, admdvs, fixmedins_code, price_micro, observed_at)
             SELECT 'D' || lpad(d::text, 5, '0'), CASE p % {len(REGIONS)} {regions} END,
                    'P' || lpad(p::text, 5, '0'), {price},
-                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END, true
+                   CASE WHEN (p + d) % 10 = 0 THEN :old ELSE :recent END
             FROM generate_series(0, :drugs - 1) AS dd(d), generate_series(0, :pharmacies - 1) AS pp(p)
             WHERE (p * 31 + d * 17) % 1000 < :permille
         """  # noqa: S608
@@ -153,7 +154,8 @@ async def measure_recompute(url: str, *, drugs: int, pharmacies: int, density: f
     try:
         async with db.transaction() as session:
             await session.execute(sa.delete(table_of(Drug)))  # the ingest's rows go; the recompute needs none
-            await session.execute(sa.text("DELETE FROM latest_price"))
+            for table in ("latest_price", "price_window", "price_count", "reference_price"):
+                await session.execute(sa.text(f"DELETE FROM {table}"))  # noqa: S608 - constant names
         print(f"writing {density:.0%} of {drugs:,} drugs x {pharmacies:,} pharmacies ...", file=sys.stderr)
         started = time.perf_counter()
         async with db.transaction() as session:
@@ -173,7 +175,16 @@ async def measure_recompute(url: str, *, drugs: int, pharmacies: int, density: f
             async with db.engine.connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await connection.execute(sa.text("VACUUM ANALYZE latest_price"))
-        print(f"  {prices:,} latest prices in {fill_s:.1f}s; recomputing ...", file=sys.stderr)
+        print(f"  {prices:,} latest prices in {fill_s:.1f}s; rebuilding ...", file=sys.stderr)
+        # The repair: every table and reference rebuilt from all the latest prices, as of a moment when
+        # all of them are inside the window (the old tenth exactly on its edge).
+        started = time.perf_counter()
+        async with db.transaction() as session:
+            rebuilt = await recompute(session, window_days=30, now=NOW - timedelta(days=15), rebuild=True)
+        rebuild_s = time.perf_counter() - started
+        print(f"  rebuilt in {rebuild_s:.1f}s; ageing the old tenth out ...", file=sys.stderr)
+        # The periodic run: fifteen days on the old tenth has left the window; every group loses prices,
+        # so every reference is recomputed from its maintained price table.
         started = time.perf_counter()
         async with db.transaction() as session:
             result = await recompute(session, window_days=30, now=NOW)
@@ -187,16 +198,18 @@ async def measure_recompute(url: str, *, drugs: int, pharmacies: int, density: f
         "aged_out": result.aged_out,
         "references": result.references,
         "recompute_s": round(seconds, 2),
+        "rebuild_references": rebuilt.references,
+        "rebuild_s": round(rebuild_s, 2),
         "fill_s": round(fill_s, 2),
     }
 
 
-def prepare_postgres(admin_url: str) -> str:
-    """Fresh ybj_benchpricing_* databases on the given server; the pricing one is used."""
+def prepare_postgres(admin_url: str, prefix: str = PG_PREFIX) -> str:
+    """Fresh `<prefix>*` databases on the given server (ybj_benchpricing_* by default); the pricing one is used."""
     from common.pgdev import drop_databases, ensure_databases
 
-    drop_databases(admin_url, PG_PREFIX)
-    return ensure_databases(admin_url, PG_PREFIX).urls["pricing"]
+    drop_databases(admin_url, prefix)
+    return ensure_databases(admin_url, prefix).urls["pricing"]
 
 
 def main() -> int:
@@ -244,7 +257,8 @@ def main() -> int:
     print(f"  {'  lines ingested':<52}{ingest['lines']:>14,}")
     print(f"  {'latest prices (drugs x pharmacies x density)':<52}{references['latest_prices']:>14,}")
     print(f"  {'reference prices computed':<52}{references['references']:>14,}")
-    print(f"  {'full recompute of reference prices (s)':<52}{references['recompute_s']:>14,.2f}")
+    print(f"  {'periodic recompute: every reference (s)':<52}{references['recompute_s']:>14,.2f}")
+    print(f"  {'rebuild from all latest prices, repair (s)':<52}{references['rebuild_s']:>14,.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"  results written to {args.out}")

@@ -85,17 +85,37 @@ class Observation(Base):
 
 
 class LatestPrice(Base):
-    """Each pharmacy's latest price of a drug in its region; `counted` while it is in the price table."""
+    """Each pharmacy's latest price of a drug in its region.
+
+    It is in its group's price table while `observed_at` is on or after the group's `PriceWindow.counted_from`.
+    """
 
     __tablename__ = "latest_price"
-    __table_args__ = (sa.Index("ix_latest_price_group", "med_list_codg", "admdvs", "counted", "observed_at"),)
+    __table_args__ = (
+        sa.Index("ix_latest_price_group", "med_list_codg", "admdvs", "observed_at"),
+        # The periodic age-out reads the prices that crossed the window edge since it last ran: a range.
+        sa.Index("ix_latest_price_observed_at", "observed_at"),
+    )
 
     med_list_codg: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
     admdvs: Mapped[str] = mapped_column(sa.String(6), primary_key=True)
     fixmedins_code: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
     price_micro: Mapped[int] = mapped_column(sa.BigInteger)
     observed_at: Mapped[datetime] = mapped_column(UtcDateTime())  # sel_time of the latest sale
-    counted: Mapped[bool] = mapped_column(sa.Boolean)
+
+
+class PriceWindow(Base):
+    """Where a (drug, region)'s price table starts: its counts hold the latest prices observed from then on.
+
+    Moving it to a later cutoff takes out exactly the prices observed in between (a range read), so ageing a
+    group never rewrites its latest prices.
+    """
+
+    __tablename__ = "price_window"
+
+    med_list_codg: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    admdvs: Mapped[str] = mapped_column(sa.String(6), primary_key=True)
+    counted_from: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 class PriceCount(Base):

@@ -54,13 +54,22 @@ async def list_reference_prices(
     response_model=RecomputeOut,
     responses=PROBLEMS,
     tags=[REFERENCE],
-    summary="Rebuild every reference price from the latest prices in the window 参考价重算",
+    summary="Bring every reference price up to the window's edge 参考价重算",
     description="Sales keep reference prices up to date as they arrive; this takes out the prices that aged "
-    "out of the window for drugs nobody sold since (also run periodically with PRICING_RECOMPUTE_SCHEDULE).",
+    "out of the window for drugs nobody sold since, reading only those prices (also run periodically with "
+    "PRICING_RECOMPUTE_SCHEDULE). `rebuild=true` rebuilds every price table and reference from all the "
+    "latest prices instead: a repair, and much slower.",
 )
-async def recompute(session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> RecomputeOut:
+async def recompute(
+    session: DbSession,
+    _ops: OpsPrincipal,
+    clock: ClockDep,
+    rebuild: Annotated[bool, Query(description="rebuild everything from the latest prices (repair)")] = False,
+) -> RecomputeOut:
     settings = await monitoring.current(session)
-    result = await service.recompute(session, window_days=settings.window_days, now=clock.now())
+    result = await service.recompute(
+        session, window_days=settings.window_days, now=clock.now(), rebuild=rebuild
+    )
     return RecomputeOut(
         aged_out=result.aged_out,
         references=result.references,

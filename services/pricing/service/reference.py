@@ -1,11 +1,12 @@
 """Reference prices kept up to date on every sale, rebuilt on demand for prices that aged out of the window.
 
-Per (drug, region) the service keeps each pharmacy's latest price (`latest_price`, with `counted` while it
-is inside the window and so in the table) and how many pharmacies ask each price (`price_count`). A sale
-moves one pharmacy from its old price to its new one (two counts change), prices of the group that left
-the window are taken out, and the reference is read off the group's price table — never recomputed from
-the sales. `recompute` rebuilds every table from the latest prices (the window edge for groups nobody
-sold since, and a repair if ever needed).
+Per (drug, region) the service keeps each pharmacy's latest price (`latest_price`), where the group's table
+starts (`price_window.counted_from`: the latest prices observed since are in it) and how many pharmacies
+ask each price (`price_count`). A sale moves one pharmacy from its old price to its new one (two counts
+change) after moving the group's window to the cutoff (the prices observed in between leave), and the
+reference is read off the group's price table — never recomputed from the sales. `recompute` moves every
+group's window to the cutoff (the groups nobody sold since), reading only the prices that crossed it;
+`recompute(rebuild=True)` rebuilds everything from the latest prices (a repair).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from common.db import UtcDateTime
 from pricing.domain.reference import Reference, reference_from_counts
-from pricing.models import LatestPrice, Observation, PriceCount, ReferencePrice, table_of
+from pricing.models import LatestPrice, Observation, PriceCount, PriceWindow, ReferencePrice, table_of
 
 _CHUNK = 900
 _WRITE_BATCH = 2000
@@ -75,38 +77,31 @@ async def update_references(
     """Apply one pharmacy's newest sale of each drug and return each drug's reference in the region.
 
     `latest` maps a drug to (price in millionths, sel_time) of the pharmacy's newest sale among those being
-    recorded; a sale older than the pharmacy's stored latest changes nothing. Prices older than `cutoff`
-    leave the group's table first.
+    recorded; a sale older than the pharmacy's stored latest changes nothing. Each group's window moves to
+    `cutoff` first (the prices observed before it leave the table).
     """
     drugs = sorted(latest)
     if not drugs:
         return {}
     await lock_groups(session, admdvs, drugs)
-    lp, pc = table_of(LatestPrice), table_of(PriceCount)
-    mine: dict[str, dict[str, object]] = {}
-    aged: list[tuple[str, int]] = []
+    lp, pc, pw = table_of(LatestPrice), table_of(PriceCount), table_of(PriceWindow)
+    mine: dict[str, tuple[int, datetime]] = {}
+    windows: dict[str, datetime] = {}
     counts: dict[str, dict[int, int]] = defaultdict(dict)
     for start in range(0, len(drugs), _CHUNK):
         chunk = drugs[start : start + _CHUNK]
         rows = await session.execute(
-            sa.select(lp.c.med_list_codg, lp.c.price_micro, lp.c.observed_at, lp.c.counted).where(
+            sa.select(lp.c.med_list_codg, lp.c.price_micro, lp.c.observed_at).where(
                 lp.c.admdvs == admdvs, lp.c.fixmedins_code == fixmedins_code, lp.c.med_list_codg.in_(chunk)
             )
         )
-        for drug, price, observed_at, counted in rows:
-            mine[drug] = {"price": price, "observed_at": observed_at, "counted": counted}
-        expired = await session.execute(
-            sa.select(lp.c.med_list_codg, lp.c.fixmedins_code, lp.c.price_micro).where(
-                lp.c.admdvs == admdvs,
-                lp.c.med_list_codg.in_(chunk),
-                lp.c.counted.is_(True),
-                lp.c.observed_at < cutoff,
+        mine.update({drug: (price, observed_at) for drug, price, observed_at in rows})
+        found = await session.execute(
+            sa.select(pw.c.med_list_codg, pw.c.counted_from).where(
+                pw.c.admdvs == admdvs, pw.c.med_list_codg.in_(chunk)
             )
         )
-        for drug, code, price in expired:
-            aged.append((drug, price))
-            if code == fixmedins_code:
-                mine[drug]["counted"] = False
+        windows.update({drug: counted_from for drug, counted_from in found})
         tables = await session.execute(
             sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
                 pc.c.admdvs == admdvs, pc.c.med_list_codg.in_(chunk)
@@ -115,45 +110,47 @@ async def update_references(
         for drug, price, pharmacies in tables:
             counts[drug][price] = pharmacies
     before = {drug: dict(table) for drug, table in counts.items()}
-    for drug, price in aged:
-        counts[drug][price] = counts[drug].get(price, 0) - 1
-    if aged:
-        for start in range(0, len(drugs), _CHUNK):
-            await session.execute(
-                sa.update(lp)
-                .where(
-                    lp.c.admdvs == admdvs,
-                    lp.c.med_list_codg.in_(drugs[start : start + _CHUNK]),
-                    lp.c.counted.is_(True),
-                    lp.c.observed_at < cutoff,
-                )
-                .values(counted=False)
-            )
+    moving = sorted(drug for drug, counted_from in windows.items() if counted_from != cutoff)
+    for start in range(0, len(moving), _CHUNK):
+        chunk = moving[start : start + _CHUNK]
+        in_groups = sa.and_(lp.c.admdvs == admdvs, lp.c.med_list_codg.in_(chunk))
+        for drug, _admdvs, price, leaving, returning in await _crossing(session, in_groups, cutoff):
+            counts[drug][price] = counts[drug].get(price, 0) - leaving + returning
+        await session.execute(
+            sa.update(pw)
+            .where(pw.c.admdvs == admdvs, pw.c.med_list_codg.in_(chunk))
+            .values(counted_from=cutoff)
+        )
+    opened = [
+        {"med_list_codg": drug, "admdvs": admdvs, "counted_from": cutoff}
+        for drug in drugs
+        if drug not in windows
+    ]
+    if opened:
+        await session.execute(sa.insert(pw), opened)
+    # Every group's window now starts at the cutoff: a latest price is in its table when observed since.
     inserts: list[dict[str, object]] = []
     updates: list[dict[str, object]] = []
     for drug in drugs:
         price, observed_at = latest[drug]
-        counted = observed_at >= cutoff
-        stored = mine.get(drug)
         row = {
             "med_list_codg": drug,
             "admdvs": admdvs,
             "fixmedins_code": fixmedins_code,
             "price_micro": price,
             "observed_at": observed_at,
-            "counted": counted,
         }
+        stored = mine.get(drug)
         if stored is None:
             inserts.append(row)
-        elif observed_at >= stored["observed_at"]:  # type: ignore[operator]
-            if stored["counted"]:
-                old = stored["price"]
-                assert isinstance(old, int)
-                counts[drug][old] = counts[drug].get(old, 0) - 1
+        elif observed_at >= stored[1]:
+            old_price, old_observed_at = stored
+            if old_observed_at >= cutoff:
+                counts[drug][old_price] = counts[drug].get(old_price, 0) - 1
             updates.append(row)
         else:
             continue  # an older sale arriving late: the pharmacy's latest price stands
-        if counted:
+        if observed_at >= cutoff:
             counts[drug][price] = counts[drug].get(price, 0) + 1
     for start in range(0, len(inserts), _WRITE_BATCH):
         await session.execute(sa.insert(lp), inserts[start : start + _WRITE_BATCH])
@@ -163,6 +160,35 @@ async def update_references(
     references = {drug: reference_from_counts(counts.get(drug, {})) for drug in drugs}
     await _write_references(session, admdvs, references, now)
     return references
+
+
+async def _crossing(
+    session: AsyncSession, where: sa.ColumnElement[bool], cutoff: datetime
+) -> list[tuple[str, str, int, int, int]]:
+    """The latest prices that cross the window edge when each group's window moves to `cutoff`.
+
+    Per (drug, region, price): how many leave (observed from the group's old start up to the cutoff) and
+    how many come back (observed from the cutoff up to the old start: the window grew).
+    """
+    lp, pw = table_of(LatestPrice), table_of(PriceWindow)
+    leaving = sa.and_(lp.c.observed_at >= pw.c.counted_from, lp.c.observed_at < cutoff)
+    returning = sa.and_(lp.c.observed_at >= cutoff, lp.c.observed_at < pw.c.counted_from)
+    query = (
+        sa.select(
+            lp.c.med_list_codg,
+            lp.c.admdvs,
+            lp.c.price_micro,
+            sa.func.sum(sa.case((leaving, 1), else_=0)),
+            sa.func.sum(sa.case((returning, 1), else_=0)),
+        )
+        .join(pw, sa.and_(pw.c.med_list_codg == lp.c.med_list_codg, pw.c.admdvs == lp.c.admdvs))
+        .where(where, sa.or_(leaving, returning))
+        .group_by(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro)
+    )
+    return [
+        (drug, admdvs, int(price), int(out), int(back))
+        for drug, admdvs, price, out, back in (await session.execute(query)).all()
+    ]
 
 
 async def _write_counts(
@@ -257,22 +283,89 @@ async def list_references(
     return list((await session.scalars(query)).all())
 
 
-async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -> RecomputeResult:
-    """Rebuild every price table and reference from the pharmacies' latest prices inside the window.
+async def recompute(
+    session: AsyncSession, *, window_days: int, now: datetime, rebuild: bool = False
+) -> RecomputeResult:
+    """Bring every reference price up to the window's edge.
 
-    On PostgreSQL the three tables are locked for the rebuild, so sales recorded meanwhile wait for it
-    rather than being overwritten by it.
+    By default this moves each group's window to the cutoff: the latest prices observed in between (one
+    range of the observed_at index) leave their tables, and only the groups they touched are recounted and
+    get a new reference. With `rebuild` every table and reference is rebuilt from all the latest prices
+    instead (a repair; it reads every latest price).
+
+    On PostgreSQL the four tables are locked for the run, so sales recorded meanwhile wait for it rather
+    than being overwritten by it.
     """
     started = time.perf_counter()
-    lp, pc, rp = table_of(LatestPrice), table_of(PriceCount), table_of(ReferencePrice)
+    lp, pw, rp = table_of(LatestPrice), table_of(PriceWindow), table_of(ReferencePrice)
     if _is_postgres(session):
         await session.execute(
-            sa.text("LOCK TABLE latest_price, price_count, reference_price IN SHARE ROW EXCLUSIVE MODE")
+            sa.text(
+                "LOCK TABLE latest_price, price_window, price_count, reference_price IN SHARE ROW EXCLUSIVE MODE"
+            )
         )
     cutoff = now - timedelta(days=window_days)
-    # The counts come from the window itself, not from the flags; then only the flags that are wrong are
-    # rewritten (the prices that aged out since the last sale of their drug), not every row.
     before = await session.scalar(sa.select(sa.func.count()).select_from(rp)) or 0
+    earliest, latest = (
+        await session.execute(sa.select(sa.func.min(pw.c.counted_from), sa.func.max(pw.c.counted_from)))
+    ).one()
+    crossing: list[tuple[str, str, int, int, int]] = []
+    if earliest is not None:
+        # Only prices between the oldest window start and the cutoff can cross: one index range.
+        low, high = min(earliest, cutoff), max(latest, cutoff)
+        crossing = await _crossing(session, sa.and_(lp.c.observed_at >= low, lp.c.observed_at < high), cutoff)
+    aged_out = sum(out for *_, out, _back in crossing)
+    if rebuild:
+        await _rebuild(session, cutoff, now)
+    else:
+        await session.execute(sa.update(pw).where(pw.c.counted_from != cutoff).values(counted_from=cutoff))
+        await _apply_crossing(session, crossing, now)
+    held = await session.scalar(sa.select(sa.func.count()).select_from(rp)) or 0
+    return RecomputeResult(
+        aged_out=aged_out,
+        references=held,
+        previous_references=before,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+async def _apply_crossing(
+    session: AsyncSession, crossing: Iterable[tuple[str, str, int, int, int]], now: datetime
+) -> None:
+    """Recount the groups whose prices crossed the window edge, and rewrite their references."""
+    pc = table_of(PriceCount)
+    deltas: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for drug, admdvs, price, out, back in crossing:
+        deltas[admdvs][drug][price] = back - out
+    for admdvs, by_drug in sorted(deltas.items()):
+        drugs = sorted(by_drug)
+        counts: dict[str, dict[int, int]] = {drug: {} for drug in drugs}
+        for start in range(0, len(drugs), _CHUNK):
+            tables = await session.execute(
+                sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
+                    pc.c.admdvs == admdvs, pc.c.med_list_codg.in_(drugs[start : start + _CHUNK])
+                )
+            )
+            for drug, price, pharmacies in tables:
+                counts[drug][price] = pharmacies
+        before = {drug: dict(table) for drug, table in counts.items()}
+        for drug, changes in by_drug.items():
+            for price, delta in changes.items():
+                counts[drug][price] = counts[drug].get(price, 0) + delta
+        await _write_counts(session, admdvs, before, counts)
+        await _write_references(
+            session, admdvs, {drug: reference_from_counts(counts[drug]) for drug in drugs}, now
+        )
+
+
+async def _rebuild(session: AsyncSession, cutoff: datetime, now: datetime) -> None:
+    """Every window, price table and reference rebuilt from the latest prices."""
+    lp, pc, pw, rp = (
+        table_of(LatestPrice),
+        table_of(PriceCount),
+        table_of(PriceWindow),
+        table_of(ReferencePrice),
+    )
     await session.execute(sa.delete(pc))
     await session.execute(
         sa.insert(pc).from_select(
@@ -282,11 +375,14 @@ async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -
             .group_by(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro),
         )
     )
-    expired = sa.and_(lp.c.counted.is_(True), lp.c.observed_at < cutoff)
-    aged_out = await session.scalar(sa.select(sa.func.count()).select_from(lp).where(expired)) or 0
-    await session.execute(sa.update(lp).where(expired).values(counted=False))
+    await session.execute(sa.delete(pw))
     await session.execute(
-        sa.update(lp).where(lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
+        sa.insert(pw).from_select(
+            ["med_list_codg", "admdvs", "counted_from"],
+            sa.select(lp.c.med_list_codg, lp.c.admdvs, sa.literal(cutoff, UtcDateTime())).group_by(
+                lp.c.med_list_codg, lp.c.admdvs
+            ),
+        )
     )
     await session.execute(sa.delete(rp))
     result = await session.stream(
@@ -296,17 +392,14 @@ async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -
         execution_options={"yield_per": 10_000},
     )
     batch: list[dict[str, object]] = []
-    held = 0
     group: tuple[str, str] | None = None
     table: dict[int, int] = {}
 
     def close_group() -> None:
-        nonlocal held
         if group is None:
             return
         reference = reference_from_counts(table)
         if reference is not None:
-            held += 1
             batch.append(
                 {
                     "med_list_codg": group[0],
@@ -332,12 +425,6 @@ async def recompute(session: AsyncSession, *, window_days: int, now: datetime) -
         pending.append(batch)
     for rows in pending:
         await session.execute(sa.insert(rp), rows)
-    return RecomputeResult(
-        aged_out=aged_out,
-        references=held,
-        previous_references=before,
-        seconds=round(time.perf_counter() - started, 3),
-    )
 
 
 async def restore_latest(
@@ -354,7 +441,7 @@ async def restore_latest(
 
     The caller holds the group's lock (`lock_groups`).
     """
-    lp, pc = table_of(LatestPrice), table_of(PriceCount)
+    lp, pc, pw = table_of(LatestPrice), table_of(PriceCount), table_of(PriceWindow)
     newest = (
         await session.execute(
             sa.select(Observation.price_micro, Observation.sel_time)
@@ -380,17 +467,14 @@ async def restore_latest(
                 fixmedins_code=fixmedins_code,
                 price_micro=price,
                 observed_at=observed_at,
-                counted=observed_at >= cutoff,
             )
         )
     group = sa.and_(lp.c.med_list_codg == med_list_codg, lp.c.admdvs == admdvs)
-    # The flags follow the window, so the incremental path (which subtracts flagged prices that aged out)
-    # agrees with the table rebuilt here.
+    # The group's window starts at the cutoff again, and its table is recounted from there.
+    window = sa.and_(pw.c.med_list_codg == med_list_codg, pw.c.admdvs == admdvs)
+    await session.execute(sa.delete(pw).where(window))
     await session.execute(
-        sa.update(lp).where(group, lp.c.counted.is_(True), lp.c.observed_at < cutoff).values(counted=False)
-    )
-    await session.execute(
-        sa.update(lp).where(group, lp.c.counted.is_(False), lp.c.observed_at >= cutoff).values(counted=True)
+        sa.insert(pw).values(med_list_codg=med_list_codg, admdvs=admdvs, counted_from=cutoff)
     )
     counts = {
         int(price): int(n)
