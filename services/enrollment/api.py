@@ -21,6 +21,11 @@ from enrollment.domain.waiting import ResidentPolicy
 from enrollment.models import Contribution, Person
 from enrollment.schemas import (
     AssistanceIn,
+    BulkContributionsIn,
+    BulkContributionsOut,
+    BulkCoveragesIn,
+    BulkCoveragesOut,
+    BulkCreated,
     BulkExisting,
     BulkPersonsIn,
     BulkPersonsOut,
@@ -245,6 +250,26 @@ async def add_coverage(
     return _as_out(await service.add_coverage(session, psn_no, body, clock=clock, policy=policy))
 
 
+@router.post(
+    "/coverages:bulk",
+    response_model=BulkCoveragesOut,
+    responses=PROBLEMS,
+    tags=["coverages 参保关系"],
+    summary="Enroll many persons (initial load, at most 10,000 per call)",
+    description="Each item is `POST /persons/{psn_no}/coverages` with its `psn_no`, under the same rules, in "
+    "its own savepoint: a refused item is listed with the code one call would give and leaves no trace; the "
+    "others are created. Not idempotent: an item sent again is refused with DUPLICATE_COVERAGE.",
+)
+async def add_coverages_bulk(
+    body: BulkCoveragesIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
+) -> BulkCoveragesOut:
+    outcome = await service.add_coverages_bulk(session, body.coverages, clock=clock, policy=policy)
+    return BulkCoveragesOut(
+        created=[BulkCreated(index=i, psn_no=p, id=n) for i, p, n in outcome.created],
+        rejected=[BulkRejected(index=i, code=c, detail=d) for i, c, d in outcome.rejected],
+    )
+
+
 @router.get(
     "/persons/{psn_no}/coverages",
     response_model=list[CoverageOut],
@@ -378,6 +403,27 @@ async def record_contribution(
     if not created:
         response.status_code = 200
     return _contribution_out(contribution)
+
+
+@router.post(
+    "/contributions:bulk",
+    response_model=BulkContributionsOut,
+    responses=PROBLEMS,
+    tags=["contributions 缴费"],
+    summary="Record many contributions (initial load, at most 10,000 per call; idempotent per period)",
+    description="Each item is `POST /persons/{psn_no}/contributions` with its `psn_no`, under the same rules, "
+    "in its own savepoint: the same contribution again is listed under `existing`, a refused item under "
+    "`rejected` with its code, and leaves no trace.",
+)
+async def record_contributions_bulk(
+    body: BulkContributionsIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
+) -> BulkContributionsOut:
+    outcome = await service.record_contributions_bulk(session, body.contributions, clock=clock, policy=policy)
+    return BulkContributionsOut(
+        created=[BulkCreated(index=i, psn_no=p, id=n) for i, p, n in outcome.created],
+        existing=[BulkCreated(index=i, psn_no=p, id=n) for i, p, n in outcome.existing],
+        rejected=[BulkRejected(index=i, code=c, detail=d) for i, c, d in outcome.rejected],
+    )
 
 
 @router.get(

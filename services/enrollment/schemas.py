@@ -231,6 +231,75 @@ class ContributionIn(Strict):
     )
 
 
+class BulkCoverageItem(CoverageIn):
+    """One enrolment of a bulk load: the person and the coverage."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "psn_no": "P4201000000001",
+                    "insutype": "310",
+                    "begndate": "2026-01-01",
+                    "emp_code": "91420100MA4K123456",
+                    "psn_type": "employed",
+                }
+            ]
+        },
+    )
+    psn_no: str = Field(min_length=1, max_length=30, description="人员编号 the person enrolled")
+
+
+class BulkCoveragesIn(Strict):
+    """Initial load: many enrolments at once (at most 10,000 per call), each under the rules of one."""
+
+    coverages: list[BulkCoverageItem] = Field(min_length=1, max_length=10_000)
+
+
+class BulkCreated(BaseModel):
+    index: int = Field(description="Position in the request")
+    psn_no: str
+    id: int = Field(description="the coverage_id or contribution_id created (or found, for a retry)")
+
+
+class BulkCoveragesOut(BaseModel):
+    created: list[BulkCreated]
+    rejected: list[BulkRejected] = Field(description="items refused, each with the code one call would give")
+
+
+class BulkContributionItem(ContributionIn):
+    """One contribution of a bulk load: the person and the contribution."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "psn_no": "P4201000000001",
+                    "insutype": "310",
+                    "period": "2026-01",
+                    "amount": "800.00",
+                    "paid_at": "2026-01-15T10:00:00+08:00",
+                }
+            ]
+        },
+    )
+    psn_no: str = Field(min_length=1, max_length=30, description="人员编号 the contributor")
+
+
+class BulkContributionsIn(Strict):
+    """Initial load: many contributions at once (at most 10,000 per call), idempotent per person and period."""
+
+    contributions: list[BulkContributionItem] = Field(min_length=1, max_length=10_000)
+
+
+class BulkContributionsOut(BaseModel):
+    created: list[BulkCreated]
+    existing: list[BulkCreated] = Field(description="the same contribution was recorded before (a retry)")
+    rejected: list[BulkRejected]
+
+
 class ContributionOut(BaseModel):
     contribution_id: int
     psn_no: str

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock, business_date
-from common.errors import Conflict, NotFound, Unprocessable
+from common.errors import Conflict, NotFound, ProblemError, Unprocessable
 from common.events.contracts import Subject
 from common.events.enrollment import (
     ContributionPaid,
@@ -42,6 +42,8 @@ from enrollment.models import (
     Person,
 )
 from enrollment.schemas import (
+    BulkContributionItem,
+    BulkCoverageItem,
     ContributionIn,
     CoverageIn,
     CoverageStatus,
@@ -349,6 +351,58 @@ async def add_coverage(
             "The person already has a current coverage (重复参保).", code="DUPLICATE_COVERAGE"
         ) from exc
     return coverage, await _coverage_changed(session, coverage, clock=clock, policy=policy)
+
+
+@dataclass(frozen=True)
+class BulkItems:
+    """What a bulk load did with each item: (index, psn_no, id) created or found, (index, code, detail) refused."""
+
+    created: list[tuple[int, str, int]]
+    existing: list[tuple[int, str, int]]
+    rejected: list[tuple[int, str, str]]
+
+
+async def add_coverages_bulk(
+    session: AsyncSession, items: Sequence[BulkCoverageItem], *, clock: Clock, policy: ResidentPolicy
+) -> BulkItems:
+    """Enroll many persons in one transaction, each item under exactly the rules of `add_coverage`.
+
+    Each item runs in its own savepoint: a refused one (its code as one call would give it) leaves no trace
+    and the others go on.
+    """
+    outcome = BulkItems([], [], [])
+    for index, item in enumerate(items):
+        try:
+            async with session.begin_nested():
+                coverage, _ = await add_coverage(session, item.psn_no, item, clock=clock, policy=policy)
+        except ProblemError as exc:
+            outcome.rejected.append((index, exc.code, exc.detail))
+            continue
+        outcome.created.append((index, item.psn_no, coverage.coverage_id))
+    return outcome
+
+
+async def record_contributions_bulk(
+    session: AsyncSession, items: Sequence[BulkContributionItem], *, clock: Clock, policy: ResidentPolicy
+) -> BulkItems:
+    """Record many contributions in one transaction, each under the rules of `record_contribution`.
+
+    Idempotent per (person, insutype, period) as one call is: the same contribution again is reported as
+    existing, a different one for a recorded period is refused with CONTRIBUTION_EXISTS.
+    """
+    outcome = BulkItems([], [], [])
+    for index, item in enumerate(items):
+        try:
+            async with session.begin_nested():
+                contribution, created = await record_contribution(
+                    session, item.psn_no, item, clock=clock, policy=policy
+                )
+        except ProblemError as exc:
+            outcome.rejected.append((index, exc.code, exc.detail))
+            continue
+        found = (index, item.psn_no, contribution.contribution_id)
+        (outcome.created if created else outcome.existing).append(found)
+    return outcome
 
 
 async def change_status(
