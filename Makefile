@@ -8,12 +8,13 @@ PYTEST_ARGS ?=
 # `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run run-pg test lint format install clean-var help
+.PHONY: run run-pg test demo bench bench-pg lint format install clean-var help
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
 	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
 	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make demo   - start the platform, load a small synthetic city, play days of traffic, print a report"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (figures printed, JSON under var/bench/); bench-pg on PostgreSQL"
 
@@ -39,6 +40,9 @@ run-pg: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: $(STAMP)
+	$(PY) bench/demo.py
 
 # Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
 bench: $(STAMP)

@@ -1,0 +1,734 @@
+"""The seeded generator of a synthetic city: pure (no I/O, no clock), the same seed giving the same bytes.
+
+Normal traffic is kept clear of every default fraud rule (one claim per person and day, an item never twice
+for a person on a day, limited items within their limits, one admission per person, yearly burden far below
+50,000) so that what the rules find is what was planted: repeated admissions (admission_frequency, ≥ 3 in
+365 days), split admissions (split_admission, readmitted ≤ 15 days after discharge), cost outliers
+(cost_outlier, > 3 × the mean of ≥ 30 peers), reused traceability codes (trace_code_reuse, blocked in the
+real-time review), care after death (after_death, the death recorded after the claim) and overpriced
+pharmacies (red lights and a price index above 1.10).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bench.city.model import (
+    AFTER_DEATH,
+    COST_OUTLIER,
+    FAMILY_OF_KIND,
+    OVERPRICED_PHARMACY,
+    REPEATED_ADMISSIONS,
+    SPLIT_ADMISSION,
+    TRACE_CODE_REUSE,
+    City,
+    ClaimSpec,
+    DayPlan,
+    DeathSpec,
+    FamilySpec,
+    PersonSpec,
+    Phase,
+    PlantedCase,
+    SaleBatch,
+)
+from common.progress import ProgressBar
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DEFAULT_START = date(2026, 3, 27)
+ADMDVS = "420100"
+DISTRICTS = ("420102", "420103", "420104", "420105", "420106", "420107", "420111", "420112", "420115")
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
+)
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国志红文玉梅鹏辉斌宇浩凯俊峰琳晨欣怡子涵"
+# Cost-outlier peers: the default rule wants ≥ 30 peers of the same diagnosis category and hospital level.
+OUTLIER_CATEGORY, OUTLIER_LEVEL = "J18", 2
+MIN_PEERS = 30
+OUTLIER_MULTIPLE = 5  # × the group's base cost (the rule flags above 3 × the mean)
+# Inpatient groups of normal traffic: diagnosis code and name, and a base cost (yuan) at level 1.
+DIAGNOSES = (
+    ("J18.900", "肺炎", 5200),
+    ("I63.900", "脑梗死", 7800),
+    ("K80.200", "胆囊结石", 6400),
+    ("S72.000", "股骨颈骨折", 9800),
+    ("E11.900", "2型糖尿病", 4300),
+    ("I25.100", "冠心病", 7100),
+)
+LEVEL_FACTOR = {1: Decimal("0.8"), 2: Decimal("1.0"), 3: Decimal("1.5")}
+OUTPATIENT_DISEASES = (("J06.900", "上呼吸道感染"), ("K29.700", "胃炎"), ("I10.x00", "高血压"),
+                       ("M54.500", "腰痛"), ("E11.900", "2型糖尿病"), ("L30.900", "皮炎"))  # fmt: skip
+CHRONIC_DISEASES = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("I25.100", "冠心病"))
+
+
+def _yuan(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def _iso(day: date, hour: int, minute: int = 0) -> str:
+    return datetime.combine(day, time(hour, minute), SHANGHAI).isoformat()
+
+
+def check_char(first17: str) -> str:
+    """GB 11643 (ISO 7064 MOD 11-2) check character."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    code: str
+    name: str
+    kind: str  # drug | service | bed | nursing | procedure
+    price: Decimal  # the usual price (yuan)
+    chrgitm_lv: str
+    max_cnt: int | None = None
+    gend_lmt: str | None = None
+    age_max: int | None = None
+
+
+@dataclass
+class _Person:
+    spec: PersonSpec
+    gend: str
+    brdy: date
+    insutype: str
+    busy_days: set[date] = field(default_factory=set)  # days with a claim (one a day)
+    admitted: bool = False  # had an admission (one per person in normal traffic)
+    limited_used: set[str] = field(default_factory=set)
+    reserved: bool = False  # a planted case's person: no normal traffic
+    member_of: str | None = None
+
+
+class _Builder:
+    def __init__(
+        self, seed: int, persons: int, days: int, start: date, claim_rate: float, sales: int
+    ) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible by seed
+        self.seed, self.n_persons, self.start = seed, persons, start
+        self.day_dates = tuple(start + timedelta(days=n) for n in range(days))
+        self.claim_rate, self.sales_per_pharmacy_day = claim_rate, sales
+        self.trace_serial = 0
+        self.setl_serial: dict[tuple[str, date], int] = {}
+
+    # --- reference data ------------------------------------------------------------------------------
+
+    def institutions(self) -> None:
+        n_hospitals = max(6, self.n_persons // 250)
+        n_pharmacies = max(8, self.n_persons // 200)
+        self.hospitals = [f"H{ADMDVS}{n:05d}" for n in range(1, n_hospitals + 1)]
+        self.pharmacies = [f"P{ADMDVS}{n:05d}" for n in range(1, n_pharmacies + 1)]
+        self.level = {code: 1 + n % 3 for n, code in enumerate(self.hospitals)}
+        n_over = max(2, n_pharmacies // 8)
+        self.overpriced = sorted(self.rng.sample(self.pharmacies, n_over))
+        self.normal_pharmacies = [code for code in self.pharmacies if code not in self.overpriced]
+        self.institution_rows = [
+            {"fixmedins_code": code, "fixmedins_name": f"武汉市第{n + 1}医院", "fixmedins_type": "hospital",
+             "hosp_lv": self.level[code], "admdvs": ADMDVS, "status": "active"}
+            for n, code in enumerate(self.hospitals)
+        ] + [
+            {"fixmedins_code": code, "fixmedins_name": f"惠民大药房第{n + 1}店", "fixmedins_type": "pharmacy",
+             "hosp_lv": None, "admdvs": ADMDVS, "status": "active"}
+            for n, code in enumerate(self.pharmacies)
+        ]  # fmt: skip
+
+    def catalogue(self) -> None:
+        rng = self.rng
+        drug_names = ("阿莫西林胶囊", "头孢克肟片", "布洛芬缓释胶囊", "二甲双胍片", "氨氯地平片", "阿托伐他汀钙片",
+                      "奥美拉唑肠溶胶囊", "硝苯地平控释片", "氯雷他定片", "蒙脱石散", "连花清瘟胶囊", "板蓝根颗粒",
+                      "阿司匹林肠溶片", "甲钴胺片", "缬沙坦胶囊", "格列美脲片", "雷贝拉唑钠肠溶片", "左氧氟沙星片",
+                      "复方甘草片", "维生素C片", "葡萄糖注射液", "氯化钠注射液", "头孢曲松钠注射剂", "胰岛素注射液",
+                      "丹参滴丸", "六味地黄丸", "藿香正气水", "感冒灵颗粒", "孟鲁司特钠片", "替米沙坦片",
+                      "美托洛尔缓释片", "瑞舒伐他汀钙片", "坦索罗辛缓释胶囊", "黄体酮胶囊", "小儿氨酚黄那敏颗粒",
+                      "铝碳酸镁咀嚼片", "多潘立酮片", "碳酸钙D3片", "利伐沙班片", "氯吡格雷片")  # fmt: skip
+        self.drugs: list[Item] = []
+        for n, name in enumerate(drug_names):
+            price = Decimal(rng.randrange(300, 9000)) / 100
+            lv = ("01", "01", "02", "02", "03")[n % 5]
+            max_cnt = 6 if n % 7 == 3 else None
+            gend = "1" if name.startswith("坦索罗辛") else "2" if name.startswith("黄体酮") else None
+            age_max = 14 if name.startswith("小儿") else None
+            self.drugs.append(Item(f"XD{n + 1:05d}", name, "drug", price, lv, max_cnt, gend, age_max))
+        services = (("普通门诊诊查费", 15, "01"), ("血常规检查", 25, "01"), ("尿常规检查", 18, "01"),
+                    ("肝功能检查", 60, "01"), ("肾功能检查", 45, "01"), ("心电图", 30, "01"),
+                    ("胸部X线摄影", 80, "01"), ("彩色多普勒超声", 160, "02"), ("CT平扫", 280, "02"),
+                    ("磁共振成像", 520, "02"), ("静脉输液", 12, "01"), ("肌肉注射", 6, "01"),
+                    ("针灸", 40, "02"), ("康复理疗", 65, "02"), ("特需门诊诊查费", 120, "03"),
+                    ("妇科检查", 35, "01"), ("前列腺特异抗原测定", 90, "02"))  # fmt: skip
+        self.services = [
+            Item(f"XS{n + 1:05d}", name, "service", Decimal(price), lv,
+                 gend_lmt="2" if name == "妇科检查" else "1" if name.startswith("前列腺") else None)
+            for n, (name, price, lv) in enumerate(services)
+        ]  # fmt: skip
+        self.bed = {
+            lv: Item(f"XB0000{lv}", f"{lv}级医院床位费", "bed", Decimal(30 + 20 * lv), "01")
+            for lv in (1, 2, 3)
+        }
+        self.nursing = Item("XN00001", "一级护理", "nursing", Decimal(28), "01")
+        self.procedures = [
+            Item("XP00001", "手术治疗(综合)", "procedure", Decimal(100), "01"),
+            Item("XP00002", "介入治疗(综合)", "procedure", Decimal(100), "02"),
+        ]
+        self.materials = Item("XM00001", "一次性医用耗材", "service", Decimal(45), "03")
+        caps = {item.code: (item.price * Decimal("1.2")).quantize(Decimal("0.01"))
+                for item in self.drugs if item.chrgitm_lv == "02"}  # fmt: skip
+        rows = []
+        for item in [
+            *self.drugs,
+            *self.services,
+            *self.bed.values(),
+            self.nursing,
+            *self.procedures,
+            self.materials,
+        ]:
+            row: dict[str, Any] = {
+                "med_list_codg": item.code,
+                "name": item.name,
+                "chrgitm_lv": item.chrgitm_lv,
+            }
+            if item.chrgitm_lv == "02":
+                row["selfpay_prop"] = "0.1" if item.kind != "drug" else "0.15"
+            if item.code in caps:
+                row["pric_uplmt_amt"] = str(caps[item.code])
+            if item.gend_lmt:
+                row["gend_lmt"] = item.gend_lmt
+            if item.age_max is not None:
+                row["age_max"] = item.age_max
+            if item.max_cnt is not None:
+                row["max_cnt_per_visit"] = str(item.max_cnt)
+            rows.append(row)
+        self.catalog_rows = rows
+        self.drug_rows = []
+        for n, item in enumerate(self.drugs):
+            drug: dict[str, Any] = {
+                "med_list_codg": item.code,
+                "generic_name": item.name,
+                "dosage_form": "胶囊" if "胶囊" in item.name else "注射剂" if "注射" in item.name else "片剂",
+                "spec": "0.25g*24粒" if n % 2 else "10mg*28片",
+                "manufacturer": ("华中制药", "长江药业", "九州通医药")[n % 3],
+                "listing_price": _yuan(item.price * Decimal("1.1")),
+            }
+            if n % 2 == 0:  # 集采 drugs: the usual price stays below 1.5 × the procurement price
+                drug["procurement_price"] = _yuan(item.price / Decimal("1.25"))
+            self.drug_rows.append(drug)
+        # Each pharmacy's price per drug: the usual price (the mode), a few a little cheaper, the overpriced
+        # ones 35-60 % above (red: the difference ratio is above 0.30).
+        self.price: dict[tuple[str, str], Decimal] = {}
+        for code in self.pharmacies:
+            for item in self.drugs:
+                if code in self.overpriced:
+                    factor = Decimal(135 + rng.randrange(26)) / 100
+                elif rng.random() < 0.15:
+                    factor = Decimal("0.92")
+                else:
+                    factor = Decimal(1)
+                self.price[code, item.code] = (item.price * factor).quantize(Decimal("0.01"))
+
+    # --- persons -------------------------------------------------------------------------------------
+
+    def persons(self) -> None:
+        rng = self.rng
+        year = self.start.year
+        certnos: set[str] = set()
+        self.people: list[_Person] = []
+        for n in range(self.n_persons):
+            draw = rng.random()
+            kind = "employee" if draw < 0.5 else "retiree" if draw < 0.65 else "resident"
+            if kind == "employee":
+                brdy = date(rng.randrange(1966, 2004), 1, 1) + timedelta(days=rng.randrange(365))
+            elif kind == "retiree":
+                brdy = date(rng.randrange(1938, 1964), 1, 1) + timedelta(days=rng.randrange(365))
+            else:
+                brdy = date(rng.randrange(1940, year - 1), 1, 1) + timedelta(days=rng.randrange(365))
+            gend = "1" if rng.random() < 0.5 else "2"
+            while True:
+                seq = rng.randrange(100) * 10 + rng.randrange(5) * 2 + (1 if gend == "1" else 0)
+                first17 = f"{rng.choice(DISTRICTS)}{brdy:%Y%m%d}{seq:03d}"
+                certno = first17 + check_char(first17)
+                if certno not in certnos:
+                    certnos.add(certno)
+                    break
+            key = f"C{n + 1:07d}"
+            person: dict[str, Any] = {
+                "certno": certno,
+                "psn_name": rng.choice(SURNAMES)
+                + "".join(rng.choice(GIVEN) for _ in range(rng.randrange(1, 3))),
+                "gend": gend,
+                "brdy": brdy.isoformat(),
+                "admdvs": ADMDVS,
+            }
+            if rng.random() < 0.7:
+                person["tel"] = f"1{rng.choice('3578')}{rng.randrange(10**9):09d}"
+            waiting, assistance, acct = False, None, 0
+            contributions: tuple[dict[str, Any], ...] = ()
+            if kind in ("employee", "retiree"):
+                begin = date(rng.randrange(2005, year), 1, 1)
+                coverage: dict[str, Any] = {
+                    "insutype": "310",
+                    "begndate": begin.isoformat(),
+                    "emp_code": f"91420100MA4K{rng.randrange(2000):04d}",
+                    "psn_type": "employed" if kind == "employee" else "retired",
+                    "enrolled_on": begin.isoformat(),
+                }
+                if kind == "employee":
+                    # The month before the first played day, paid on its first day (before any load time).
+                    month = (self.start - timedelta(days=1)).replace(day=1)
+                    amount = Decimal(rng.randrange(4000, 15000)) / 10  # 10 % of a base of 4,000-15,000
+                    contributions = (
+                        {"insutype": "310", "period": f"{month:%Y-%m}", "amount": _yuan(amount),
+                         "paid_at": _iso(month, 8)},
+                    )  # fmt: skip
+                    acct = int((amount * 2 / 10 * 100).quantize(Decimal(1)))
+            else:
+                if rng.random() < 0.06:
+                    assistance = rng.choice(
+                        ("extreme_poverty", "minimum_living", "minimum_living", "monitored")
+                    )
+                waiting = rng.random() < 0.04
+                if waiting:
+                    # Enrolled outside the concentrated period: 3 months without benefits (DESIGN §5).
+                    enrolled = self.start - timedelta(days=20)
+                    coverage = {
+                        "insutype": "390",
+                        "begndate": enrolled.isoformat(),
+                        "enrolled_on": enrolled.isoformat(),
+                    }
+                else:
+                    coverage = {"insutype": "390", "begndate": date(year, 1, 1).isoformat(),
+                                "enrolled_on": date(year - 1, 11, 10).isoformat()}  # fmt: skip
+                if assistance:
+                    coverage["assistance"] = assistance
+                paid = date.fromisoformat(coverage["enrolled_on"])
+                contributions = (
+                    {"insutype": "390", "period": str(date.fromisoformat(coverage["begndate"]).year),
+                     "amount": "380.00", "paid_at": _iso(paid, 10)},
+                )  # fmt: skip
+            spec = PersonSpec(key, kind, person, coverage, contributions, assistance, waiting, acct)
+            self.people.append(_Person(spec, gend, brdy, coverage["insutype"]))
+        # Family mutual aid: about one employee in ten shares the account with one or two residents.
+        residents = [p for p in self.people if p.insutype == "390"]
+        rng.shuffle(residents)
+        self.family_specs: list[FamilySpec] = []
+        for holder in self.people:
+            if holder.spec.kind != "employee" or rng.random() >= 0.1 or not residents:
+                continue
+            members = [residents.pop() for _ in range(min(len(residents), 1 + rng.randrange(2)))]
+            for member in members:
+                member.member_of = holder.spec.key
+            self.family_specs.append(FamilySpec(holder.spec.key, tuple(m.spec.key for m in members)))
+
+    # --- claims --------------------------------------------------------------------------------------
+
+    def _setl_id(self, code: str, day: date) -> str:
+        serial = self.setl_serial.get((code, day), 0) + 1
+        self.setl_serial[code, day] = serial
+        return f"{code}-{day:%Y%m%d}-{serial:06d}"
+
+    def _trace(self) -> str:
+        self.trace_serial += 1
+        return f"8{self.seed % 10**6:06d}{self.trace_serial:013d}"
+
+    def _age(self, person: _Person, day: date) -> int:
+        return day.year - person.brdy.year - ((day.month, day.day) < (person.brdy.month, person.brdy.day))
+
+    def _allowed(self, item: Item, person: _Person, day: date) -> bool:
+        if item.gend_lmt and item.gend_lmt != person.gend:
+            return False
+        if item.age_max is not None and self._age(person, day) > item.age_max:
+            return False
+        return not (item.max_cnt is not None and item.code in person.limited_used)
+
+    def _line(
+        self, sn: int, item: Item, cnt: int, price: Decimal, moment: str, codes: list[str]
+    ) -> dict[str, Any]:
+        line: dict[str, Any] = {
+            "feedetl_sn": str(sn),
+            "med_list_codg": item.code,
+            "medins_list_codg": f"L{item.code}",
+            "cnt": str(cnt),
+            "pric": _yuan(price),
+            "det_item_fee_sumamt": _yuan(price * cnt),
+            "fee_ocur_time": moment,
+        }
+        if codes:
+            line["drug_trac_codg"] = codes
+        return line
+
+    def _pick(self, items: list[Item], count: int, person: _Person, day: date) -> list[Item]:
+        allowed = [item for item in items if self._allowed(item, person, day)]
+        chosen = self.rng.sample(allowed, min(count, len(allowed)))
+        for item in chosen:
+            if item.max_cnt is not None:
+                person.limited_used.add(item.code)
+        return chosen
+
+    def _header(self, person: _Person, code: str, day: date, med_type: str, begin: str) -> dict[str, Any]:
+        acct = 1 if person.insutype == "310" or person.member_of else 0
+        return {
+            "fixmedins_code": code,
+            "medins_setl_id": self._setl_id(code, day),
+            "insutype": person.insutype,
+            "med_type": med_type,
+            "begntime": begin,
+            "acct_used_flag": acct,
+        }
+
+    def outpatient(
+        self, person: _Person, day: date, *, chronic: bool = False, code: str | None = None
+    ) -> ClaimSpec:
+        rng = self.rng
+        code = code or rng.choice(self.hospitals)
+        hour, minute = rng.randrange(8, 16), rng.randrange(60)
+        begin = _iso(day, hour, minute)
+        body = self._header(person, code, day, "14" if chronic else "11", begin)
+        disease = rng.choice(CHRONIC_DISEASES if chronic else OUTPATIENT_DISEASES)
+        body["dise_codg"], body["dise_name"] = disease
+        items = [self.services[0], *self._pick(self.services[1:], rng.randrange(1, 4), person, day)]
+        items += self._pick(self.drugs, rng.randrange(3, 7), person, day)
+        lines = []
+        for sn, item in enumerate(items, start=1):
+            cnt = 1 if item.kind == "service" else rng.randrange(1, 3)
+            codes = [self._trace() for _ in range(cnt)] if item.kind == "drug" else []
+            lines.append(self._line(sn, item, cnt, item.price, _iso(day, hour, min(59, minute + sn)), codes))
+        body["feedetail"] = lines
+        person.busy_days.add(day)
+        return ClaimSpec(person.spec.key, code, body)
+
+    def pharmacy(
+        self,
+        person: _Person,
+        day: date,
+        code: str,
+        *,
+        reuse: list[str] | None = None,
+        hour: int | None = None,
+    ) -> ClaimSpec:
+        rng = self.rng
+        hour = hour if hour is not None else rng.randrange(8, 19)
+        minute = rng.randrange(60)
+        body = self._header(person, code, day, "41", _iso(day, hour, minute))
+        lines = []
+        for sn, item in enumerate(self._pick(self.drugs, rng.randrange(3, 8), person, day), start=1):
+            cnt = rng.randrange(1, 3)
+            codes = [self._trace() for _ in range(cnt)]
+            if reuse and sn == 1:
+                codes = list(reuse)[:cnt] + codes[len(reuse) :]
+            lines.append(
+                self._line(sn, item, cnt, self.price[code, item.code], _iso(day, hour, minute), codes)
+            )
+        body["feedetail"] = lines
+        person.busy_days.add(day)
+        return ClaimSpec(person.spec.key, code, body)
+
+    def inpatient(
+        self,
+        person: _Person,
+        settle_day: date,
+        code: str,
+        diagnosis: tuple[str, str, int],
+        *,
+        admitted: date,
+        discharged: date,
+        multiple: Decimal | None = None,
+    ) -> ClaimSpec:
+        """A whole stay sent at discharge: beds, nursing, tests, drugs and one procedure sized to the cost."""
+        rng = self.rng
+        level = self.level[code]
+        stay = max(1, (discharged - admitted).days)
+        target = (
+            Decimal(diagnosis[2]) * LEVEL_FACTOR[level] * (multiple or Decimal(rng.randrange(80, 121)) / 100)
+        )
+        body = self._header(person, code, settle_day, "21", _iso(admitted, 9, 30))
+        body["endtime"] = _iso(discharged, 10)
+        body["dise_codg"], body["dise_name"] = diagnosis[0], diagnosis[1]
+        body["ipt_otp_no"] = f"ZY{admitted:%Y%m%d}{rng.randrange(10**5):05d}"
+        parts: list[tuple[Item, int, Decimal, date]] = [
+            (self.bed[level], stay, self.bed[level].price, admitted),
+            (self.nursing, stay, self.nursing.price, admitted),
+            (self.materials, rng.randrange(2, 6), self.materials.price, admitted),
+        ]
+        for n, item in enumerate(self._pick(self.services[1:10], rng.randrange(3, 5), person, admitted)):
+            parts.append((item, 1, item.price, admitted + timedelta(days=min(n, stay - 1))))
+        for n, item in enumerate(self._pick(self.drugs, rng.randrange(4, 7), person, admitted)):
+            parts.append((item, rng.randrange(2, 6), item.price, admitted + timedelta(days=min(n, stay - 1))))
+        spent = sum((price * cnt for _, cnt, price, _ in parts), Decimal(0))
+        procedure = self.procedures[rng.randrange(2)]
+        parts.append((procedure, 1, max(Decimal(100), (target - spent).quantize(Decimal("0.01"))), admitted))
+        lines = []
+        for sn, (item, cnt, price, when) in enumerate(parts, start=1):
+            codes = [self._trace() for _ in range(cnt)] if item.kind == "drug" else []
+            lines.append(self._line(sn, item, cnt, price, _iso(when, 11), codes))
+        body["feedetail"] = lines
+        person.admitted = True
+        return ClaimSpec(person.spec.key, code, body)
+
+    # --- the days ------------------------------------------------------------------------------------
+
+    def traffic(self) -> None:
+        rng = self.rng
+        eligible = [p for p in self.people if not p.spec.waiting]
+        employees = [p for p in eligible if p.insutype == "310" and p.member_of is None]
+        rng.shuffle(employees)
+        holders = {family.holder for family in self.family_specs}
+        n_cases = max(1, self.n_persons // 1000)
+        planted_people = [p for p in employees if p.spec.key not in holders]
+        needed = n_cases * 6 + 1
+        if len(planted_people) < needed:
+            raise ValueError(
+                f"a city of {self.n_persons} persons is too small to plant every case; use ≥ 150"
+            )
+        reserved = planted_people[:needed]
+        for person in reserved:
+            person.reserved = True
+        pool = [p for p in self.people if not p.reserved]
+        days = self.day_dates
+        first: dict[date, list[ClaimSpec]] = {day: [] for day in days}
+        second: dict[date, list[ClaimSpec]] = {day: [] for day in days}
+        deaths: dict[date, list[DeathSpec]] = {day: [] for day in days}
+        cases: list[PlantedCase] = []
+
+        # Peers for the cost outliers: enough admissions of the group before the outliers are settled.
+        peers = max(MIN_PEERS + 6, 12 * n_cases)
+        outlier_diagnosis = next(d for d in DIAGNOSES if d[0].startswith(OUTLIER_CATEGORY))
+        level_2 = [code for code in self.hospitals if self.level[code] == OUTLIER_LEVEL]
+        candidates = [p for p in pool if not p.spec.waiting]
+        rng.shuffle(candidates)
+        if len(candidates) < peers + 10:
+            raise ValueError(f"a city of {self.n_persons} persons is too small for {peers} peer admissions")
+        for person in candidates[:peers]:
+            day = days[0]
+            discharged = day
+            admitted = day - timedelta(days=rng.randrange(3, 9))
+            first[day].append(
+                self.inpatient(
+                    person,
+                    day,
+                    rng.choice(level_2),
+                    outlier_diagnosis,
+                    admitted=admitted,
+                    discharged=discharged,
+                )
+            )
+            person.busy_days.update(days)  # an inpatient claim is the person's only claim of the period
+
+        # Normal traffic.
+        for day in days:
+            count = round(len(pool) * self.claim_rate)
+            for person in rng.sample(pool, min(count, len(pool))):
+                if day in person.busy_days:
+                    continue
+                draw = rng.random()
+                if draw < 0.06 and not person.admitted and not person.spec.waiting and not person.busy_days:
+                    diagnosis = rng.choice(DIAGNOSES)
+                    code = rng.choice(self.hospitals)
+                    admitted = day - timedelta(days=rng.randrange(2, 12))
+                    first[day].append(
+                        self.inpatient(person, day, code, diagnosis, admitted=admitted, discharged=day)
+                    )
+                    person.busy_days.update(days)
+                elif draw < 0.40:
+                    code = rng.choice(self.pharmacies)
+                    claim = self.pharmacy(person, day, code)
+                    (second if code in self.overpriced else first)[day].append(claim)
+                elif draw < 0.46 and person.spec.kind == "retiree":
+                    first[day].append(self.outpatient(person, day, chronic=True))
+                else:
+                    first[day].append(self.outpatient(person, day))
+
+        # The planted cases: each a distinct employee with no other traffic.
+        people = iter(reserved)
+        last = days[-1]
+        for n in range(n_cases):
+            day = days[n % len(days)]
+            # Repeated admissions: three stays within a year at three hospitals, three diagnoses, far apart.
+            person = next(people)
+            hospitals = rng.sample(self.hospitals, 3)
+            diagnoses = [d for d in DIAGNOSES if not d[0].startswith(OUTLIER_CATEGORY)]
+            stays = []
+            for index, (begin_ago, length) in enumerate(((210, 6), (110, 5), (8, 7))):
+                admitted = day - timedelta(days=begin_ago)
+                stays.append(
+                    self.inpatient(person, day, hospitals[index], diagnoses[index],
+                                   admitted=admitted, discharged=min(day, admitted + timedelta(days=length)))
+                )  # fmt: skip
+            first[day].extend(stays[:2])
+            second[day].append(stays[2])
+            cases.append(self._case(REPEATED_ADMISSIONS, n, person, stays, stays[2], "finding",
+                                    "three admissions within 365 days (threshold 3)"))  # fmt: skip
+
+            # Split admission: discharged, readmitted 3 days later to the same hospital, same diagnosis.
+            person = next(people)
+            code = rng.choice(self.hospitals)
+            diagnosis = rng.choice(DIAGNOSES[1:])
+            before = self.inpatient(person, day, code, diagnosis,
+                                    admitted=day - timedelta(days=14), discharged=day - timedelta(days=8))  # fmt: skip
+            after = self.inpatient(
+                person, day, code, diagnosis, admitted=day - timedelta(days=5), discharged=day
+            )
+            first[day].append(before)
+            second[day].append(after)
+            cases.append(self._case(SPLIT_ADMISSION, n, person, [before, after], after, "finding",
+                                    "readmitted 3 days after discharge (threshold 15)"))  # fmt: skip
+
+            # Cost outlier: an admission of the peers' group at five times its usual cost, on the last day.
+            person = next(people)
+            outlier = self.inpatient(person, last, rng.choice(level_2), outlier_diagnosis,
+                                     admitted=last - timedelta(days=6), discharged=last,
+                                     multiple=Decimal(OUTLIER_MULTIPLE))  # fmt: skip
+            second[last].append(outlier)
+            cases.append(self._case(COST_OUTLIER, n, person, [outlier], outlier, "finding",
+                                    f"medfee {OUTLIER_MULTIPLE} × the usual cost of its group"))  # fmt: skip
+
+            # Reused traceability code: a pack settled at one pharmacy sold again at another (回流药).
+            seller, buyer = next(people), next(people)
+            shop_a, shop_b = rng.sample(self.normal_pharmacies, 2)
+            original = self.pharmacy(seller, day, shop_a, hour=9)
+            reused_code = original.body["feedetail"][0]["drug_trac_codg"][0]
+            again = self.pharmacy(buyer, day, shop_b, reuse=[reused_code], hour=15)
+            first[day].append(original)
+            second[day].append(again)
+            cases.append(PlantedCase(
+                case_id=f"{TRACE_CODE_REUSE}-{n + 1}", kind=TRACE_CODE_REUSE, family=FAMILY_OF_KIND[TRACE_CODE_REUSE],
+                expect="blocked", persons=(seller.spec.key, buyer.spec.key),
+                medins_setl_ids=(original.medins_setl_id, again.medins_setl_id), trigger=again.medins_setl_id,
+                fixmedins_code=shop_b, note="a traceability code already settled, sold again elsewhere",
+            ))  # fmt: skip
+
+            # Care after death: an outpatient visit on a dead person's card, the death recorded later that day.
+            person = next(people)
+            visit = self.outpatient(person, day)
+            first[day].append(visit)
+            deaths[day].append(DeathSpec(person.spec.key, day - timedelta(days=2)))
+            cases.append(self._case(AFTER_DEATH, n, person, [visit], visit, "finding",
+                                    "care begun two days after the date of death, recorded later"))  # fmt: skip
+
+        for code in self.overpriced:
+            cases.append(PlantedCase(
+                case_id=f"{OVERPRICED_PHARMACY}-{code}", kind=OVERPRICED_PHARMACY,
+                family=FAMILY_OF_KIND[OVERPRICED_PHARMACY], expect="listed", fixmedins_code=code,
+                note="sells every drug 35-60 % above the region's usual price",
+            ))  # fmt: skip
+
+        # POS sales: on the first day every pharmacy at the usual price first posts its whole range (so the
+        # reference is the mode), then the day's sales; the overpriced pharmacies post after the others.
+        sale_serial = 0
+        self.day_plans = []
+        for index, day in enumerate(days):
+            first_sales: list[SaleBatch] = []
+            second_sales: list[SaleBatch] = []
+            for code in self.pharmacies:
+                lines = []
+                if index == 0:
+                    for item in self.drugs:
+                        sale_serial += 1
+                        lines.append(self._sale(code, item, day, sale_serial, 1))
+                for _ in range(self.sales_per_pharmacy_day):
+                    sale_serial += 1
+                    lines.append(
+                        self._sale(code, rng.choice(self.drugs), day, sale_serial, rng.randrange(1, 4))
+                    )
+                batch = SaleBatch(code, {"fixmedins_code": code, "sales": lines})
+                (second_sales if code in self.overpriced else first_sales).append(batch)
+            self.day_plans.append(
+                DayPlan(
+                    day,
+                    (
+                        Phase("first", claims=tuple(first[day]), sales=tuple(first_sales)),
+                        Phase(
+                            "second",
+                            claims=tuple(second[day]),
+                            sales=tuple(second_sales),
+                            deaths=tuple(deaths[day]),
+                        ),
+                    ),
+                )
+            )
+        self.cases = cases
+
+    def _sale(self, code: str, item: Item, day: date, serial: int, cnt: int) -> dict[str, Any]:
+        hour, minute = 8 + serial % 10, serial % 60
+        return {
+            "sale_id": f"{code}-{day:%Y%m%d}-S{serial:07d}",
+            "med_list_codg": item.code,
+            "finl_trns_pric": _yuan(self.price[code, item.code]),
+            "cnt": str(cnt),
+            "sel_time": _iso(day, hour, minute),
+            "drug_trac_codg": [self._trace() for _ in range(cnt)],
+        }
+
+    def _case(
+        self,
+        kind: str,
+        n: int,
+        person: _Person,
+        claims: list[ClaimSpec],
+        trigger: ClaimSpec,
+        expect: str,
+        note: str,
+    ) -> PlantedCase:
+        return PlantedCase(
+            case_id=f"{kind}-{n + 1}",
+            kind=kind,
+            family=FAMILY_OF_KIND[kind],
+            expect=expect,
+            persons=(person.spec.key,),
+            medins_setl_ids=tuple(claim.medins_setl_id for claim in claims),
+            trigger=trigger.medins_setl_id,
+            fixmedins_code=trigger.fixmedins_code,
+            note=note,
+        )
+
+
+def generate_city(
+    seed: int,
+    persons: int,
+    *,
+    days: int = 3,
+    start: date = DEFAULT_START,
+    claim_rate: float = 0.25,
+    sales_per_pharmacy_day: int = 12,
+    progress: bool = False,
+) -> City:
+    """A synthetic city: same arguments, same city (byte for byte in `City.to_json`); `progress`: a bar on stderr."""
+    if persons < 150:
+        raise ValueError("a city needs at least 150 persons to hold every planted case and its peers")
+    if days < 1:
+        raise ValueError("a city plays at least one day")
+    builder = _Builder(seed, persons, days, start, claim_rate, sales_per_pharmacy_day)
+    builder.institutions()
+    builder.catalogue()
+    bar = ProgressBar(2, label="generating") if progress else None
+    builder.persons()
+    if bar:
+        bar.advance()
+    builder.traffic()
+    if bar:
+        bar.advance()
+        bar.close()
+    return City(
+        seed=seed,
+        start=start,
+        day_dates=builder.day_dates,
+        admdvs=ADMDVS,
+        institutions=tuple(builder.institution_rows),
+        catalog=tuple(builder.catalog_rows),
+        drugs=tuple(builder.drug_rows),
+        persons=tuple(p.spec for p in builder.people),
+        families=tuple(builder.family_specs),
+        days=tuple(builder.day_plans),
+        cases=tuple(builder.cases),
+        hospitals=tuple(builder.hospitals),
+        pharmacies=tuple(builder.pharmacies),
+        overpriced=tuple(builder.overpriced),
+        params={
+            "persons": persons,
+            "days": days,
+            "claim_rate": claim_rate,
+            "sales_per_pharmacy_day": sales_per_pharmacy_day,
+            "min_peers": MIN_PEERS,
+        },
+    )

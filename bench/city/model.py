@@ -1,0 +1,169 @@
+"""What a synthetic city is made of: reference data, persons, the days' traffic and the planted cases."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+# The kinds of planted case and the rule family (fraud) or check (pricing) each should trigger.
+REPEATED_ADMISSIONS = "repeated_admissions"
+SPLIT_ADMISSION = "split_admission"
+COST_OUTLIER = "cost_outlier"
+TRACE_CODE_REUSE = "trace_code_reuse"
+AFTER_DEATH = "after_death"
+OVERPRICED_PHARMACY = "overpriced_pharmacy"
+FAMILY_OF_KIND = {
+    REPEATED_ADMISSIONS: "admission_frequency",
+    SPLIT_ADMISSION: "split_admission",
+    COST_OUTLIER: "cost_outlier",
+    TRACE_CODE_REUSE: "trace_code_reuse",
+    AFTER_DEATH: "after_death",
+    OVERPRICED_PHARMACY: "price_index",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PersonSpec:
+    """One insured person: the enrollment payloads, keyed by a local id until enrollment gives a psn_no."""
+
+    key: str
+    kind: str  # employee | retiree | resident
+    person: dict[str, Any]  # a row of POST /enrollment/persons:bulk
+    coverage: dict[str, Any]  # body of POST /enrollment/persons/{psn_no}/coverages
+    contributions: tuple[dict[str, Any], ...]  # bodies of POST /enrollment/persons/{psn_no}/contributions
+    assistance: str | None
+    waiting: bool  # enrolled outside the concentrated period: in the waiting period on every played day
+    acct_fen: int  # what the contributions credit to the personal account
+
+
+@dataclass(frozen=True, slots=True)
+class FamilySpec:
+    holder: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimSpec:
+    """A one-call settlement (POST /settlement/settlements); `body` lacks psn_no, filled in at play time."""
+
+    person: str
+    fixmedins_code: str
+    body: dict[str, Any]
+
+    @property
+    def medins_setl_id(self) -> str:
+        return str(self.body["medins_setl_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class SaleBatch:
+    """A POS sales upload (POST /pricing/sales)."""
+
+    fixmedins_code: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DeathSpec:
+    person: str
+    death_date: date
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """What is sent together; the next phase waits until fraud and pricing have seen this one."""
+
+    name: str
+    claims: tuple[ClaimSpec, ...] = ()
+    sales: tuple[SaleBatch, ...] = ()
+    deaths: tuple[DeathSpec, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DayPlan:
+    business_date: date
+    phases: tuple[Phase, ...]
+
+    @property
+    def claims(self) -> list[ClaimSpec]:
+        return [claim for phase in self.phases for claim in phase.claims]
+
+
+@dataclass(frozen=True, slots=True)
+class PlantedCase:
+    """A fraud pattern or an overpriced pharmacy put into the city on purpose.
+
+    `expect`: how it should show — `finding` (a post rule raises a finding on the trigger settlement or the
+    person), `blocked` (the real-time review refuses the trigger claim), `listed` (red alerts and a price index
+    above the warning line).
+    """
+
+    case_id: str
+    kind: str
+    family: str
+    expect: str
+    persons: tuple[str, ...] = ()
+    medins_setl_ids: tuple[str, ...] = ()  # every claim of the pattern, in the order played
+    trigger: str | None = None  # the claim that completes the pattern
+    fixmedins_code: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class City:
+    seed: int
+    start: date
+    day_dates: tuple[date, ...]
+    admdvs: str
+    institutions: tuple[dict[str, Any], ...]
+    catalog: tuple[dict[str, Any], ...]
+    drugs: tuple[dict[str, Any], ...]
+    persons: tuple[PersonSpec, ...]
+    families: tuple[FamilySpec, ...]
+    days: tuple[DayPlan, ...]
+    cases: tuple[PlantedCase, ...]
+    hospitals: tuple[str, ...]
+    pharmacies: tuple[str, ...]
+    overpriced: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        """The whole city, canonical: the same seed and arguments give the same bytes."""
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=_encode).encode()
+
+    def claims(self) -> list[ClaimSpec]:
+        return [claim for day in self.days for claim in day.claims]
+
+    def ground_truth(self, psn_no: dict[str, str] | None = None) -> dict[str, Any]:
+        """The planted cases as a JSON-able document (psn_no filled in when the city is loaded)."""
+        cases = []
+        for case in self.cases:
+            entry: dict[str, Any] = {
+                "case_id": case.case_id,
+                "kind": case.kind,
+                "family": case.family,
+                "expect": case.expect,
+                "persons": list(case.persons),
+                "medins_setl_ids": list(case.medins_setl_ids),
+                "trigger": case.trigger,
+                "fixmedins_code": case.fixmedins_code,
+                "note": case.note,
+            }
+            if psn_no is not None:
+                entry["psn_nos"] = [psn_no[key] for key in case.persons]
+            cases.append(entry)
+        return {
+            "seed": self.seed,
+            "days": [day.isoformat() for day in self.day_dates],
+            "params": self.params,
+            "overpriced_pharmacies": list(self.overpriced),
+            "cases": cases,
+        }
+
+
+def _encode(value: object) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__}")

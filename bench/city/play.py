@@ -1,0 +1,199 @@
+"""Playing a day of the city's traffic through the gateway, each hospital and pharmacy with its own key."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from bench.city.client import expect, run_all, send, wait_consumed
+from bench.city.load import LoadedCity, gateway_client
+from bench.city.model import City, ClaimSpec, DeathSpec, SaleBatch
+from common.progress import ProgressBar
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedClaim:
+    setl_id: str
+    psn_no: str
+    fixmedins_code: str
+    med_type: str
+    medfee_fen: int
+    fund_pay_fen: int
+    acct_pay_fen: int
+    cash_fen: int
+    warnings: tuple[str, ...]  # notice codes: WAITING_PERIOD, REVIEW_WARNING, REVIEW_SKIPPED, ...
+    review: str  # passed | warned | skipped | disabled
+    hit_families: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedClaim:
+    status: int
+    code: str
+    hit_families: tuple[str, ...]
+
+
+@dataclass
+class DayOutcome:
+    business_date: str
+    accepted: dict[str, AcceptedClaim] = field(default_factory=dict)
+    refused: dict[str, RefusedClaim] = field(default_factory=dict)
+    sales_accepted: int = 0
+    sales_rejected: int = 0
+    lights: dict[str, int] = field(default_factory=dict)
+    deaths: int = 0
+    seconds: float = 0.0
+
+
+def _fen(value: Any) -> int:
+    return round(float(value) * 100)
+
+
+async def play_day(
+    city: City,
+    loaded: LoadedCity,
+    index: int,
+    *,
+    progress: bool = True,
+    concurrency: int = 8,
+    settle_timeout_s: float = 120.0,
+) -> DayOutcome:
+    """Play day `index` phase by phase; after each phase wait until fraud and pricing have seen it all."""
+    day = city.days[index]
+    outcome = DayOutcome(day.business_date.isoformat())
+    started = time.perf_counter()
+    month = day.business_date.strftime("%Y-%m")
+    async with gateway_client(loaded.gateway_url, concurrency) as client:
+        for phase in day.phases:
+            label = f"{day.business_date} {phase.name}"
+            bar = (
+                ProgressBar(len(phase.claims), label=f"{label} claims") if progress and phase.claims else None
+            )
+
+            async def settle(claim: ClaimSpec) -> None:
+                await _settle(client, loaded, claim, outcome, month)
+
+            await run_all(phase.claims, settle, concurrency=concurrency, bar=bar)
+            if bar:
+                bar.close()
+
+            async def upload(batch: SaleBatch) -> None:
+                await _upload(client, loaded, batch, outcome, month)
+
+            await run_all(phase.sales, upload, concurrency=min(concurrency, 4), bar=None)
+
+            async def die(death: DeathSpec) -> None:
+                psn_no = loaded.psn_no[death.person]
+                body = {"death_date": death.death_date.isoformat()}
+                expect(
+                    await send(
+                        client, "POST", f"/enrollment/persons/{psn_no}/death", loaded.ops_key, json=body
+                    ),
+                    200,
+                    201,
+                )
+                outcome.deaths += 1
+                loaded.deaths += 1
+
+            await run_all(phase.deaths, die, concurrency=2, bar=None)
+            await wait_for_consumers(client, loaded, month, timeout_s=settle_timeout_s)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+async def wait_for_consumers(
+    client: httpx.AsyncClient, loaded: LoadedCity, month: str, *, timeout_s: float
+) -> None:
+    """Until fraud has run its post rules on every settlement and death so far, and pricing has every sale."""
+    await wait_consumed(
+        client,
+        loaded.ops_key,
+        "fraud",
+        {"settlement.settled": loaded.settled, "enrollment.person.deceased": loaded.deaths},
+        timeout_s=timeout_s,
+        what="the settlements played",
+    )
+    await wait_consumed(
+        client,
+        loaded.ops_key,
+        "pricing",
+        {"settlement.settled": loaded.settled},
+        timeout_s=timeout_s,
+        what="settlements",
+    )
+    # The index counts the observations: sales (recorded synchronously) and the pharmacy settlements' lines.
+    expected = loaded.pricing_lines.get(month, 0)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ranking = expect(
+            await send(
+                client, "GET", "/pricing/price-index/ranking", loaded.ops_key, params={"month": month}
+            ),
+            200,
+        )
+        lines = sum(int(item["lines"]) for item in ranking["items"])
+        if lines >= expected:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"pricing holds {lines} of {expected} observations of {month} after {timeout_s:.0f}s"
+            )
+        await asyncio.sleep(0.2)
+
+
+async def _settle(
+    client: httpx.AsyncClient, loaded: LoadedCity, claim: ClaimSpec, outcome: DayOutcome, month: str
+) -> None:
+    body = {**claim.body, "psn_no": loaded.psn_no[claim.person]}
+    response = await send(
+        client, "POST", "/settlement/settlements", loaded.keys[claim.fixmedins_code], json=body
+    )
+    if response.status_code in (200, 201):
+        answer = response.json()
+        info = answer["setlinfo"]
+        hits = tuple(sorted({hit["family"] for hit in answer["review"]["hits"]}))
+        outcome.accepted[claim.medins_setl_id] = AcceptedClaim(
+            setl_id=info["setl_id"],
+            psn_no=info["psn_no"],
+            fixmedins_code=info["fixmedins_code"],
+            med_type=info["med_type"],
+            medfee_fen=_fen(info["medfee_sumamt"]),
+            fund_pay_fen=_fen(info["fund_pay_sumamt"]),
+            acct_pay_fen=_fen(info["acct_pay"]) + _fen(info["acct_mulaid_pay"]),
+            cash_fen=_fen(info["psn_cash_pay"]),
+            warnings=tuple(notice["code"] for notice in answer["warnings"]),
+            review=answer["review"]["status"],
+            hit_families=hits,
+        )
+        loaded.settled += 1
+        if info["med_type"] == "41":
+            loaded.pricing_lines[month] = loaded.pricing_lines.get(month, 0) + len(claim.body["feedetail"])
+        return
+    if response.status_code >= 500 or "json" not in response.headers.get("content-type", ""):
+        expect(response, 201)  # raises: a 5xx or a non-problem answer is a platform fault, not a refusal
+    problem = response.json()
+    families = tuple(sorted({hit["family"] for hit in problem.get("hits", []) if isinstance(hit, dict)}))
+    outcome.refused[claim.medins_setl_id] = RefusedClaim(
+        response.status_code, str(problem.get("code")), families
+    )
+
+
+async def _upload(
+    client: httpx.AsyncClient, loaded: LoadedCity, batch: SaleBatch, outcome: DayOutcome, month: str
+) -> None:
+    answer = expect(
+        await send(client, "POST", "/pricing/sales", loaded.keys[batch.fixmedins_code], json=batch.body),
+        200,
+        201,
+    )
+    outcome.sales_accepted += answer["accepted"]
+    outcome.sales_rejected += answer["rejected"]
+    for result in answer["results"]:
+        if result["status"] == "accepted" and not result.get("replay"):
+            light = result["light"]
+            outcome.lights[light] = outcome.lights.get(light, 0) + 1
+    loaded.pricing_lines[month] = loaded.pricing_lines.get(month, 0) + answer["accepted"]

@@ -1,0 +1,259 @@
+"""The synthetic city: reproducible, valid for the services' own request models, and its planted cases real."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bench.city import City, ClaimSpec, generate_city
+from bench.city.generate import MIN_PEERS, OUTLIER_CATEGORY, OUTLIER_LEVEL
+from enrollment.domain.certno import parse_certno
+from enrollment.schemas import BulkPersonsIn, ContributionIn, CoverageIn, DeathIn, FamilyIn, PersonIn
+from pricing.schemas.drugs import DrugRow
+from pricing.schemas.monitoring import SalesIn
+from settlement.schemas.claims import OneCallSettlementIn
+from settlement.schemas.reference import CatalogItemRow, InstitutionRow
+
+START = date(2026, 3, 27)
+
+
+@pytest.fixture(scope="module")
+def city() -> City:
+    return generate_city(11, 1200, days=3, start=START)
+
+
+def _played(city: City) -> list[tuple[int, int, ClaimSpec]]:
+    """Every claim with its (day index, phase index), in playing order."""
+    return [
+        (d, p, claim)
+        for d, day in enumerate(city.days)
+        for p, phase in enumerate(day.phases)
+        for claim in phase.claims
+    ]
+
+
+def _medfee(claim: ClaimSpec) -> Decimal:
+    return sum((Decimal(line["det_item_fee_sumamt"]) for line in claim.body["feedetail"]), Decimal(0))
+
+
+def _begin(claim: ClaimSpec) -> date:
+    return datetime.fromisoformat(claim.body["begntime"]).date()
+
+
+def _end(claim: ClaimSpec) -> date:
+    return datetime.fromisoformat(claim.body["endtime"]).date()
+
+
+def test_the_same_seed_gives_the_same_bytes_and_another_seed_another_city() -> None:
+    first = generate_city(3, 300, days=2, start=START).to_json()
+    assert generate_city(3, 300, days=2, start=START).to_json() == first
+    assert generate_city(4, 300, days=2, start=START).to_json() != first
+    assert generate_city(3, 300, days=3, start=START).to_json() != first
+
+
+def test_a_city_too_small_for_its_planted_cases_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 150 persons"):
+        generate_city(1, 149)
+
+
+def test_every_certno_passes_enrollments_checksum_and_agrees_with_gender_and_birth_date(city: City) -> None:
+    certnos = [person.person["certno"] for person in city.persons]
+    assert len(set(certnos)) == len(certnos) == 1200
+    for person in city.persons:
+        parsed = parse_certno(person.person["certno"], today=START)
+        assert parsed.gend == person.person["gend"]
+        assert parsed.birth_date.isoformat() == person.person["brdy"]
+    kinds = Counter(person.kind for person in city.persons)
+    assert set(kinds) == {"employee", "retiree", "resident"}
+    assert any(person.waiting for person in city.persons)
+    assert {p.assistance for p in city.persons} >= {"extreme_poverty", "minimum_living", "monitored"}
+
+
+def test_every_payload_fits_the_request_models_of_the_service_that_takes_it(city: City) -> None:
+    for row in city.institutions:
+        InstitutionRow.model_validate(row)
+    classes = {CatalogItemRow.model_validate(row).chrgitm_lv for row in city.catalog}
+    assert classes == {"01", "02", "03"}
+    limits = [
+        row
+        for row in city.catalog
+        if {"pric_uplmt_amt", "gend_lmt", "age_max", "max_cnt_per_visit"} & set(row)
+    ]
+    assert {key for row in limits for key in row} >= {
+        "pric_uplmt_amt",
+        "gend_lmt",
+        "age_max",
+        "max_cnt_per_visit",
+    }
+    drugs = [DrugRow.model_validate(row) for row in city.drugs]
+    assert all(drug.listing_price for drug in drugs)
+    assert any(drug.procurement_price for drug in drugs)
+    BulkPersonsIn.model_validate({"persons": [person.person for person in city.persons]})
+    for person in city.persons:
+        PersonIn.model_validate(person.person)
+        CoverageIn.model_validate(person.coverage)
+        for contribution in person.contributions:
+            ContributionIn.model_validate(contribution)
+    for family in city.families:
+        FamilyIn.model_validate(
+            {"holder_psn_no": "P" + family.holder, "member_psn_nos": ["P" + m for m in family.members]}
+        )
+    for _, _, claim in _played(city):
+        parsed = OneCallSettlementIn.model_validate({**claim.body, "psn_no": "P" + claim.person})
+        assert parsed.fixmedins_code == claim.fixmedins_code
+        for line in parsed.feedetail:
+            assert line.cnt * line.pric == line.det_item_fee_sumamt  # exact: whole counts, prices in fen
+    for day in city.days:
+        for phase in day.phases:
+            for batch in phase.sales:
+                assert SalesIn.model_validate(batch.body).fixmedins_code == batch.fixmedins_code
+            for death in phase.deaths:
+                DeathIn.model_validate({"death_date": death.death_date})
+    setl_ids = [claim.medins_setl_id for _, _, claim in _played(city)]
+    assert len(set(setl_ids)) == len(setl_ids)
+
+
+def test_claims_carry_about_ten_lines_and_every_kind_of_visit(city: City) -> None:
+    claims = [claim for _, _, claim in _played(city)]
+    by_type = Counter(claim.body["med_type"] for claim in claims)
+    assert set(by_type) == {"11", "14", "21", "41"}
+    lines = [len(claim.body["feedetail"]) for claim in claims]
+    assert 6 <= sum(lines) / len(lines) <= 12
+    assert all(
+        line["drug_trac_codg"]
+        for claim in claims
+        if claim.body["med_type"] == "41"
+        for line in claim.body["feedetail"]
+    )
+
+
+def test_every_planted_case_is_in_the_ground_truth_and_consistent_with_the_claims(city: City) -> None:
+    truth = city.ground_truth({person.key: f"N{person.key}" for person in city.persons})
+    kinds = Counter(case["kind"] for case in truth["cases"])
+    assert kinds == {
+        "repeated_admissions": 1,
+        "split_admission": 1,
+        "cost_outlier": 1,
+        "trace_code_reuse": 1,
+        "after_death": 1,
+        "overpriced_pharmacy": len(city.overpriced),
+    }
+    played = {claim.medins_setl_id: (d, p, claim) for d, p, claim in _played(city)}
+    for case in city.cases:
+        assert all(m in played for m in case.medins_setl_ids), case.case_id
+        if case.trigger is not None:
+            # The trigger comes in a later phase than the rest of its pattern: the rules see the history first.
+            trigger_at = played[case.trigger][:2]
+            assert all(played[m][:2] < trigger_at for m in case.medins_setl_ids if m != case.trigger), (
+                case.case_id
+            )
+        claims = [played[m][2] for m in case.medins_setl_ids]
+        if case.kind == "repeated_admissions":
+            assert [c.body["med_type"] for c in claims] == ["21", "21", "21"]
+            assert len({c.person for c in claims}) == 1
+            assert (_begin(claims[-1]) - _begin(claims[0])).days < 365
+            assert len({c.fixmedins_code for c in claims}) == 3  # no split admission among them
+        elif case.kind == "split_admission":
+            before, after = claims
+            assert before.fixmedins_code == after.fixmedins_code
+            assert before.body["dise_codg"][:3] == after.body["dise_codg"][:3]
+            assert 0 <= (_begin(after) - _end(before)).days <= 15
+        elif case.kind == "after_death":
+            deaths = [(d, p, death) for d, day in enumerate(city.days) for p, phase in enumerate(day.phases)
+                      for death in phase.deaths if death.person == case.persons[0]]  # fmt: skip
+            assert len(deaths) == 1
+            d, p, death = deaths[0]
+            assert death.death_date < _begin(claims[0])
+            assert (d, p) > played[case.trigger][:2]  # recorded after the claim was settled
+        elif case.kind == "trace_code_reuse":
+            original, again = claims
+            codes = {code for line in original.body["feedetail"] for code in line.get("drug_trac_codg", [])}
+            assert codes & {
+                code for line in again.body["feedetail"] for code in line.get("drug_trac_codg", [])
+            }
+            assert original.fixmedins_code != again.fixmedins_code
+        elif case.kind == "cost_outlier":
+            (outlier,) = claims
+            at = played[outlier.medins_setl_id][:2]
+            level = {r["fixmedins_code"] for r in city.institutions if r["hosp_lv"] == OUTLIER_LEVEL}
+            peers = [
+                _medfee(c) for d, p, c in _played(city)
+                if (d, p) < at and c.body["med_type"] == "21" and c.body["dise_codg"].startswith(OUTLIER_CATEGORY)
+                and c.fixmedins_code in level
+            ]  # fmt: skip
+            assert len(peers) >= MIN_PEERS
+            assert _medfee(outlier) > 3 * sum(peers) / len(peers)
+    for entry in truth["cases"]:
+        assert entry["psn_nos"] == [f"N{key}" for key in entry["persons"]]
+        assert entry["family"] in {"admission_frequency", "split_admission", "cost_outlier", "trace_code_reuse",
+                                   "after_death", "price_index"}  # fmt: skip
+
+
+def test_overpriced_pharmacies_sell_every_drug_far_above_the_usual_price_after_the_others(city: City) -> None:
+    usual: dict[str, Counter[str]] = defaultdict(Counter)
+    prices: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for d, day in enumerate(city.days):
+        for p, phase in enumerate(day.phases):
+            for batch in phase.sales:
+                assert (p == 1) == (batch.fixmedins_code in city.overpriced)
+                for line in batch.body["sales"]:
+                    prices[batch.fixmedins_code, line["med_list_codg"]].add(line["finl_trns_pric"])
+                    if batch.fixmedins_code not in city.overpriced:
+                        usual[line["med_list_codg"]][line["finl_trns_pric"]] += 1
+        assert d >= 0
+    for code in city.overpriced:
+        for drug in city.drugs:
+            mode = Decimal(usual[drug["med_list_codg"]].most_common(1)[0][0])
+            (price,) = prices[code, drug["med_list_codg"]]
+            assert Decimal(price) / mode > Decimal("1.30")  # red: the difference ratio is above 0.30
+
+
+def test_normal_traffic_stays_clear_of_every_default_rule(city: City) -> None:
+    planted = {person for case in city.cases for person in case.persons}
+    admissions: Counter[str] = Counter()
+    billed: Counter[tuple[str, str, str]] = Counter()
+    codes: Counter[str] = Counter()
+    burden: Counter[str] = Counter()
+    persons = {person.key: person for person in city.persons}
+    limits = {row["med_list_codg"]: row for row in city.catalog}
+    for _, _, claim in _played(city):
+        person = persons[claim.person]
+        burden[claim.person] += int(_medfee(claim))
+        if claim.body["med_type"] == "21":
+            admissions[claim.person] += 1
+        for line in claim.body["feedetail"]:
+            billed[claim.person, line["med_list_codg"], line["fee_ocur_time"][:10]] += 1
+            codes.update(line.get("drug_trac_codg", []))
+            limit: dict[str, Any] = limits[line["med_list_codg"]]
+            assert limit.get("gend_lmt") in (None, person.person["gend"])
+            if "max_cnt_per_visit" in limit:
+                assert Decimal(line["cnt"]) <= Decimal(limit["max_cnt_per_visit"])
+    for day in city.days:
+        for phase in day.phases:
+            for batch in phase.sales:
+                codes.update(code for line in batch.body["sales"] for code in line["drug_trac_codg"])
+    assert {key for key, n in admissions.items() if n > 1} <= planted
+    assert max(billed.values()) == 1  # no item twice for a person on a day
+    assert [code for code, n in codes.items() if n > 1] == [
+        code
+        for case in city.cases
+        if case.kind == "trace_code_reuse"
+        for code in _reused(city, case.medins_setl_ids)
+    ]
+    assert max(burden.values()) < 50_000  # the high-burden rule (50,000 a year) stays quiet
+    deaths = {death.person for day in city.days for phase in day.phases for death in phase.deaths}
+    assert deaths <= planted
+    assert all(day.business_date == START + timedelta(days=n) for n, day in enumerate(city.days))
+
+
+def _reused(city: City, medins_setl_ids: tuple[str, ...]) -> list[str]:
+    claims = {claim.medins_setl_id: claim for claim in city.claims()}
+    first, second = (claims[m] for m in medins_setl_ids)
+    return sorted(
+        {c for line in first.body["feedetail"] for c in line.get("drug_trac_codg", [])}
+        & {c for line in second.body["feedetail"] for c in line.get("drug_trac_codg", [])}
+    )
