@@ -8,12 +8,13 @@ PYTEST_ARGS ?=
 # `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run run-pg test demo bench bench-pg lint format install clean-var help
+.PHONY: run run-pg test test-faults demo bench bench-pg lint format install clean-var help
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
 	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
-	@echo "make test   - set up .venv and run the whole test suite"
+	@echo "make test   - set up .venv and run the whole test suite (the slow fault scenarios excepted)"
+	@echo "make test-faults - the fault scenarios: NATS and services killed, databases cut, long fuzzing"
 	@echo "make demo   - start the platform, load a small synthetic city, play days of traffic, print a report"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - benchmarks (figures printed, JSON under var/bench/); bench-pg on PostgreSQL"
@@ -39,25 +40,21 @@ run-pg: $(STAMP)
 	@$(PY) -m common.devrun --postgres "$(PG_URL)"
 
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+
+# Real processes killed and restarted, databases made unreachable, the long schemathesis run (also in CI).
+test-faults: $(STAMP)
+	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) bench/demo.py
 
 # Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
 bench: $(STAMP)
-	$(PY) bench/bench_enrollment.py
-	$(PY) bench/bench_gateway.py
-	$(PY) bench/bench_settlement.py
-	$(PY) bench/bench_fraud.py
-	$(PY) bench/bench_pricing.py
+	$(PY) bench/bench.py
 
 bench-pg: $(STAMP)
-	@$(PY) bench/bench_enrollment.py --postgres "$(PG_URL)"
-	@$(PY) bench/bench_settlement.py --postgres "$(PG_URL)"
-	@$(PY) bench/bench_periods.py --postgres "$(PG_URL)" --month-sizes 300000,1000000,3000000
-	@$(PY) bench/bench_fraud.py --postgres "$(PG_URL)"
-	@$(PY) bench/bench_pricing.py --postgres "$(PG_URL)"
+	@$(PY) bench/bench.py --postgres "$(PG_URL)"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services tests bench

@@ -122,7 +122,12 @@ def create_service_app(
     app.state.readiness_required = {"database", "nats"}
     app.state.readiness_probes = []
     app.state.clock = clock or SystemClock()
-    app.add_middleware(ObservabilityMiddleware, service=service, quiet_paths=QUIET_PATHS)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        service=service,
+        quiet_paths=QUIET_PATHS,
+        max_body_bytes=settings.max_body_bytes,
+    )
     install_error_handlers(app)
     app.include_router(health_router())
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)

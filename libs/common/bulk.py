@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 from pydantic import BaseModel
 
 from common.errors import PayloadTooLarge, Unprocessable
+from common.middleware import allow_body_of
 
 MAX_BULK_ROWS = 50_000
 MAX_BULK_BYTES = 32 * 1024 * 1024
@@ -60,6 +61,7 @@ def too_many() -> PayloadTooLarge:
 
 
 async def read_body(request: Request) -> bytes:
+    allow_body_of(request.scope, MAX_BULK_BYTES)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BULK_BYTES:
         raise PayloadTooLarge(f"The body is over {MAX_BULK_BYTES:,} bytes.", code="BULK_TOO_LARGE")
@@ -127,7 +129,7 @@ def csv_records(text: str, model: type[BaseModel]) -> list[object]:
 
 def decode_csv(body: bytes, charset: str) -> str:
     try:
-        return body.decode(charset)
+        text = body.decode(charset)
     except LookupError as exc:
         raise Unprocessable(f"Unknown charset {charset[:40]!r}.", code="MALFORMED_CSV") from exc
     except UnicodeDecodeError as exc:
@@ -135,6 +137,9 @@ def decode_csv(body: bytes, charset: str) -> str:
             f"The CSV is not {charset[:40]} text (byte {exc.start}); give the charset, e.g. text/csv; charset=gbk.",
             code="MALFORMED_CSV",
         ) from exc
+    if "\x00" in text:  # PostgreSQL cannot store NUL in text
+        raise Unprocessable("The CSV contains a NUL character.", code="MALFORMED_CSV")
+    return text
 
 
 async def records_of(request: Request, key: str, model: type[BaseModel]) -> list[object]:

@@ -72,6 +72,8 @@ class ServiceSettings(BaseSettings):
     consumer_ack_wait_s: float = 30.0
     event_retention_days: int = 14
     principal_max_age_s: int = 60
+    # Any request body over this is 413 PAYLOAD_TOO_LARGE (bulk loads raise it for themselves).
+    max_body_bytes: int = 4 * 1024 * 1024
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ServiceSettings:

@@ -78,6 +78,15 @@ class GatewayTimeout(ProblemError):
     status, code, title = 504, "UPSTREAM_TIMEOUT", "Upstream timeout"
 
 
+class BodyRefused(StarletteHTTPException):
+    """A body refused while it is read. An HTTPException (with the stable code beside it) because FastAPI
+    turns any other exception raised while it reads a body into 400 "There was an error parsing the body"."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(status_code=status, detail=detail)
+        self.problem_code = code
+
+
 def problem_response(
     *,
     status: int,
@@ -157,6 +166,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _STATUS_CODES.get(exc.status_code, (f"HTTP_{exc.status_code}", "Error"))
+    code = getattr(exc, "problem_code", None) or code
     detail = exc.detail if isinstance(exc.detail, str) else title
     return problem_response(
         status=exc.status_code,

@@ -101,7 +101,13 @@ Ops = Annotated[Principal, Depends(ops_caller)]
 router = APIRouter(prefix="/admin/clients", tags=["API clients 接入方"])
 
 
-@router.post("", status_code=201, response_model=IssuedOut, summary="Issue an API key 发放密钥 (shown once)")
+@router.post(
+    "",
+    status_code=201,
+    response_model=IssuedOut,
+    responses={409: {"description": "CLIENT_EXISTS: a client with this name exists already"}},
+    summary="Issue an API key 发放密钥 (shown once)",
+)
 async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
     db = request.app.state.db
     try:
@@ -121,7 +127,15 @@ async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
     return [ClientOut(**_out(client)) for client in clients]
 
 
-@router.post("/{client_id}/revoke", response_model=ClientOut, summary="Revoke an API key 吊销密钥")
+@router.post(
+    "/{client_id}/revoke",
+    response_model=ClientOut,
+    responses={
+        404: {"description": "CLIENT_NOT_FOUND"},
+        409: {"description": "CANNOT_REVOKE_SELF: a client cannot revoke its own key"},
+    },
+    summary="Revoke an API key 吊销密钥",
+)
 async def revoke(client_id: str, request: Request, ops: Ops) -> ClientOut:
     if client_id == ops.client_id:
         raise Conflict("A client cannot revoke its own key.", code="CANNOT_REVOKE_SELF")

@@ -21,6 +21,49 @@ BEARER = {
     }
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Every error of the platform, whichever service answers, is one shape (common.errors).
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details with a stable machine `code`; some codes add members "
+    "(`errors` for validation, `checks` for readiness, ...).",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+}
+# What the gateway and the common layer may answer on any route, whatever the service declares.
+ANY_ROUTE = {
+    "400": "INVALID_CHARACTERS (control characters in the path or query), INVALID_PATH, INVALID_CURSOR, "
+    "or another check of the request",
+    "401": "API_KEY_MISSING, API_KEY_INVALID",
+    "403": "ROLE_FORBIDDEN, SCOPE_FORBIDDEN",
+    "413": "PAYLOAD_TOO_LARGE",
+    "422": "VALIDATION_ERROR, MALFORMED_JSON",
+    "429": "RATE_LIMITED (with Retry-After)",
+    "503": "SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE (with Retry-After)",
+    "504": "UPSTREAM_TIMEOUT",
+}
+
+
+def _problem_responses(operation: dict[str, Any]) -> None:
+    """Declare the errors as they are sent: problem+json, on every route for the gateway's own answers."""
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    has_path_parameters = any(p.get("in") == "path" for p in operation.get("parameters", []))
+    wanted = dict(ANY_ROUTE)
+    if has_path_parameters:
+        wanted.setdefault("404", "NOT_FOUND and the resource's own code")
+    for status, codes in wanted.items():
+        responses.setdefault(status, {"description": f"problem+json: {codes}"})
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for status, response in responses.items():
+        if status[:1] in ("4", "5"):
+            response["content"] = content
 
 
 def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
@@ -66,6 +109,11 @@ def merge(gateway: dict[str, Any], services: dict[str, dict[str, Any] | None]) -
                     operation["operationId"] = f"{service}_{operation['operationId']}"
             paths[f"/{service}{path}"] = item
         tags.extend({"name": tag} for tag in sorted(seen_tags))
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _METHODS:
+                _problem_responses(operation)
+    schemas["Problem"] = PROBLEM_SCHEMA
     merged["components"]["securitySchemes"] = BEARER
     merged["security"] = [{"bearerAuth": []}]
     merged["x-unavailable-services"] = unavailable

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from common.clock import business_date
@@ -88,6 +88,9 @@ async def _ops(request: Request) -> Principal:
     return principal
 
 
+OverviewCaller = Annotated[Principal, Depends(_ops)]
+
+
 def _not_found(section: Section, what: str) -> bool:
     return section.status == "error" and (section.error or {}).get("status") == 404 and bool(what)
 
@@ -97,8 +100,7 @@ def _not_found(section: Section, what: str) -> bool:
     response_model=PersonOverview,
     summary="One person at a glance 参保人概览: coverage, account, recent settlements, open findings",
 )
-async def person_overview(psn_no: str, request: Request) -> PersonOverview:
-    principal = await _ops(request)
+async def person_overview(psn_no: str, request: Request, principal: OverviewCaller) -> PersonOverview:
     names = ("person", "eligibility", "account", "recent_settlements", "open_findings")
     sections = await asyncio.gather(
         _fetch(request, principal, "enrollment", f"/persons/{psn_no}"),
@@ -118,8 +120,9 @@ async def person_overview(psn_no: str, request: Request) -> PersonOverview:
     response_model=InstitutionOverview,
     summary="One institution at a glance 机构概览: today's totals, last statements, open findings and alerts",
 )
-async def institution_overview(fixmedins_code: str, request: Request) -> InstitutionOverview:
-    principal = await _ops(request)
+async def institution_overview(
+    fixmedins_code: str, request: Request, principal: OverviewCaller
+) -> InstitutionOverview:
     today = business_date(request.app.state.clock.now()).isoformat()
     names = ("institution", "today", "last_statements", "open_findings", "open_alerts")
     sections = await asyncio.gather(

@@ -15,6 +15,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from common.errors import (
     BadRequest,
+    BodyRefused,
     Forbidden,
     GatewayTimeout,
     PayloadTooLarge,
@@ -49,6 +50,18 @@ _HOP_BY_HOP = frozenset(
 _DROP_REQUEST = _HOP_BY_HOP | {"host", "x-request-id", PRINCIPAL_HEADER.lower(), SIGNATURE_HEADER.lower()}
 # The gateway answers with its own request id, server and date headers.
 _DROP_RESPONSE = _HOP_BY_HOP | {"x-request-id", "server", "date"}
+
+
+# aiohttp warns (ResourceWarning) when handed more than 1 MiB of raw bytes at once; larger bodies (a bulk
+# load may be 4 MiB) go out as a stream of chunks, under their known Content-Length.
+_STREAM_ABOVE = 1 << 20
+_CHUNK = 1 << 16
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), _CHUNK):
+        yield bytes(view[start : start + _CHUNK])
 
 
 @asynccontextmanager
@@ -117,12 +130,16 @@ async def _admit(request: Request, service: str, path: str) -> tuple[Principal, 
     if declared is not None and declared.isdigit() and int(declared) > settings.max_body_bytes:
         raise PayloadTooLarge(f"The body is over {settings.max_body_bytes} bytes.", code="PAYLOAD_TOO_LARGE")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > settings.max_body_bytes:
-            raise PayloadTooLarge(
-                f"The body is over {settings.max_body_bytes} bytes.", code="PAYLOAD_TOO_LARGE"
-            )
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > settings.max_body_bytes:
+                raise PayloadTooLarge(
+                    f"The body is over {settings.max_body_bytes} bytes.", code="PAYLOAD_TOO_LARGE"
+                )
+    except BodyRefused as refused:  # the common body check: as a ProblemError for the national envelope too
+        problem = PayloadTooLarge if refused.status_code == 413 else BadRequest
+        raise problem(str(refused.detail), code=refused.problem_code) from refused
     return principal, bytes(body)
 
 
@@ -133,8 +150,10 @@ async def forward(request: Request, service: str, path: str) -> Response:
     client: httpx.AsyncClient = request.app.state.upstream
     # `path` arrives decoded; encoded again, what the client percent-encoded reaches the service as sent.
     url = f"{settings.upstreams()[service]}/{quote(path, safe=_PATH_SAFE)}"
-    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _DROP_REQUEST]
-    headers.append(("x-request-id", request_id_var.get() or ""))
+    # Raw bytes, as the client sent them: a header value outside ASCII (latin-1 on the wire) is passed on for
+    # the service to judge, where re-encoding the decoded text as ASCII would fail here with a 500.
+    headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _DROP_REQUEST]
+    headers.append((b"x-request-id", (request_id_var.get() or "").encode()))
     signed = sign_principal(
         principal,
         secret=settings.internal_secret,
@@ -142,14 +161,16 @@ async def forward(request: Request, service: str, path: str) -> Response:
         path=f"/{path}",
         now=request.app.state.clock.now(),
     )
-    headers.extend(signed.items())
+    headers.extend((k.encode(), v.encode()) for k, v in signed.items())
+    if len(body) > _STREAM_ABOVE:
+        headers.append((b"content-length", str(len(body)).encode()))
     try:
         upstream = await client.request(
             request.method,
             url,
             params=request.url.query or None,
             headers=headers,
-            content=body,
+            content=body if len(body) <= _STREAM_ABOVE else _chunks(body),
         )
     except (httpx.ReadTimeout, httpx.WriteTimeout, httpx.PoolTimeout) as exc:
         raise GatewayTimeout(

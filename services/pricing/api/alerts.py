@@ -56,7 +56,9 @@ async def list_alerts(
     status: Annotated[AlertStatus | None, Query(description="open | resolved")] = None,
     fixmedins_code: Annotated[FixmedinsCode | None, Query(description="定点零售药店编码")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(ge=1, description="next_cursor of the previous page")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page (an alert id)")
+    ] = None,
 ) -> AlertPage:
     if who.role is Role.POS:
         fixmedins_code = fixmedins_code or who.scope
