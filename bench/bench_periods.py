@@ -14,8 +14,10 @@ import argparse
 import asyncio
 import json
 import random
+import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,60 +38,105 @@ def _asyncpg_dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
+VISIT_COLUMNS = ["mdtrt_id", "fixmedins_code", "psn_no", "insutype", "med_type", "begntime", "endtime",
+                 "dise_codg", "dise_name", "ipt_otp_no", "status", "created_at"]  # fmt: skip
+SETTLEMENT_COLUMNS = ["setl_id", "medins_setl_id", "fixmedins_code", "mdtrt_id", "psn_no", "insutype", "med_type",
+                      "setl_time", "business_date", "year", "policy_version", "medfee_fen", "fulamt_ownpay_fen",
+                      "overlmt_selfpay_fen", "preselfpay_fen", "inscp_scp_fen", "act_pay_dedc_fen", "hifp_pay_fen",
+                      "hifmi_pay_fen", "hifob_pay_fen", "maf_pay_fen", "fund_pay_fen", "psn_part_fen",
+                      "acct_pay_fen", "acct_mulaid_pay_fen", "psn_cash_pay_fen", "mulaid_holder_psn_no",
+                      "outpatient_dedc_fen", "outpatient_pool_fen", "pool_self_fen", "review", "request_hash",
+                      "response", "status", "created_at", "day_close_date"]  # fmt: skip
+REVERSAL_COLUMNS = ["setl_id", "orig_setl_id", "fixmedins_code", "psn_no", "reason", "setl_time",
+                    "business_date", "response", "created_by", "day_close_date"]  # fmt: skip
+Rows = list[tuple[Any, ...]]
+
+
+def chunks(
+    *, day: date, count: int, start: int, rng: random.Random, size: int = 50_000
+) -> Iterator[tuple[Rows, Rows, Rows]]:
+    """`count` settlements (1 % of them reversed the same day) on `day` with their visits, `size` at a time."""
+    moment = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)
+    for offset in range(0, count, size):
+        visits, settlements, reversals = [], [], []
+        for n in range(start + offset, start + min(count, offset + size)):
+            code = f"H{n % INSTITUTIONS:05d}"
+            mdtrt_id, setl_id = f"M{n:019d}", f"S{n:019d}"
+            medfee = rng.randrange(1_000, 500_000)
+            fund = medfee * 6 // 10
+            acct = min(medfee - fund, 5_000)
+            cash = medfee - fund - acct
+            visits.append((mdtrt_id, code, f"P{n % 100_000:09d}", "310", "11", moment, None, None, None, None,
+                           "settled", moment))  # fmt: skip
+            settlements.append(
+                (setl_id, f"{code}-{n}", code, mdtrt_id, f"P{n % 100_000:09d}", "310", "11", moment, day,
+                 day.year, 0, medfee, 0, 0, 0, medfee, 0, fund, 0, 0, 0, fund, medfee - fund, acct, 0, cash,
+                 None, 0, fund, 0, "skipped", "-", "{}", "settled", moment, day)
+            )  # fmt: skip
+            if n % 100 == 0:
+                reversals.append((f"R{n:019d}", setl_id, code, f"P{n % 100_000:09d}", "bench", moment, day,
+                                  "{}", "bench", day))  # fmt: skip
+        yield visits, settlements, reversals
+
+
 async def fill(url: str, *, day: date, count: int, start: int, rng: random.Random, label: str) -> None:
-    """`count` settlements (1 % of them reversed the same day) on `day`, with their visits, by COPY."""
+    """The settlements of `chunks` written by COPY (PostgreSQL)."""
     connection = await asyncpg.connect(_asyncpg_dsn(url))
     bar = ProgressBar(count, label=label)
     try:
-        moment = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)
-        for offset in range(0, count, 50_000):
-            visits, settlements, reversals = [], [], []
-            for n in range(start + offset, start + min(count, offset + 50_000)):
-                code = f"H{n % INSTITUTIONS:05d}"
-                mdtrt_id, setl_id = f"M{n:019d}", f"S{n:019d}"
-                medfee = rng.randrange(1_000, 500_000)
-                fund = medfee * 6 // 10
-                acct = min(medfee - fund, 5_000)
-                cash = medfee - fund - acct
-                visits.append((mdtrt_id, code, f"P{n % 100_000:09d}", "310", "11", moment, None, None, None, None,
-                               "settled", moment))  # fmt: skip
-                settlements.append(
-                    (setl_id, f"{code}-{n}", code, mdtrt_id, f"P{n % 100_000:09d}", "310", "11", moment, day,
-                     day.year, 0, medfee, 0, 0, 0, medfee, 0, fund, 0, 0, 0, fund, medfee - fund, acct, 0, cash,
-                     None, 0, fund, 0, "skipped", "-", "{}", "settled", moment, day)
-                )  # fmt: skip
-                if n % 100 == 0:
-                    reversals.append((f"R{n:019d}", setl_id, code, f"P{n % 100_000:09d}", "bench", moment, day,
-                                      "{}", "bench", day))  # fmt: skip
+        for visits, settlements, reversals in chunks(day=day, count=count, start=start, rng=rng):
+            await connection.copy_records_to_table("visit", records=visits, columns=VISIT_COLUMNS)
             await connection.copy_records_to_table(
-                "visit",
-                records=visits,
-                columns=["mdtrt_id", "fixmedins_code", "psn_no", "insutype", "med_type", "begntime", "endtime",
-                         "dise_codg", "dise_name", "ipt_otp_no", "status", "created_at"],
-            )  # fmt: skip
-            await connection.copy_records_to_table(
-                "settlement",
-                records=settlements,
-                columns=["setl_id", "medins_setl_id", "fixmedins_code", "mdtrt_id", "psn_no", "insutype", "med_type",
-                         "setl_time", "business_date", "year", "policy_version", "medfee_fen", "fulamt_ownpay_fen",
-                         "overlmt_selfpay_fen", "preselfpay_fen", "inscp_scp_fen", "act_pay_dedc_fen", "hifp_pay_fen",
-                         "hifmi_pay_fen", "hifob_pay_fen", "maf_pay_fen", "fund_pay_fen", "psn_part_fen",
-                         "acct_pay_fen", "acct_mulaid_pay_fen", "psn_cash_pay_fen", "mulaid_holder_psn_no",
-                         "outpatient_dedc_fen", "outpatient_pool_fen", "pool_self_fen", "review", "request_hash",
-                         "response", "status", "created_at", "day_close_date"],
-            )  # fmt: skip
+                "settlement", records=settlements, columns=SETTLEMENT_COLUMNS
+            )
             if reversals:
                 await connection.copy_records_to_table(
-                    "settlement_reversal",
-                    records=reversals,
-                    columns=["setl_id", "orig_setl_id", "fixmedins_code", "psn_no", "reason", "setl_time",
-                             "business_date", "response", "created_by", "day_close_date"],
-                )  # fmt: skip
+                    "settlement_reversal", records=reversals, columns=REVERSAL_COLUMNS
+                )
             bar.advance(len(settlements))
         await connection.execute("ANALYZE settlement; ANALYZE settlement_reversal")
     finally:
         bar.close()
         await connection.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    """As SQLAlchemy stores it on SQLite: moments in UTC without offset, dates ISO."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _insert_sql(table: str, columns: list[str]) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"  # noqa: S608
+
+
+def fill_sqlite(path: Path, *, day: date, count: int, start: int, rng: random.Random, label: str) -> None:
+    """The settlements of `chunks` written by executemany in one transaction per chunk (SQLite)."""
+    connection = sqlite3.connect(path)
+    bar = ProgressBar(count, label=label)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=OFF")
+        for visits, settlements, reversals in chunks(day=day, count=count, start=start, rng=rng):
+            with connection:
+                for table, columns, rows in (
+                    ("visit", VISIT_COLUMNS, visits),
+                    ("settlement", SETTLEMENT_COLUMNS, settlements),
+                    ("settlement_reversal", REVERSAL_COLUMNS, reversals),
+                ):
+                    if rows:
+                        connection.executemany(
+                            _insert_sql(table, columns), ([_sqlite_value(v) for v in row] for row in rows)
+                        )
+            bar.advance(len(settlements))
+        connection.execute("ANALYZE")
+        connection.commit()
+    finally:
+        bar.close()
+        connection.close()
 
 
 async def time_close(url: str, day: date) -> tuple[float, int]:
@@ -114,11 +161,11 @@ async def time_month(url: str, month: str) -> tuple[float, Any]:
         await db.dispose()
 
 
-def fresh_database(admin_url: str) -> str:
+def fresh_database(admin_url: str, prefix: str = "ybj_bench_") -> str:
     from common.pgdev import drop_databases, ensure_databases
 
-    drop_databases(admin_url, "ybj_bench_")
-    url = ensure_databases(admin_url, "ybj_bench_").urls["settlement"]
+    drop_databases(admin_url, prefix)
+    url = ensure_databases(admin_url, prefix).urls["settlement"]
     upgrade("settlement", url)
     return url
 

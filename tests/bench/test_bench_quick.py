@@ -1,0 +1,131 @@
+"""`bench/bench.py --quick` at tiny sizes: the whole harness runs and reports every target of DESIGN §11.
+
+Timings are never asserted (two shared cores); what is asserted is that every metric is measured (a
+finite number) and that the event audit balances exactly: each settlement the load made is stored once,
+has one settlement.settled event, and fraud and pricing each applied every one of them once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from common import pgdev
+from common.testing.databases import backends, postgres_admin_url
+
+REPO = Path(__file__).resolve().parents[2]
+LEVELS = (1, 4)
+SERVICES = ("gateway", "enrollment", "settlement", "pricing", "fraud")
+EXPECTED = {
+    "city_persons",
+    "city_covered",
+    "city_load_s",
+    *(
+        f"{prefix}_{measure}"
+        for prefix in (*(f"settle_c{level}" for level in LEVELS), "presettle", "eligibility")
+        for measure in ("per_s", "p50_ms", "p95_ms", "p99_ms", "failed")
+    ),
+    "settle_best_per_s",
+    "settle_best_p99_ms",
+    *(
+        f"{name}_{service}"
+        for service in ("fraud", "pricing")
+        for name in ("events_missing", "events_redelivered")
+    ),
+    *(f"lag_{service}_{q}_ms" for service in ("fraud", "pricing") for q in ("p50", "p99", "all_p99")),
+    "relay_p99_ms",
+    "events_vs_settlements",
+    "settlements_vs_answers",
+    "events_unpublished",
+    "pos_ingest_lines_per_s",
+    "pos_ingest_rejected",
+    *(f"memory_{service}_mb" for service in SERVICES),
+    "day_close_s",
+    "month_s",
+    "reference_prices_s",
+    "reference_prices_rebuild_s",
+}
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_quick_bench_measures_every_target_and_every_settlement_reaches_fraud_and_pricing_once(
+    tmp_path: Path, backend: str
+) -> None:
+    command = [
+        sys.executable,
+        "bench/bench.py",
+        "--quick",
+        "--persons", "300",
+        "--levels", ",".join(map(str, LEVELS)),
+        "--step-s", "1.5",
+        "--warmup-s", "0.5",
+        "--day-close", "3000",
+        "--month", "3100",
+        "--drugs", "60",
+        "--pharmacies", "20",
+        "--var", str(tmp_path),
+    ]  # fmt: skip
+    admin = postgres_admin_url() if backend == "postgres" else None
+    prefix = f"ybj_t{uuid.uuid4().hex[:8]}_"
+    if admin is not None:
+        command += ["--postgres", admin, "--db-prefix", prefix]
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "NATS_URL" and not key.endswith(("_DATABASE_URL", "_PORT"))
+    }
+    try:
+        run = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+    finally:
+        if admin is not None:
+            for part in ("stack_", "periods_", "pricing_"):
+                pgdev.drop_databases(admin, prefix + part)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "| met?" in run.stdout
+
+    results = json.loads(
+        (tmp_path / f"results-{'sqlite' if admin is None else 'postgresql'}.json").read_text()
+    )
+    metrics = {metric["name"]: metric for metric in results["metrics"]}
+    assert set(metrics) == EXPECTED
+    unmeasured = {
+        name: metric["value"]
+        for name, metric in metrics.items()
+        if not isinstance(metric["value"], int | float) or not math.isfinite(metric["value"])
+    }
+    assert unmeasured == {}
+
+    events = results["details"]["events"]
+    made = events["settlements_made_by_load"]
+    assert made > 0
+    assert events["settlements"] == events["settlements_before_load"] + made
+    assert events["settled_events"] == events["settlements"]
+    assert events["applied"] == {"fraud": events["settled_events"], "pricing": events["settled_events"]}
+    assert events["unpublished"] == 0
+    assert events["window_events"] == made
+    assert {
+        name: metrics[name]["value"]
+        for name in (
+            "events_missing_fraud",
+            "events_missing_pricing",
+            "events_vs_settlements",
+            "settlements_vs_answers",
+        )
+    } == {
+        "events_missing_fraud": 0,
+        "events_missing_pricing": 0,
+        "events_vs_settlements": 0,
+        "settlements_vs_answers": 0,
+    }
+    assert results["details"]["day_close"]["settlements"] == 3000
+    assert results["details"]["month_reconciliation"]["settlements"] == 3100  # 31 days of 100
+    assert results["details"]["reference_prices"]["latest_prices"] == 60 * 20
