@@ -26,7 +26,7 @@ $(PY):
 # development and tests; requirements.lock pins the runtime alone (the container image).
 $(STAMP): pyproject.toml requirements-dev.lock | $(PY)
 	$(PIP) install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(PIP) install --quiet --disable-pip-version-check -c requirements-dev.lock -e ".[embedded,test,lint]"
+	$(PIP) install --quiet --disable-pip-version-check -c requirements-dev.lock -e ".[embedded,test,lint,bench]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -51,10 +51,10 @@ demo: $(STAMP)
 
 # Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
 bench: $(STAMP)
-	$(PY) bench/bench.py
+	$(PY) bench/bench.py $(ARGS)
 
 bench-pg: $(STAMP)
-	@$(PY) bench/bench.py --postgres "$(PG_URL)"
+	@$(PY) bench/bench.py --postgres "$(PG_URL)" $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check libs services tests bench

@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 
 from common.clock import SHANGHAI
 from common.db import Database
+from common.money import yuan_half_up_to_fen
 from common.progress import ProgressBar
 from enrollment.domain.certno import check_char
 
@@ -225,9 +227,9 @@ async def load_minimal(
     )
 
 
-def _fen(yuan: str) -> int:
-    whole, _, cents = yuan.partition(".")
-    return int(whole) * 100 + int((cents + "00")[:2])
+def _fen(pric: str) -> int:
+    """A unit price (up to 6 places) as the fen a one-unit line costs, half-up."""
+    return yuan_half_up_to_fen(Decimal(pric))
 
 
 def from_city(city: Any, loaded: Any, seconds: float) -> CityWork:

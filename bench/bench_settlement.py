@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from common.db import Database
 from common.embedded_nats import EmbeddedNats, free_port
 from common.migrations import upgrade
+from common.money import fen_to_str
 from common.principal import Principal, Role, sign_principal
 from common.progress import ProgressBar
 from settlement.models import CatalogItem, CoverageProjection, Institution, InsuredPerson, PersonalAccount
@@ -147,8 +148,8 @@ def claim(n: int, persons: int, rng: random.Random) -> tuple[str, dict[str, Any]
                 "feedetl_sn": str(sn),
                 "med_list_codg": f"X{rng.randrange(ITEMS):08d}",
                 "cnt": str(cnt),
-                "pric": f"{pric / 100:.2f}",
-                "det_item_fee_sumamt": f"{cnt * pric / 100:.2f}",
+                "pric": fen_to_str(pric),
+                "det_item_fee_sumamt": fen_to_str(cnt * pric),
                 "fee_ocur_time": "2026-03-02T09:50:00+08:00",
                 "drug_trac_codg": [f"8{n:09d}{sn:02d}{rng.randrange(10**8):08d}"] if pharmacy else [],
             }

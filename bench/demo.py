@@ -34,6 +34,7 @@ from bench.city.model import City
 from bench.city.play import DayOutcome, play_day
 from bench.city.score import score
 from bench.city.stack import SimulatedStack
+from common.money import fen_to_yuan, yuan_to_fen
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONTH_END = date(2026, 3, 31)
@@ -44,11 +45,7 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def _yuan(fen: int) -> str:
-    return f"{fen / 100:,.2f}"
-
-
-def _fen(value: Any) -> int:
-    return round(float(value) * 100)
+    return f"{fen_to_yuan(fen):,}"
 
 
 async def _pages(loaded: LoadedCity, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
@@ -157,7 +154,7 @@ async def _confirm_planted(
             200,
         )
         count += 1
-        total += _fen(amount)
+        total += yuan_to_fen(amount)
     await wait_consumed(client, loaded.ops_key, "settlement", {"fraud.finding.confirmed": count}, timeout_s=120,
                         what="the confirmed findings")  # fmt: skip
     return {"count": count, "amount_fen": total}
@@ -187,9 +184,9 @@ def _report(
     days = []
     for outcome, closed in zip(outcomes, closes, strict=True):
         statements = closed["statements"]
-        stated_fund = sum(_fen(s["fund_pay_sumamt"]) for s in statements)
+        stated_fund = sum(yuan_to_fen(s["fund_pay_sumamt"]) for s in statements)
         played_fund = sum(c.fund_pay_fen for c in outcome.accepted.values())
-        stated_medfee = sum(_fen(s["medfee_sumamt"]) for s in statements)
+        stated_medfee = sum(yuan_to_fen(s["medfee_sumamt"]) for s in statements)
         played_medfee = sum(c.medfee_fen for c in outcome.accepted.values())
         days.append({
             "date": outcome.business_date,
@@ -231,9 +228,9 @@ def _report(
             "balanced": reconciliation["balanced"],
             "institutions": len(statements),
             "setl_cnt": sum(s["settlements"]["setl_cnt"] for s in statements),
-            "fund_pay_fen": sum(_fen(s["settlements"]["fund_pay_sumamt"]) for s in statements),
-            "deductions_fen": sum(_fen(s["deductions"]) for s in statements),
-            "net_adjustment_fen": sum(_fen(s["net_adjustment"]) for s in statements),
+            "fund_pay_fen": sum(yuan_to_fen(s["settlements"]["fund_pay_sumamt"]) for s in statements),
+            "deductions_fen": sum(yuan_to_fen(s["deductions"]) for s in statements),
+            "net_adjustment_fen": sum(yuan_to_fen(s["net_adjustment"]) for s in statements),
             "computed_balanced": computed["balanced"],
         },
         "findings_by_family": by_family,

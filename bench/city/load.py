@@ -13,6 +13,7 @@ import httpx
 
 from bench.city.client import GatewayError, expect, run_all, send, wait_consumed
 from bench.city.model import City, FamilySpec, PersonSpec
+from common.money import yuan_to_fen
 from common.progress import ProgressBar
 
 BULK_ROWS = 5000  # persons:bulk takes 10,000; 5,000 keeps a body well under the gateway's 4 MB
@@ -216,7 +217,7 @@ async def wait_for_projections(
         ]
     employees = [person for person in city.persons if person.acct_fen]
     step = max(1, len(employees) // 500)
-    checks += [(psn_no[p.key], "balc", f"{p.acct_fen / 100:.2f}") for p in employees[::step]]
+    checks += [(psn_no[p.key], "balc", p.acct_fen) for p in employees[::step]]
 
     async def check(item: tuple[str, str, Any]) -> None:
         person, name, want = item
@@ -224,7 +225,7 @@ async def wait_for_projections(
             response = await send(client, "GET", f"/settlement/accounts/{person}", ops_key)
             if response.status_code == 200:
                 got = response.json()[name]
-                if (f"{float(got):.2f}" if name == "balc" else got) == want:
+                if (yuan_to_fen(got) if name == "balc" else got) == want:
                     return
             elif response.status_code != 404:
                 expect(response, 200)

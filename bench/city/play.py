@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 
 from bench.city.client import expect, run_all, send, wait_consumed
 from bench.city.load import LoadedCity, gateway_client
 from bench.city.model import City, ClaimSpec, DeathSpec, SaleBatch
+from common.money import yuan_to_fen
 from common.progress import ProgressBar
 
 
@@ -47,10 +47,6 @@ class DayOutcome:
     lights: dict[str, int] = field(default_factory=dict)
     deaths: int = 0
     seconds: float = 0.0
-
-
-def _fen(value: Any) -> int:
-    return round(float(value) * 100)
 
 
 async def play_day(
@@ -161,10 +157,10 @@ async def _settle(
             psn_no=info["psn_no"],
             fixmedins_code=info["fixmedins_code"],
             med_type=info["med_type"],
-            medfee_fen=_fen(info["medfee_sumamt"]),
-            fund_pay_fen=_fen(info["fund_pay_sumamt"]),
-            acct_pay_fen=_fen(info["acct_pay"]) + _fen(info["acct_mulaid_pay"]),
-            cash_fen=_fen(info["psn_cash_pay"]),
+            medfee_fen=yuan_to_fen(info["medfee_sumamt"]),
+            fund_pay_fen=yuan_to_fen(info["fund_pay_sumamt"]),
+            acct_pay_fen=yuan_to_fen(info["acct_pay"]) + yuan_to_fen(info["acct_mulaid_pay"]),
+            cash_fen=yuan_to_fen(info["psn_cash_pay"]),
             warnings=tuple(notice["code"] for notice in answer["warnings"]),
             review=answer["review"]["status"],
             hit_families=hits,

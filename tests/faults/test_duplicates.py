@@ -27,6 +27,7 @@ from common.clock import FrozenClock
 from common.config import AppEnv
 from common.events.contracts import Subject
 from common.events.tables import inbox_event, outbox_event
+from common.money import yuan_to_fen
 from common.testing.apps import app_client, wait_for
 from common.testing.databases import Databases
 from fraud.app import create_app as create_fraud
@@ -120,7 +121,7 @@ async def test_one_claim_sent_many_times_at_once_is_settled_and_charged_once(ser
     [original] = [a.json() for a in answers if a.status_code == 201]
     assert all(a.json() == original for a in answers)
     assert {a.headers.get("Idempotent-Replay") for a in answers if a.status_code == 200} == {"true"}
-    acct_pay = _fen(original["setlinfo"]["acct_pay"])
+    acct_pay = yuan_to_fen(original["setlinfo"]["acct_pay"])
     assert acct_pay > 0
     await _assert_charged_once(services, settlements=1, acct_pay_fen=acct_pay)
 
@@ -135,7 +136,9 @@ async def test_different_claims_racing_for_one_medins_setl_id_settle_one_and_the
     assert sorted(a.status_code for a in answers) == [201] + [409] * (RACERS - 1)
     assert {a.json()["code"] for a in answers if a.status_code == 409} == {"SETTLEMENT_CONFLICT"}
     [winner] = [a.json() for a in answers if a.status_code == 201]
-    await _assert_charged_once(services, settlements=1, acct_pay_fen=_fen(winner["setlinfo"]["acct_pay"]))
+    await _assert_charged_once(
+        services, settlements=1, acct_pay_fen=yuan_to_fen(winner["setlinfo"]["acct_pay"])
+    )
 
 
 async def test_one_sale_uploaded_many_times_at_once_is_one_observation(services: Services) -> None:
@@ -194,11 +197,6 @@ async def test_settlement_events_delivered_again_under_new_message_ids_are_appli
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def _fen(yuan: str) -> int:
-    whole, _, cents = yuan.partition(".")
-    return int(whole) * 100 + int((cents + "00")[:2])
-
-
 async def _count(app: FastAPI, query: Any) -> int:
     async with app.state.db.transaction(readonly=True) as session:
         return int(await session.scalar(query) or 0)
@@ -215,7 +213,7 @@ async def _assert_charged_once(services: Services, *, settlements: int, acct_pay
         years = (await session.scalars(sa.select(YearAccumulator.settlement_count))).all()
     assert sum(years) == settlements
     balances = [(await services.settle.get(f"/accounts/{psn_no}")).json()["balc"] for psn_no in PERSONS[:2]]
-    assert sorted(_fen(b) for b in balances) == sorted([ACCOUNT_FEN, ACCOUNT_FEN - acct_pay_fen])
+    assert sorted(yuan_to_fen(b) for b in balances) == sorted([ACCOUNT_FEN, ACCOUNT_FEN - acct_pay_fen])
     check = (await services.settle.get("/ledger/check")).json()
     assert check["balanced"] is True, check
 

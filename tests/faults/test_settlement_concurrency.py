@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from common.clock import SHANGHAI, FrozenClock, SystemClock, business_date
+from common.money import yuan_to_fen
 from common.testing.apps import wait_for
 from settlement.models import DailyStatement, DayClose, Settlement, SettlementReversal, YearAccumulator
 from settlement.service.day_close import close_day
@@ -153,11 +154,6 @@ async def _assert_answers_match_the_books(
     client = platform.client("settlement")
     for psn_no in FEW:
         mine = [info for info in standing if info["psn_no"] == psn_no]
-        assert years.get(psn_no, 0) == sum(_fen(info["act_pay_dedc"]) for info in mine)
-        balance = _fen((await client.get(f"/accounts/{psn_no}")).json()["balc"])
-        assert balance == ACCOUNT_FEN - sum(_fen(info["acct_pay"]) for info in mine)
-
-
-def _fen(yuan: str) -> int:
-    whole, _, cents = yuan.partition(".")
-    return int(whole) * 100 + int((cents + "00")[:2])
+        assert years.get(psn_no, 0) == sum(yuan_to_fen(info["act_pay_dedc"]) for info in mine)
+        balance = yuan_to_fen((await client.get(f"/accounts/{psn_no}")).json()["balc"])
+        assert balance == ACCOUNT_FEN - sum(yuan_to_fen(info["acct_pay"]) for info in mine)
