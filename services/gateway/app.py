@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from common.app import create_service_app
 from common.clock import Clock
 from gateway.admin import router as admin_router
 from gateway.config import Settings
+from gateway.docs import install_docs
 from gateway.national.api import router as national_router
 from gateway.openapi import MergedOpenAPI, services_ready
 from gateway.overview import router as overview_router
@@ -46,9 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def openapi_document() -> dict[str, Any]:
         return await merged.document()
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="医保平台 API")
+    install_docs(app, openapi_url="/openapi.json")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

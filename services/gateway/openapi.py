@@ -50,6 +50,51 @@ ANY_ROUTE = {
     "504": "UPSTREAM_TIMEOUT",
 }
 
+# The order a reader meets the groups in Swagger UI and ReDoc (both follow the top-level `tags` list): the
+# gateway's own first, then each service's, then what every service has alike, gathered once at the end so
+# that five identical probe groups and four dead-letter groups do not sit between the business ones.
+GATEWAY_TAGS = {
+    "national interface 国家接口": "The national 定点医药机构接口规范 envelope that hospital (HIS) and pharmacy "
+    "(POS) systems call: one POST, the transaction chosen by `infno`.",
+    "API clients 接入方": "API keys of the callers (hospitals, pharmacies, bureau staff, the public site): "
+    "issue, list, revoke. Bureau staff (ops) only.",
+    "overview 概览": "One person or one institution at a glance, gathered from every service in one call.",
+}
+SHARED_TAGS = {
+    "dead letters 死信": "Events a service's consumer gave up on, per service under `/<service>/dead-letters`: "
+    "list them, replay one once its cause is fixed. Bureau staff (ops) only.",
+    "health 健康检查": "Liveness and readiness probes of the gateway and of each service behind it, for "
+    "the orchestrator and the on-call engineer.",
+}
+SERVICE_NAMES = {
+    "enrollment": "参保登记 enrollment",
+    "settlement": "结算 settlement",
+    "pricing": "药品价格监测 pricing",
+    "fraud": "智能监控 fraud monitoring",
+}
+
+
+def _tags_in_order(paths: dict[str, Any]) -> list[str]:
+    """The tags of the operations, each once, in the order the document first uses them."""
+    seen: dict[str, None] = {}
+    for item in paths.values():
+        for method, operation in item.items():
+            if method in _METHODS:
+                seen.update(dict.fromkeys(operation.get("tags", [])))
+    return list(seen)
+
+
+def _ordered_tags(
+    gateway_tags: list[str], service_tags: dict[str, str], used: set[str]
+) -> list[dict[str, Any]]:
+    """The top-level tag list: the gateway's own, then the services' in their order, then the shared ones."""
+    own = [tag for tag in GATEWAY_TAGS if tag in used]
+    own += [tag for tag in gateway_tags if tag not in GATEWAY_TAGS and tag not in SHARED_TAGS]
+    tags = [{"name": tag, "description": GATEWAY_TAGS.get(tag, "The gateway's own routes.")} for tag in own]
+    tags += [{"name": tag, "description": text} for tag, text in service_tags.items()]
+    tags += [{"name": tag, "description": text} for tag, text in SHARED_TAGS.items() if tag in used]
+    return tags
+
 
 def _problem_responses(operation: dict[str, Any]) -> None:
     """Declare the errors as they are sent: problem+json, on every route for the gateway's own answers."""
@@ -82,12 +127,14 @@ def merge(gateway: dict[str, Any], services: dict[str, dict[str, Any] | None]) -
     """The gateway's own document with every reachable service's paths under /<service>.
 
     Schemas are renamed <Service><Name> (two services may both have a `DeadLetter`), tags are prefixed with
-    the service, operation ids stay unique; a service that did not answer is listed as unavailable.
+    the service but for the shared ones (dead letters, health), operation ids stay unique; a service that did
+    not answer is listed as unavailable.
     """
     merged = copy.deepcopy(gateway)
     paths: dict[str, Any] = merged.setdefault("paths", {})
     schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
-    tags: list[dict[str, Any]] = merged.setdefault("tags", [])
+    gateway_tags = _tags_in_order(paths)
+    service_tags: dict[str, str] = {}  # name: description, in order
     unavailable = []
     for service, spec in services.items():
         if spec is None:
@@ -98,17 +145,24 @@ def merge(gateway: dict[str, Any], services: dict[str, dict[str, Any] | None]) -
         spec = _rename_refs(spec, renames)
         for name, schema in spec.get("components", {}).get("schemas", {}).items():
             schemas[renames[name]] = schema
-        seen_tags = set()
         for path, item in spec.get("paths", {}).items():
             for method, operation in item.items():
                 if method not in _METHODS:
                     continue
-                operation["tags"] = [f"{service} · {tag}" for tag in operation.get("tags", ["other"])]
-                seen_tags.update(operation["tags"])
+                operation["tags"] = [
+                    tag if tag in SHARED_TAGS else f"{service} · {tag}"
+                    for tag in operation.get("tags", ["other"])
+                ]
                 if "operationId" in operation:
                     operation["operationId"] = f"{service}_{operation['operationId']}"
             paths[f"/{service}{path}"] = item
-        tags.extend({"name": tag} for tag in sorted(seen_tags))
+        # A service's own tag list (if it declares one) gives its order and descriptions; else its routes' order.
+        declared = {f"{service} · {tag['name']}": tag.get("description") for tag in spec.get("tags", [])}
+        default = f"{SERVICE_NAMES.get(service, service)}, under `/{service}/*`."
+        for tag in [*declared, *_tags_in_order(spec.get("paths", {}))]:
+            if tag not in SHARED_TAGS and tag not in service_tags:
+                service_tags[tag] = declared.get(tag) or default
+    merged["tags"] = _ordered_tags(gateway_tags, service_tags, used=set(_tags_in_order(paths)))
     for item in paths.values():
         for method, operation in item.items():
             if method in _METHODS:
