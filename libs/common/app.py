@@ -164,6 +164,11 @@ def health_router() -> APIRouter:
 
     @router.get("/healthz", summary="Liveness 存活检查")
     async def healthz(request: Request) -> dict[str, str]:
+        """The process is up and answering: 200 with the service's name, nothing else checked.
+
+        For the orchestrator's liveness probe: a failure means restart the process. Through the gateway,
+        `/<service>/healthz` asks the service behind it; a stopped service is 503 SERVICE_UNAVAILABLE there.
+        """
         return {"status": "ok", "service": request.app.state.settings.service_name}
 
     @router.get(
@@ -172,6 +177,12 @@ def health_router() -> APIRouter:
         responses={503: {"description": "Not ready (problem+json with the failing checks)"}},
     )
     async def readyz(request: Request) -> JSONResponse:
+        """Whether this instance should take traffic: each check `ok` or `unavailable`, in `checks`.
+
+        200 `ready` when every check passes, 200 `degraded` when only a check that does not block traffic
+        fails (the gateway stays up while one service behind it is down, and says which), 503 NOT_READY
+        with the same `checks` when the database or NATS is unreachable.
+        """
         state = request.app.state
         checks = {
             "database": "ok" if await database_ready(state.db) else "unavailable",

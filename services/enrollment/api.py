@@ -146,6 +146,12 @@ async def _change_status(
 async def register_person(
     body: PersonIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
 ) -> PersonOut:
+    """Register a person once, by certno; the answer carries the new `psn_no` every other call uses.
+
+    The certno is checked (GB 11643 checksum) and `gend` and `brdy`, when given, must agree with it
+    (INVALID_CERTNO, CERTNO_MISMATCH). A certno registered before is 409 PERSON_EXISTS with the existing
+    `psn_no`, so a retry finds the person instead of making a second one. Publishes enrollment.person.registered.
+    """
     return _person_out(await service.register_person(session, body, clock=clock))
 
 
@@ -159,6 +165,13 @@ async def register_person(
 async def register_persons_bulk(
     body: BulkPersonsIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkPersonsOut:
+    """Register up to 10,000 persons in one call, for the initial load of a city's register.
+
+    Each item follows the rules of `POST /persons`. New persons are created and their `psn_no` listed in
+    request order under `registered`; a certno registered before is listed under `existing` with its
+    `psn_no` (a reloaded file is harmless); an invalid item is listed under `rejected` with its index and
+    the code one call would give, and is not created.
+    """
     outcome = await service.register_persons_bulk(session, body.persons, clock=clock)
     return BulkPersonsOut(
         created=len(outcome.registered),
@@ -191,6 +204,11 @@ async def list_persons(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> PersonPage:
+    """Page through the register, newest first, filtered by exact certno or by region (`admdvs`).
+
+    For bureau staff looking someone up: certno and phone are masked in the list (fetch one person for
+    the full record). Pass `next_cursor` as `cursor` for the next page; it is null on the last.
+    """
     before = _decode_cursor(cursor) if cursor else None
     people = await repo.list_persons(
         session,
@@ -215,6 +233,10 @@ async def list_persons(
     summary="One person 参保人信息",
 )
 async def get_person(psn_no: str, session: DbSession, _who: LookupPrincipal) -> PersonOut:
+    """One person's full record, certno and phone unmasked, with the date of death if one was recorded.
+
+    Hospitals and pharmacies may read it too (they identify the patient with it). 404 PERSON_NOT_FOUND.
+    """
     return _person_out(await repo.get_person(session, psn_no))
 
 
@@ -228,6 +250,12 @@ async def get_person(psn_no: str, session: DbSession, _who: LookupPrincipal) -> 
 async def record_death(
     psn_no: str, body: DeathIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> PersonOut:
+    """Record a death: every current coverage ends on that day and care begun after it is not covered.
+
+    The date must lie between the birth date and today (INVALID_DATE). The same date again answers the
+    record as it is; a different one is 409 DEATH_ALREADY_RECORDED. Publishes enrollment.person.deceased
+    and enrollment.coverage.changed for each coverage it ends.
+    """
     return _person_out(
         await service.record_death(session, psn_no, body.death_date, clock=clock, policy=policy)
     )
@@ -247,6 +275,14 @@ async def record_death(
 async def add_coverage(
     psn_no: str, body: CoverageIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> CoverageOut:
+    """Enroll a person: 310 employee insurance (with the employer's `emp_code`) or 390 resident insurance.
+
+    A person has one current basic coverage at a time: a second is 409 DUPLICATE_COVERAGE (重复参保) with
+    the existing `coverage_id`. A resident coverage gets its waiting period under the 2025 rules (late
+    enrolment and years without coverage lengthen it; continuous years and back-payments shorten it): the
+    answer shows `benefit_start_date` and `waiting_months`. The attached 330 and 392 coverages follow from
+    310 and 390 and are not enrolled separately. Publishes enrollment.coverage.changed.
+    """
     return _as_out(await service.add_coverage(session, psn_no, body, clock=clock, policy=policy))
 
 
@@ -263,6 +299,7 @@ async def add_coverage(
 async def add_coverages_bulk(
     body: BulkCoveragesIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> BulkCoveragesOut:
+    """Enroll up to 10,000 persons in one call (initial load), each item under the rules of one enrolment."""
     outcome = await service.add_coverages_bulk(session, body.coverages, clock=clock, policy=policy)
     return BulkCoveragesOut(
         created=[BulkCreated(index=i, psn_no=p, id=n) for i, p, n in outcome.created],
@@ -280,6 +317,10 @@ async def add_coverages_bulk(
 async def list_coverages(
     psn_no: str, session: DbSession, _who: LookupPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> list[CoverageOut]:
+    """Every coverage of a person, oldest first, current and ended.
+
+    Each as of today: status, suspensions, waiting period and benefit start date. 404 PERSON_NOT_FOUND.
+    """
     await repo.get_person(session, psn_no)
     return [
         await _coverage_out(session, c.coverage_id, clock, policy)
@@ -297,6 +338,11 @@ async def list_coverages(
 async def get_coverage(
     coverage_id: PathId, session: DbSession, _who: LookupPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> CoverageOut:
+    """One coverage as of today.
+
+    Status, suspensions, waiting period, benefit start date, assistance category and the resident
+    incentive. 404 COVERAGE_NOT_FOUND.
+    """
     return await _coverage_out(session, coverage_id, clock, policy)
 
 
@@ -315,6 +361,12 @@ async def suspend(
     policy: PolicyDep,
     body: StatusChangeIn | None = None,
 ) -> CoverageOut:
+    """Suspend an active coverage from a date (default today), e.g. when an employer stops paying.
+
+    Care begun while suspended is not covered (eligibility answers SUSPENDED). The date may not be before
+    the coverage began (INVALID_DATE); a coverage that is not active is 409 INVALID_COVERAGE_STATE.
+    Publishes enrollment.coverage.changed. The body is optional.
+    """
     return await _change_status(session, coverage_id, "suspend", body, clock, policy)
 
 
@@ -333,6 +385,11 @@ async def resume(
     policy: PolicyDep,
     body: StatusChangeIn | None = None,
 ) -> CoverageOut:
+    """Resume a suspended coverage from a date (default today), closing its open suspension.
+
+    The date may not be before the suspension began (INVALID_DATE); a coverage that is not suspended is
+    409 INVALID_COVERAGE_STATE. Publishes enrollment.coverage.changed. The body is optional.
+    """
     return await _change_status(session, coverage_id, "resume", body, clock, policy)
 
 
@@ -351,6 +408,11 @@ async def end(
     clock: ClockDep,
     policy: PolicyDep,
 ) -> CoverageOut:
+    """End a coverage: `enddate` is its last covered day (moving away, changing to the other scheme).
+
+    An ended coverage cannot be ended again (409 INVALID_COVERAGE_STATE) and `enddate` may not be before
+    `begndate` (INVALID_DATE). Publishes enrollment.coverage.changed; a new coverage may then be enrolled.
+    """
     return _as_out(
         await service.end_coverage(
             session, coverage_id, enddate=body.enddate, reason=body.reason, clock=clock, policy=policy
@@ -373,6 +435,11 @@ async def set_assistance(
     clock: ClockDep,
     policy: PolicyDep,
 ) -> CoverageOut:
+    """Set or clear the medical-assistance category (特困, 低保, 监测对象) of a coverage that has not ended.
+
+    Settlement applies it to the assistance share (医疗救助) of each bill. Send `null` to clear it. Publishes
+    enrollment.coverage.changed.
+    """
     value = body.assistance.value if body.assistance else None
     return _as_out(await service.set_assistance(session, coverage_id, value, clock=clock, policy=policy))
 
@@ -397,6 +464,14 @@ async def record_contribution(
     policy: PolicyDep,
     response: Response,
 ) -> ContributionOut:
+    """Record one period's contribution: a month (YYYY-MM) for 310, a year (YYYY) for 390.
+
+    Idempotent per person, insutype and period: the same figures again answer 200 with the original, other
+    figures are 409 CONTRIBUTION_EXISTS. For 310, `acct_amount` (default a fifth of the amount) goes to the
+    personal account. Paid after its period it is a back-payment (补缴): it covers nothing retroactively but
+    may shorten the waiting period of the current resident coverage. 409 NO_COVERAGE without a coverage of
+    that insutype.
+    """
     contribution, created = await service.record_contribution(
         session, psn_no, body, clock=clock, policy=policy
     )
@@ -418,6 +493,7 @@ async def record_contribution(
 async def record_contributions_bulk(
     body: BulkContributionsIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep, policy: PolicyDep
 ) -> BulkContributionsOut:
+    """Record up to 10,000 contributions in one call (initial load), each under the rules of one."""
     outcome = await service.record_contributions_bulk(session, body.contributions, clock=clock, policy=policy)
     return BulkContributionsOut(
         created=[BulkCreated(index=i, psn_no=p, id=n) for i, p, n in outcome.created],
@@ -434,6 +510,11 @@ async def record_contributions_bulk(
     summary="A person's contributions by period",
 )
 async def list_contributions(psn_no: str, session: DbSession, _ops: OpsPrincipal) -> list[ContributionOut]:
+    """A person's contributions, by insutype and period.
+
+    Each with the share credited to the personal account and whether it was a back-payment (补缴).
+    404 PERSON_NOT_FOUND.
+    """
     await repo.get_person(session, psn_no)
     return [_contribution_out(c) for c in await repo.contributions_of(session, psn_no)]
 
@@ -446,6 +527,12 @@ async def list_contributions(psn_no: str, session: DbSession, _ops: OpsPrincipal
     summary="Bind relatives to an employee's personal account 家庭共济绑定",
 )
 async def bind_family(body: FamilyIn, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> FamilyOut:
+    """Bind close relatives to an employee's personal account (家庭共济), so they can pay from it.
+
+    The holder needs an active 310 coverage (HOLDER_NOT_ELIGIBLE); members must be registered and alive
+    (MEMBER_NOT_FOUND, MEMBER_DECEASED) and bound to no other holder (409 MEMBER_ALREADY_BOUND). Binding
+    a member again is harmless. Answers the holder's whole family.
+    """
     members = await service.bind_family(session, body.holder_psn_no, body.member_psn_nos, clock=clock)
     return FamilyOut(holder_psn_no=body.holder_psn_no, member_psn_nos=members)
 
@@ -458,6 +545,10 @@ async def bind_family(body: FamilyIn, session: DbSession, _ops: OpsPrincipal, cl
     summary="An employee's bound family",
 )
 async def get_family(holder_psn_no: str, session: DbSession, _who: LookupPrincipal) -> FamilyOut:
+    """The relatives bound to an employee's personal account (家庭共济); an empty list when none are.
+
+    404 PERSON_NOT_FOUND.
+    """
     await repo.get_person(session, holder_psn_no)
     return FamilyOut(holder_psn_no=holder_psn_no, member_psn_nos=await repo.family_of(session, holder_psn_no))
 
@@ -482,6 +573,14 @@ async def eligibility(
     insutype: Annotated[LookupInsutype | None, Query(description="310 330 390 392")] = None,
     date_: Annotated[date | None, Query(alias="date", description="default today")] = None,
 ) -> EligibilityOut:
+    """The look-up a hospital or pharmacy makes before treating (1101-style): does the fund pay for care begun
+    on `date` (default today)?
+
+    Give exactly one of `psn_no` and `certno` (PERSON_KEY_REQUIRED). Without `insutype` the person's basic
+    coverage answers; 330 and 392 answer for the attached coverages. When not eligible, `reason` says why:
+    NO_COVERAGE, SUSPENDED, WAITING_PERIOD (with `waiting_days` left) or DECEASED. Residents also get the
+    critical-illness cap raise they have earned (`incentive_raise`). 404 PERSON_NOT_FOUND.
+    """
     if (psn_no is None) == (certno is None):
         raise Unprocessable("Give exactly one of psn_no and certno.", code="PERSON_KEY_REQUIRED")
     answer = await service.eligibility(
@@ -519,6 +618,9 @@ async def eligibility(
 async def enrollment_stats(
     session: DbSession, _ops: OpsPrincipal, admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None
 ) -> EnrollmentStats:
+    """Counts for the bureau's reports: persons registered and deceased, and coverages by insutype and
+    status, for the whole city or one region (`admdvs`).
+    """
     persons, deceased, rows = await repo.stats(session, admdvs)
     return EnrollmentStats(
         admdvs=admdvs,

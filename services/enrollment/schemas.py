@@ -104,6 +104,26 @@ class PersonPage(BaseModel):
 class BulkPersonsIn(Strict):
     """Initial load: many persons at once (at most 10,000 per call)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "persons": [
+                        {
+                            "certno": "420102199003071259",
+                            "psn_name": "张三",
+                            "gend": "1",
+                            "brdy": "1990-03-07",
+                            "admdvs": "420100",
+                        },
+                        {"certno": "42010219850612002X", "psn_name": "李四", "admdvs": "420100"},
+                    ]
+                }
+            ]
+        },
+    )
+
     persons: list[PersonIn] = Field(min_length=1, max_length=10_000)
 
 
@@ -184,16 +204,33 @@ class CoverageOut(BaseModel):
 class StatusChangeIn(Strict):
     """Suspend or resume a coverage from a date (default today)."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"date": "2026-03-01", "reason": "单位停缴 employer stopped paying"}]
+        },
+    )
+
     date_: date | None = Field(None, alias="date", description="生效日期 effective date (default today)")
     reason: Reason | None = None
 
 
 class EndCoverageIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"enddate": "2026-06-30", "reason": "转出 moved to another city"}]},
+    )
+
     enddate: date = Field(description="终止日期 last day covered")
     reason: Reason | None = None
 
 
 class AssistanceIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"assistance": "minimum_living"}, {"assistance": None}]},
+    )
+
     assistance: Assistance | None = Field(description="new assistance category, or null to clear it")
 
 
@@ -254,6 +291,25 @@ class BulkCoverageItem(CoverageIn):
 class BulkCoveragesIn(Strict):
     """Initial load: many enrolments at once (at most 10,000 per call), each under the rules of one."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "coverages": [
+                        {
+                            "psn_no": "P4201000000001",
+                            "insutype": "310",
+                            "begndate": "2026-01-01",
+                            "emp_code": "91420100MA4K123456",
+                        },
+                        {"psn_no": "P4201000000002", "insutype": "390", "begndate": "2026-01-01"},
+                    ]
+                }
+            ]
+        },
+    )
+
     coverages: list[BulkCoverageItem] = Field(min_length=1, max_length=10_000)
 
 
@@ -291,6 +347,32 @@ class BulkContributionItem(ContributionIn):
 class BulkContributionsIn(Strict):
     """Initial load: many contributions at once (at most 10,000 per call), idempotent per person and period."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "contributions": [
+                        {
+                            "psn_no": "P4201000000001",
+                            "insutype": "310",
+                            "period": "2026-01",
+                            "amount": "800.00",
+                            "paid_at": "2026-01-15T10:00:00+08:00",
+                        },
+                        {
+                            "psn_no": "P4201000000002",
+                            "insutype": "390",
+                            "period": "2026",
+                            "amount": "400.00",
+                            "paid_at": "2025-11-02T09:30:00+08:00",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
+
     contributions: list[BulkContributionItem] = Field(min_length=1, max_length=10_000)
 
 
@@ -312,6 +394,8 @@ class ContributionOut(BaseModel):
 
 
 class DeathIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"death_date": "2026-02-14"}]})
+
     death_date: date = Field(description="死亡日期 date of death")
 
 

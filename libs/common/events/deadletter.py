@@ -84,6 +84,12 @@ def dead_letter_router(service: str) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
         cursor: Annotated[int, Query(ge=1, le=2**63 - 1, description="seq to start from")] = 1,
     ) -> DeadLetterPage:
+        """This service's dead letters: events one of its consumers gave up on after its retries.
+
+        Each shows the consumer, the subject, the event id, the last error and how often it was delivered.
+        Oldest first, by `seq` in the DEADLETTER stream; pass `next_cursor` as `cursor` for the next page.
+        An empty list is the healthy state. 503 NATS_UNAVAILABLE while NATS cannot be reached.
+        """
         js = _nats(request).jetstream()
         items: list[DeadLetter] = []
         seq = cursor
@@ -103,6 +109,13 @@ def dead_letter_router(service: str) -> APIRouter:
         summary="Replay a dead letter 重放死信 to its original subject",
     )
     async def replay_dead_letter(request: Request, seq: PathId, _ops: OpsPrincipal) -> ReplayResult:
+        """Publish the event again on its original subject, then remove it from the dead letters.
+
+        Do this once the cause is fixed (the consumer's bug deployed away, the missing data loaded): the
+        copy goes under a new message id, and a consumer that had applied the event already skips it
+        through its inbox, so a replay never applies an event twice. 404 DEAD_LETTER_NOT_FOUND for a `seq`
+        that is not this service's.
+        """
         js = _nats(request).jetstream()
         try:
             raw = await js.get_msg(DEADLETTER_STREAM.name, seq=seq)
