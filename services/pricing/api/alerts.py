@@ -60,6 +60,14 @@ async def list_alerts(
         int | None, Query(ge=1, le=2**63 - 1, description="next_cursor of the previous page (an alert id)")
     ] = None,
 ) -> AlertPage:
+    """Price alerts, newest first: one open per pharmacy, drug and light until it is resolved.
+
+    Each shows the price, the reference then and the difference ratio (差值比), whether the price was over
+    the procurement limit, and how many sales have shown the light while it was open.
+
+    Filter by light, status (open, resolved) and pharmacy. A pharmacy (POS) sees only its own alerts;
+    staff see every pharmacy's. Pass `next_cursor` as `cursor` for the next page.
+    """
     if who.role is Role.POS:
         fixmedins_code = fixmedins_code or who.scope
         ensure_scope(who, fixmedins_code or "")
@@ -81,6 +89,10 @@ async def list_alerts(
     "/alerts/{alert_id}", response_model=AlertOut, responses=PROBLEMS, tags=[ALERTS], summary="One alert"
 )
 async def get_alert(alert_id: PathId, session: DbSession, who: PharmacyPrincipal) -> AlertOut:
+    """One price alert: its sale, price, reference and ratio, and once resolved who resolved it and how.
+
+    A pharmacy may read only its own (403 SCOPE_FORBIDDEN). 404 ALERT_NOT_FOUND.
+    """
     alert = await service.get_alert(session, alert_id)
     ensure_scope(who, alert.fixmedins_code)
     return alert_out(alert)
@@ -100,6 +112,13 @@ async def resolve_alert(
     ops: OpsPrincipal,
     clock: ClockDep,
 ) -> AlertOut:
+    """Close an open alert once it has been dealt with, with a note saying how.
+
+    E.g. the pharmacy corrected its price, or the price was justified; the caller is recorded as the one
+    who resolved it. A later out-of-line sale raises a new alert.
+
+    409 ALERT_ALREADY_RESOLVED for an alert closed before; 404 ALERT_NOT_FOUND. Publishes the resolution.
+    """
     alert = await service.resolve_alert(
         session, alert_id, note=body.note, resolved_by=ops.client_id, clock=clock
     )

@@ -55,6 +55,15 @@ async def put_drug(
     clock: ClockDep,
     response: Response,
 ) -> DrugOut:
+    """Create or replace one drug's reference data, keyed by its code in the medical-insurance catalogue.
+
+    Generic name, dosage form, spec, manufacturer, the listing price (挂网价) and the centralised-procurement
+    price (集采中选价).
+
+    201 when the drug is new, 200 when it replaced the existing record. The procurement price feeds the
+    light of every later sale: a price above 1.5 × it (the configurable factor) is red whatever the
+    reference.
+    """
     drug, created = await service.put_drug(session, med_list_codg, body, clock=clock)
     if not created:
         response.status_code = 200
@@ -89,6 +98,11 @@ async def put_drug(
     ),
 )
 async def load_drugs(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+    """Create or replace many drugs at once (the catalogue's initial load or a monthly refresh), as JSON or CSV.
+
+    All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
+    written. The answer counts the drugs created, updated and unchanged, so a reloaded file is harmless.
+    """
     records = await records_of(request, "drugs", DrugRow)
     outcome = await service.load_drugs(session, records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
@@ -102,6 +116,7 @@ async def load_drugs(request: Request, session: DbSession, _ops: OpsPrincipal, c
     summary="One drug 药品查询",
 )
 async def get_drug(med_list_codg: DrugCode, session: DbSession, _who: AnyPrincipal) -> DrugOut:
+    """One drug's reference data with its listing and procurement prices. 404 DRUG_NOT_FOUND."""
     return drug_out(await service.get_drug(session, med_list_codg))
 
 
@@ -124,6 +139,11 @@ async def search_drugs(
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
 ) -> DrugPage:
+    """Find drugs by any part of the generic name or by the start of the code, in code order.
+
+    Open to the public site (with its key) as well as to hospitals, pharmacies and staff: the first step of
+    a price comparison. Without `q`, every drug. Pass `next_cursor` as `cursor` for the next page.
+    """
     found = await service.search_drugs(
         session,
         q=(q.strip() or None) if q else None,
@@ -151,6 +171,13 @@ async def compare(
     admdvs: Annotated[Admdvs, Query(description="行政区划 6-digit region, e.g. 420100")],
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> CompareOut:
+    """A drug's latest price at each pharmacy of a region, cheapest first, with the region's reference price.
+
+    Open to the public site. Only pharmacies whose latest price lies in the monitoring window are listed;
+    each price carries its light (green, yellow, red) against the reference, so a patient sees both where it
+    is cheapest and which prices are out of line. `reference_pric` is null while the region has none yet.
+    404 DRUG_NOT_FOUND.
+    """
     drug = await service.get_drug(session, med_list_codg)
     found = await comparison.compare(session, drug, admdvs, now=clock.now(), limit=limit)
     return CompareOut(

@@ -49,6 +49,15 @@ async def pharmacy_index(
     session: DbSession,
     who: PharmacyPrincipal,
 ) -> PriceIndexOut:
+    """A pharmacy's volume-price comparison index (量价比较指数) for a month.
+
+    Σ(price × quantity) over its sales divided by Σ(reference × quantity), each sale against the reference
+    in force when it was made, rounded half-up to 4 places.
+
+    1.0 means it sold at the reference on average; strictly above the warning line (default 1.10) the
+    pharmacy is flagged for an interview (约谈). The index is null when nothing could be compared. A
+    pharmacy may read only its own.
+    """
     ensure_scope(who, fixmedins_code)
     settings = await monitoring.current(session)
     found = await service.pharmacy_index(
@@ -70,6 +79,11 @@ async def ranking(
     _ops: OpsPrincipal,
     admdvs: Annotated[Admdvs | None, Query(description="行政区划; absent: every region")] = None,
 ) -> RankingOut:
+    """The pharmacies of a region (or of the city) ranked by their index for a month, highest first.
+
+    Those strictly above the warning line are listed apart in `listed`: the bureau's list of pharmacies to
+    interview (约谈).
+    """
     settings = await monitoring.current(session)
     line = format(settings.index_warning_line, "f")
     found = await service.ranking(

@@ -35,6 +35,12 @@ async def list_reference_prices(
     admdvs: Annotated[Admdvs | None, Query(description="行政区划")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[ReferencePriceOut]:
+    """The reference prices (参考价) in force, by drug and region, filtered by either or both.
+
+    A reference price is the mode (众数价) of the region's pharmacies' latest prices within the window, else
+    their median, and says which (`basis`) and over how many pharmacies. Sales keep it current; prices that
+    age out of the window leave at the next recompute.
+    """
     found = await service.list_references(session, med_list_codg=med_list_codg, admdvs=admdvs, limit=limit)
     return [
         ReferencePriceOut(
@@ -98,6 +104,9 @@ def settings_out(settings: Monitoring) -> MonitoringSettingsOut:
     summary="预警参数 settings",
 )
 async def get_settings(session: DbSession, _ops: OpsPrincipal) -> MonitoringSettingsOut:
+    """The monitoring settings in force: the yellow and red thresholds of the difference ratio (差值比), the
+    procurement factor, the reference-price window in days, the index warning line, and who set them when.
+    """
     return settings_out(await monitoring.current(session))
 
 
