@@ -42,6 +42,12 @@ async def list_findings(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> FindingPage:
+    """Findings (疑点) raised by the rules, newest first.
+
+    Filter by status, institution, rule, person, category or family. A hospital's or pharmacy's client
+    sees only its own institution's findings; staff see all. Category `assistance` (the high-burden
+    monitor) is for the medical assistance office, not a fraud suspicion.
+    """
     return await findings.list_findings(
         session,
         status=status,
@@ -59,6 +65,12 @@ async def list_findings(
 async def get_finding(
     finding_id: FindingId, session: DbSession, principal: InstitutionPrincipal
 ) -> FindingOut:
+    """One finding, with the rule and the version that raised it.
+
+    The settlement, person and fee line concerned, the message and the amount at stake, the most that can
+    be recovered, its status, and who confirmed or dismissed it and why. An institution sees only its own.
+    404 FINDING_NOT_FOUND.
+    """
     row = await findings.get_finding(session, finding_id)
     ensure_scope(principal, row.fixmedins_code)
     return findings.finding_out(row)
@@ -72,6 +84,13 @@ async def get_finding(
 async def confirm(
     finding_id: FindingId, body: ConfirmIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
 ) -> FindingOut:
+    """Confirm an open finding after review, with the amount to recover and a note.
+
+    The amount is at most the settlement's fund pay (422 AMOUNT_EXCEEDS_FUND_PAY) and must be 0 for an
+    assistance finding (422 NOTHING_TO_RECOVER). Publishes fraud.finding.confirmed; settlement deducts the
+    amount from the institution in the month reconciliation. 409 FINDING_NOT_OPEN once confirmed or
+    dismissed.
+    """
     row = await findings.confirm_finding(session, finding_id, body, by=principal.client_id, clock=clock)
     return findings.finding_out(row)
 
@@ -84,5 +103,10 @@ async def confirm(
 async def dismiss(
     finding_id: FindingId, body: DismissIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
 ) -> FindingOut:
+    """Dismiss an open finding after review (e.g. the care was justified), with a note saying why.
+
+    Publishes fraud.finding.dismissed; nothing is recovered. 409 FINDING_NOT_OPEN once confirmed or
+    dismissed.
+    """
     row = await findings.dismiss_finding(session, finding_id, body, by=principal.client_id, clock=clock)
     return findings.finding_out(row)
