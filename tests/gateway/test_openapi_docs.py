@@ -53,12 +53,17 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _has_example(document: dict[str, Any], media: dict[str, Any]) -> bool:
+    """An example in the media type, in its schema, or in the schema it refers to (an optional body: anyOf)."""
     if media.get("example") is not None or media.get("examples"):
         return True
     schema = media.get("schema", {})
-    if "$ref" in schema:
-        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return bool(schema.get("examples") or schema.get("example") is not None)
+    candidates = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    for candidate in candidates:
+        if "$ref" in candidate:
+            candidate = document["components"]["schemas"][candidate["$ref"].rsplit("/", 1)[1]]
+        if candidate.get("examples") or candidate.get("example") is not None:
+            return True
+    return False
 
 
 def test_the_gateways_groups_come_first_each_services_next_and_the_shared_ones_last(

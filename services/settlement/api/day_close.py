@@ -59,6 +59,14 @@ def _disbursement(row: Disbursement) -> DisbursementOut:
 async def close_day(
     body: DayCloseIn, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
 ) -> JSONResponse:
+    """Close a business day (日结算): per institution a statement and a disbursement order due the next day.
+
+    Each statement totals the day's settlements and reversals; the disbursement order (拨付单) is what the
+    bureau owes the institution for it. A settlement made after its day was closed falls into the next
+    open day, so nothing is lost or counted twice. The day must be over (DAY_NOT_OVER) and days close in
+    order (409 PREVIOUS_DAY_OPEN); closing a closed day answers 200 with what was closed then. A scheduler also
+    closes each day after 00:30 (Asia/Shanghai) when enabled. Publishes settlement.day.closed.
+    """
     outcome = await day_close.close_day(db, day=body.date, closed_by=principal.client_id, clock=clock)
     answer = _close_out(outcome.day_close, outcome.statements)
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if outcome.created else 200)
@@ -68,6 +76,10 @@ async def close_day(
     "/day-closes/{business_date}", response_model=DayCloseOut, summary="A closed day with its statements"
 )
 async def get_day_close(business_date: date, session: DbSession, principal: OpsPrincipal) -> DayCloseOut:
+    """A closed day: when and by whom it was closed, with every institution's statement.
+
+    404 DAY_NOT_CLOSED.
+    """
     closed = await day_close.get_day_close(session, business_date)
     return _close_out(closed, await day_close.statements_of(session, day=business_date))
 
@@ -84,6 +96,10 @@ async def daily_statements(
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[DailyStatementOut]:
+    """Daily statements (日结算单), newest first: per institution and day, the counts and amounts settled.
+
+    A hospital or pharmacy sees only its own; staff filter by date and institution.
+    """
     if principal.role is not Role.OPS:
         fixmedins_code = fixmedins_code or principal.scope
     if fixmedins_code is not None:
@@ -101,6 +117,11 @@ async def disbursements(
     status: Annotated[str | None, Query(pattern="^(pending|paid)$")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[DisbursementOut]:
+    """Disbursement orders (拨付单): what the bureau owes each institution for a closed day.
+
+    Each is pending until the treasury pays it. Filter by date, institution and status (pending, paid); an
+    institution sees only its own.
+    """
     if principal.role is not Role.OPS:
         fixmedins_code = fixmedins_code or principal.scope
     if fixmedins_code is not None:
@@ -123,6 +144,11 @@ async def mark_paid(
     clock: ClockDep,
     body: Annotated[PaidIn | None, Body(examples=[{"payment_ref": "BANK-20260302-0001"}])] = None,
 ) -> DisbursementOut:
+    """Record that the treasury paid a disbursement (pending → paid), with the bank's reference if given.
+
+    Posts the journal that moves the money from the fund's bank account to the institution. The body is
+    optional. 409 ALREADY_PAID; 404 DISBURSEMENT_NOT_FOUND.
+    """
     row = await day_close.mark_paid(
         session,
         disbursement_id,

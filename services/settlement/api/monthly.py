@@ -89,6 +89,11 @@ async def list_prepayments(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> PrepaymentPage:
+    """Prepayments (预付) advanced to institutions, newest first.
+
+    Filter by institution and by whether a confirmed month has recovered them yet. An institution sees only
+    its own.
+    """
     return await monthly.list_prepayments(
         session,
         fixmedins_code=_scoped(principal, fixmedins_code),
@@ -113,6 +118,11 @@ async def list_deductions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> DeductionPage:
+    """Deductions (扣款): the amounts to recover from confirmed fraud findings, newest first.
+
+    Filter by institution and by whether a confirmed month has applied them yet. An institution sees only
+    its own.
+    """
     return await monthly.list_deductions(
         session,
         fixmedins_code=_scoped(principal, fixmedins_code),
@@ -143,6 +153,15 @@ def _answer(outcome: monthly.MonthOutcome, *, created_status: int = 200) -> JSON
 async def compute_month(
     body: MonthIn, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
 ) -> JSONResponse:
+    """Reconcile a month (月核算) per institution, or recompute its draft.
+
+    Each institution's daily statements are summed against the same totals recomputed from the settlements
+    and reversals they claimed; a day where the two differ is listed as a mismatch with its settlements and
+    blocks confirmation. Deductions and outstanding prepayments are taken off; a negative net means the
+    institution owes the bureau. Every day of the month must be closed (422), and months go in order: every
+    earlier month locked or without statements, no later month begun (409). 201 for a new draft, 200 for a
+    recomputed one.
+    """
     outcome = await monthly.compute_month(db, month=body.month, computed_by=principal.client_id, clock=clock)
     return _answer(outcome, created_status=201)
 
@@ -156,6 +175,12 @@ async def compute_month(
 async def confirm_month(
     month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
 ) -> JSONResponse:
+    """Confirm a month's draft once it has no mismatch (draft → confirmed).
+
+    Marks its deductions and prepayments as taken by this month and publishes settlement.month.reconciled.
+    409 when the closed days no longer add up to the draft (recompute it first) or a deduction or prepayment
+    was taken by another month meanwhile. Anything arriving later is left for the next month.
+    """
     return _answer(
         await monthly.confirm_month(db, month=month, confirmed_by=principal.client_id, clock=clock)
     )
@@ -169,6 +194,10 @@ async def confirm_month(
 async def lock_month(
     month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
 ) -> JSONResponse:
+    """Lock a confirmed month (confirmed → locked): it never changes again.
+
+    The next month may then be computed. Locking a locked month answers it unchanged.
+    """
     return _answer(await monthly.lock_month(db, month=month, locked_by=principal.client_id, clock=clock))
 
 
@@ -180,6 +209,11 @@ async def lock_month(
 async def get_month(
     month: MonthPath, session: DbSession, principal: InstitutionPrincipal
 ) -> MonthlyReconciliationOut:
+    """A month's reconciliation: its status and every institution's statement.
+
+    Each statement with both sides, the mismatched days and the net adjustment. An institution's client
+    sees only its own statement.
+    """
     only = None if principal.role is Role.OPS else (principal.scope or "")
     return await monthly.get_month(session, month, only_fixmedins_code=only)
 
@@ -195,5 +229,10 @@ async def get_statement(
     session: DbSession,
     principal: InstitutionPrincipal,
 ) -> MonthlyStatementOut:
+    """One institution's monthly statement (月结算单).
+
+    Its daily statements against its settlements, the mismatched days, the deductions and prepayments
+    taken and the net adjustment. An institution may read only its own.
+    """
     ensure_scope(principal, fixmedins_code)
     return await monthly.get_statement(session, month, fixmedins_code)

@@ -152,6 +152,12 @@ async def put_institution(
     clock: ClockDep,
     response: Response,
 ) -> InstitutionOut:
+    """Create or replace a designated institution (定点医药机构): a hospital with its level, or a pharmacy.
+
+    201 when new, 200 when it replaced the record; a change publishes settlement.institution.changed
+    (pricing keeps its pharmacies from it). A suspended institution cannot settle (INSTITUTION_SUSPENDED).
+    A hospital needs its level `hosp_lv` 1 to 3 and a pharmacy has none (422 INVALID_HOSP_LV).
+    """
     institution, created = await service.put_institution(session, fixmedins_code, body, clock=clock)
     if not created:
         response.status_code = 200
@@ -194,6 +200,11 @@ async def put_institution(
 async def load_institutions(
     request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
+    """Create or replace many institutions at once (initial load, a region's refresh), as JSON or CSV.
+
+    All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
+    written. Counts what was created, updated and unchanged; each change is published as on a single put.
+    """
     records = await records_of(request, "institutions", InstitutionRow)
     outcome = await service.load_institutions(session, records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
@@ -209,6 +220,10 @@ async def load_institutions(
 async def get_institution(
     fixmedins_code: InstitutionCode, session: DbSession, who: InstitutionPrincipal
 ) -> InstitutionOut:
+    """One designated institution: name, type, level, region and status.
+
+    A hospital or pharmacy may read only its own (403 SCOPE_FORBIDDEN). 404 INSTITUTION_NOT_FOUND.
+    """
     ensure_scope(who, fixmedins_code)
     institution = await service.get_institution(session, fixmedins_code)
     return InstitutionOut.model_validate(institution, from_attributes=True)
@@ -230,6 +245,11 @@ async def list_institutions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> InstitutionPage:
+    """Designated institutions in code order.
+
+    Filter by region, type (hospital, pharmacy) or status (active, suspended). Pass `next_cursor` as
+    `cursor` for the next page.
+    """
     found = await service.list_institutions(
         session,
         admdvs=admdvs,
@@ -263,6 +283,13 @@ async def put_catalog_item(
     clock: ClockDep,
     response: Response,
 ) -> CatalogItemOut:
+    """Create or replace one item of the reimbursement catalogue (医保目录): a drug, a service or a material.
+
+    Its charge class (甲类 wholly within the fund's scope, 乙类 with a share the patient pays first
+    (先行自付), 丙类 not covered), the self-pay proportion, the price ceiling and any gender, age or
+    per-visit quantity limits shape every later settlement of it. 201 when new, 200 when replaced; a
+    change publishes settlement.catalog.changed (fraud's rules read it).
+    """
     item, created = await service.put_catalog_item(session, med_list_codg, body, clock=clock)
     if not created:
         response.status_code = 200
@@ -297,6 +324,11 @@ async def put_catalog_item(
     ),
 )
 async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+    """Create or replace many catalogue items at once (the yearly catalogue, a monthly update), as JSON or CSV.
+
+    All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
+    written. Counts what was created, updated and unchanged.
+    """
     records = await records_of(request, "items", CatalogItemRow)
     outcome = await service.load_catalog(session, records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
@@ -312,6 +344,9 @@ async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal,
 async def get_catalog_item(
     med_list_codg: CatalogCode, session: DbSession, _who: InstitutionPrincipal
 ) -> CatalogItemOut:
+    """One catalogue item with its charge class, self-pay proportion and limits.
+
+    404 CATALOG_ITEM_NOT_FOUND."""
     item = await service.get_catalog_item(session, med_list_codg)
     return CatalogItemOut.model_validate(item, from_attributes=True)
 
@@ -334,6 +369,11 @@ async def list_catalog(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> CatalogPage:
+    """Search the catalogue by the start of the code or any part of the name, in code order.
+
+    Optionally of one charge class (01 甲类, 02 乙类, 03 丙类). Pass `next_cursor` as `cursor` for the next
+    page.
+    """
     found = await service.list_catalog(
         session,
         q=(q.strip() or None) if q else None,
@@ -379,6 +419,14 @@ def _one_of(outs: list[PolicyOut], version: int) -> PolicyOut:
     summary="Policy versions in effective order, the built-in default (version 0) first 政策版本",
 )
 async def list_policies(session: DbSession, _who: InstitutionPrincipal, clock: ClockDep) -> list[PolicyOut]:
+    """Every version of the settlement policy, in the order they take effect, the built-in default first.
+
+    A version holds, per basic insutype, the deductibles (起付线), reimbursement ratios by hospital level,
+    the yearly fund ceilings, the supplementary and assistance parameters, and how each med_type is paid.
+
+    Each says from when to when it is in force and whether it is in force today. A settlement is always
+    split under the version in force on its business date.
+    """
     return _policies_out(await service.policy_records(session), business_date(clock.now()))
 
 
@@ -395,6 +443,11 @@ async def policy_in_force(
     clock: ClockDep,
     on: Annotated[date | None, Query(alias="date", description="业务日期 YYYY-MM-DD (default today)")] = None,
 ) -> PolicyOut:
+    """The policy version in force on a business date (default today), with its parameters.
+
+    It is what a settlement of that date is split under. 404 NO_POLICY_IN_FORCE before the default's
+    first day.
+    """
     records = await service.policy_records(session)
     wanted = service.record_in_force(records, on or business_date(clock.now()))
     return _one_of(_policies_out(records, business_date(clock.now())), wanted.version)
@@ -411,6 +464,11 @@ async def policy_in_force(
 async def add_policy(
     body: PolicyIn, db: DatabaseDep, ops: OpsPrincipal, clock: ClockDep, book: PolicyBookDep
 ) -> PolicyOut:
+    """Add a policy version that takes effect on a future date: next year's deductible, caps or ratios.
+
+    The date must be after today (422 POLICY_BACKDATED): settlements already made keep the meaning they had.
+    The parameters are checked as a whole (422 INVALID_POLICY); one version per date (409 POLICY_EXISTS).
+    """
     # Its own transaction, so the cache is dropped only once the version is committed.
     async with db.transaction() as session:
         record = await service.add_policy_version(session, body, created_by=ops.client_id, clock=clock)
