@@ -109,6 +109,13 @@ router = APIRouter(prefix="/admin/clients", tags=["API clients 接入方"])
     summary="Issue an API key 发放密钥 (shown once)",
 )
 async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
+    """Register a caller of the platform and issue its API key, shown this once.
+
+    The caller is a hospital's HIS or a pharmacy's POS (scoped to its own institution code), bureau staff
+    (ops) or the public site (price comparison only). The key is in this answer and never again: the
+    gateway keeps only its SHA-256 hash. Send it as `Authorization: Bearer <key>`. Names are unique (409
+    CLIENT_EXISTS). Bureau staff (ops) only.
+    """
     db = request.app.state.db
     try:
         async with db.transaction() as session:
@@ -122,6 +129,11 @@ async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
 
 @router.get("", response_model=list[ClientOut], summary="List API clients 接入方列表")
 async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
+    """Every API client, newest first; the keys themselves are never shown again.
+
+    Name, role, scope, the key's public prefix (to recognise it), when it was issued and whether it was
+    revoked. Bureau staff (ops) only.
+    """
     async with request.app.state.db.transaction(readonly=True) as session:
         clients = (await session.scalars(sa.select(ApiClient).order_by(ApiClient.created_at.desc()))).all()
     return [ClientOut(**_out(client)) for client in clients]
@@ -137,6 +149,12 @@ async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
     summary="Revoke an API key 吊销密钥",
 )
 async def revoke(client_id: str, request: Request, ops: Ops) -> ClientOut:
+    """Revoke a client's API key: its calls are refused with 401 API_KEY_INVALID from then on.
+
+    At once on this gateway, on other replicas within their short key cache. Revoking a revoked client
+    answers it unchanged; a client cannot revoke its own key (409 CANNOT_REVOKE_SELF). 404
+    CLIENT_NOT_FOUND. Bureau staff (ops) only.
+    """
     if client_id == ops.client_id:
         raise Conflict("A client cannot revoke its own key.", code="CANNOT_REVOKE_SELF")
     async with request.app.state.db.transaction() as session:

@@ -101,6 +101,14 @@ def _not_found(section: Section, what: str) -> bool:
     summary="One person at a glance 参保人概览: coverage, account, recent settlements, open findings",
 )
 async def person_overview(psn_no: str, request: Request, principal: OverviewCaller) -> PersonOverview:
+    """One person at a glance, gathered from the services in one call.
+
+    The person, today's eligibility, the personal account, the ten latest settlements and the open fraud
+    findings: for bureau staff (ops) answering a citizen or reviewing a case. Each section says whether it
+    could be fetched (`ok`, `unavailable` when its service is down, `error` when it refused); `partial` is
+    true when any could not, and the rest is still shown. 404 PERSON_NOT_FOUND when enrollment does not know
+    the person.
+    """
     names = ("person", "eligibility", "account", "recent_settlements", "open_findings")
     sections = await asyncio.gather(
         _fetch(request, principal, "enrollment", f"/persons/{psn_no}"),
@@ -123,6 +131,13 @@ async def person_overview(psn_no: str, request: Request, principal: OverviewCall
 async def institution_overview(
     fixmedins_code: str, request: Request, principal: OverviewCaller
 ) -> InstitutionOverview:
+    """One institution at a glance, gathered from the services in one call.
+
+    The institution, today's settlement totals, its last seven daily statements, its open fraud findings and
+    its open price alerts: for bureau staff (ops). Each section says whether it could be fetched; `partial`
+    is true when any could not, and the rest is still shown. 404 INSTITUTION_NOT_FOUND when settlement does
+    not know it.
+    """
     today = business_date(request.app.state.clock.now()).isoformat()
     names = ("institution", "today", "last_statements", "open_findings", "open_alerts")
     sections = await asyncio.gather(
