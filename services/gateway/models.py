@@ -54,3 +54,4 @@ class NationalSignIn(Base):
     mac: Mapped[str | None] = mapped_column(sa.String(64))
     ip: Mapped[str | None] = mapped_column(sa.String(64))
     sign_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    sign_out_time: Mapped[datetime | None] = mapped_column(UtcDateTime())  # 9002 签退

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,8 +40,15 @@ class Context:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        node: str = "input.data",
+        fields: Mapping[str, str] | None = None,
     ) -> Any:
-        """The service's JSON answer; its refusal (4xx) or absence as a NationalError with its code."""
+        """The service's JSON answer; its refusal (4xx) or absence as a NationalError with its code.
+
+        `node` is where the body's fields came from in the national message and `fields` renames those that
+        came from elsewhere (`{"feedetail": "input.feedetail"}`): an input fault the service finds is then
+        answered in the caller's terms, `[INVALID_INPUT] input.data.med_type: ...`, never the service's own path.
+        """
         settings: Settings = self.request.app.state.settings
         client: httpx.AsyncClient = self.request.app.state.upstream
         headers = {
@@ -71,10 +79,37 @@ class Context:
         except ValueError as exc:
             raise NationalError("BAD_UPSTREAM_ANSWER", f"The {service} service gave no JSON answer.") from exc
         if response.status_code >= 400:
-            problem = body if isinstance(body, dict) else {}
-            code = str(problem.get("code") or f"HTTP_{response.status_code}")
-            detail = str(problem.get("detail") or problem.get("title") or "refused")
-            if response.status_code >= 500:
-                code = code if code != "INTERNAL_ERROR" else "SERVICE_ERROR"
-            raise NationalError(code, detail)
+            raise refusal(body, response.status_code, node=node, fields=fields or {})
         return body
+
+
+def national_path(loc: Sequence[Any], *, node: str, fields: Mapping[str, str]) -> str:
+    """A service's error location (`["body", "feedetail", 0, "cnt"]`) as the national field path."""
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path"):
+        parts = parts[1:]
+    if not parts:
+        return node
+    head = fields.get(parts[0], f"{node}.{parts[0]}")
+    return ".".join((head, *parts[1:]))
+
+
+def refusal(body: Any, status: int, *, node: str, fields: Mapping[str, str]) -> NationalError:
+    """A service's problem+json as the national failure: input faults as INVALID_INPUT at the national path,
+    business refusals with their own stable code (and the national path of the field they name, if any)."""
+    problem = body if isinstance(body, dict) else {}
+    code = str(problem.get("code") or f"HTTP_{status}")
+    detail = str(problem.get("detail") or problem.get("title") or "refused")
+    if status >= 500:
+        return NationalError(code if code != "INTERNAL_ERROR" else "SERVICE_ERROR", detail)
+    errors = problem.get("errors")
+    if code == "VALIDATION_ERROR" and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        first = errors[0]
+        where = national_path(first.get("loc") or [], node=node, fields=fields)
+        return NationalError("INVALID_INPUT", f"{where}: {first.get('msg', 'invalid')}")
+    if code == "MALFORMED_JSON":
+        return NationalError("INVALID_INPUT", f"{node}: {detail}")
+    field = problem.get("field")
+    if isinstance(field, str) and field:
+        return NationalError(code, f"{national_path(field.split('.'), node=node, fields=fields)}: {detail}")
+    return NationalError(code, detail)

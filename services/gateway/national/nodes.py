@@ -56,14 +56,23 @@ class SignIn(Node):
     ip: Text | None = None
 
 
+class SignOut(Node):
+    """9002 signOut"""
+
+    sign_no: Code
+    opter_no: Code
+
+
 class PersonQuery(Node):
     """1101 data"""
 
-    mdtrt_cert_type: Code = Field(description="就诊凭证类型 02 居民身份证")
+    mdtrt_cert_type: Code = Field(description="就诊凭证类型 01 医保电子凭证 | 02 居民身份证 | 03 社会保障卡")
     mdtrt_cert_no: Code | None = None
+    card_sn: Code | None = None
     psn_no: Code | None = None
     psn_cert_type: Code | None = None
     certno: Code | None = None
+    psn_name: Text | None = None
 
 
 class Registration(Node):
@@ -87,8 +96,40 @@ class VisitInfo(Node):
     mdtrt_id: Code
     psn_no: Code
     med_type: Code | None = None
+    begntime: Text | None = None
+    main_cond_dscr: Text | None = None
     dise_codg: Code | None = None
     dise_name: Text | None = None
+
+
+class Diagnosis(Node):
+    """2203 / 2402 diseinfo row"""
+
+    diag_type: Code | None = None
+    diag_srt_no: Code | None = None
+    diag_code: Code
+    diag_name: Text | None = None
+    maindiag_flag: Flag | None = None
+
+
+class VisitKey(Node):
+    """2202 / 2404 / 2405 data: the visit and its person"""
+
+    mdtrt_id: Code
+    psn_no: Code
+    ipt_otp_no: Code | None = None
+
+
+class Discharge(Node):
+    """2402 dscginfo"""
+
+    mdtrt_id: Code
+    psn_no: Code
+    insutype: Code | None = None
+    endtime: Text
+    dise_codg: Code | None = None
+    dise_name: Text | None = None
+    dscg_way: Code | None = None
 
 
 class FeeLine(Node):
@@ -105,18 +146,28 @@ class FeeLine(Node):
     fee_ocur_time: Text
     drug_trac_codg: list[Code] | Code | None = None
     dise_codg: Code | None = None
+    chrg_bchno: Code | None = None
 
 
 class FeeUpload(Node):
     feedetail: list[FeeLine] = Field(min_length=1, max_length=1000)
 
 
-class Withdrawal(Node):
-    """2205 data"""
+class BatchWithdrawal(Node):
+    """2205 data: a charge batch (chrg_bchno, "0000" every line); feedetl_sn accepted from older clients"""
 
     mdtrt_id: Code
-    feedetl_sn: Code
     psn_no: Code
+    chrg_bchno: Code | None = None
+    feedetl_sn: Code | None = None
+
+
+class LineWithdrawal(Node):
+    """2302 data: one line by feedetl_sn ("0000" every line)"""
+
+    mdtrt_id: Code
+    psn_no: Code
+    feedetl_sn: Code
 
 
 class Settling(Node):
@@ -129,6 +180,66 @@ class Settling(Node):
     medins_setl_id: Id | None = None
     insutype: Code | None = None
     endtime: Text | None = None
+    mid_setl_flag: Flag = "0"
+
+
+class PharmacySettling(Node):
+    """2102 data: a pharmacy purchase settled in one message"""
+
+    psn_no: Code
+    insutype: Code
+    begntime: Text
+    medfee_sumamt: Decimal | None = None
+    acct_used_flag: Flag = "0"
+    medins_setl_id: Id | None = None
+
+
+class DrugLine(Node):
+    """2102 drugdetail row"""
+
+    feedetl_sn: Code
+    med_list_codg: Code
+    medins_list_codg: Code | None = None
+    det_item_fee_sumamt: Decimal
+    cnt: Decimal
+    pric: Decimal
+    fee_ocur_time: Text
+    drug_trac_codg: list[Code] | Code | None = None
+
+
+class PharmacyReversal(Node):
+    """2103 data"""
+
+    setl_id: Code
+    psn_no: Code
+
+
+class Correction(Node):
+    """2601 data: undo what message omsgid (transaction oinfno) did"""
+
+    psn_no: Code
+    omsgid: Id
+    oinfno: Annotated[
+        str, BeforeValidator(_text), StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4}$")
+    ]
+
+
+class SettlementQuery(Node):
+    """5203 / 5204 data"""
+
+    psn_no: Code
+    setl_id: Code | None = None
+    mdtrt_id: Code | None = None
+
+
+class VisitQuery(Node):
+    """5201 data"""
+
+    psn_no: Code
+    begntime: Text | None = None
+    endtime: Text | None = None
+    med_type: Code | None = None
+    mdtrt_id: Code | None = None
 
 
 class Reversal(Node):
