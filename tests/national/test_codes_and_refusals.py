@@ -239,3 +239,63 @@ async def test_a_visit_of_another_institution_is_not_reached_through_the_interfa
             "SCOPE_FORBIDDEN",
             f"This client may only act for institution {OTHER_HOSPITAL}, not H42010000001.",
         ), infno
+
+
+async def test_2001_says_whether_the_fund_pays_for_care_begun_on_a_day(his: His) -> None:
+    person = await his.enrolled()
+    check = {"psn_no": person.psn_no, "insutype": "310", "med_type": "21", "begntime": "2026-03-02 10:00:00"}
+    paid = await his.ok("2001", {"data": check})
+    assert paid == {
+        "trtinfo": [
+            {
+                "psn_no": person.psn_no,
+                "insutype": "310",
+                "fund_pay_type": "310100",
+                "trt_enjymnt_flag": "1",
+                "trt_chk_rslt": "可享受待遇",
+                "begndate": "2025-01-01",
+                "waiting_days": 0,
+            }
+        ]
+    }
+    before = await his.ok("2001", {"data": {**check, "begntime": "2024-12-31 10:00:00"}})
+    assert (before["trtinfo"][0]["trt_enjymnt_flag"], before["trtinfo"][0]["trt_chk_rslt"]) == (
+        "0",
+        "NO_COVERAGE",
+    )
+
+
+async def test_2403_changes_an_open_stays_diagnosis_and_refuses_a_message_that_changes_nothing(
+    his: His,
+) -> None:
+    person = await his.enrolled()
+    stay = (
+        await his.ok(
+            "2401",
+            {
+                "mdtrtinfo": {
+                    "psn_no": person.psn_no,
+                    "insutype": "310",
+                    "begntime": "2026-03-01 09:30:00",
+                    "dise_codg": "J18.900",
+                    "dise_name": "肺炎",
+                }
+            },
+        )
+    )["data"]
+    key = {"mdtrt_id": stay["mdtrt_id"], "psn_no": person.psn_no}
+    changed = await his.ok(
+        "2403",
+        {
+            "adminfo": key,
+            "diseinfo": [{"diag_code": "J15.900", "diag_name": "细菌性肺炎", "maindiag_flag": "1"}],
+        },
+    )
+    assert (changed["adminfo"]["dise_codg"], changed["adminfo"]["dise_name"]) == ("J15.900", "细菌性肺炎")
+    code, message = await his.refused("2403", {"adminfo": {**key, "dise_codg": "J15.900"}})
+    assert (code, message) == (
+        "NOTHING_TO_CHANGE",
+        f"The message changes nothing of visit {stay['mdtrt_id']}.",
+    )
+    code, message = await his.refused("2403", {"adminfo": {**key, "med_type": "11"}})
+    assert code == "MED_TYPE_CHANGE_REFUSED", message

@@ -58,6 +58,18 @@ INPUTS: dict[str, dict[str, Any]] = {
             "psn_name": "王五",
         }
     },
+    "2001": {
+        "data": {
+            "psn_no": PSN_NO,
+            "insutype": "310",
+            "fixmedins_code": HOSPITAL,
+            "med_type": "21",
+            "begntime": "2026-03-02 10:00:00",
+            "endtime": "",
+            "dise_codg": "J18.900",
+            "dise_name": "肺炎",
+        }
+    },
     "2102": {
         "data": {
             "psn_no": PSN_NO,
@@ -235,6 +247,16 @@ INPUTS: dict[str, dict[str, Any]] = {
                 "diag_name": "肺炎",
             }
         ],
+    },
+    "2403": {
+        "adminfo": {
+            "mdtrt_id": MDTRT_ID,
+            "psn_no": PSN_NO,
+            "med_type": "21",
+            "dise_codg": "J15.900",
+            "dise_name": "细菌性肺炎",
+        },
+        "diseinfo": [],
     },
     "2404": {"data": {"mdtrt_id": MDTRT_ID, "psn_no": PSN_NO}},
     "2405": {"data": {"mdtrt_id": MDTRT_ID, "psn_no": PSN_NO}},
@@ -521,6 +543,27 @@ OUTPUTS: dict[str, dict[str, Any]] = {
             ),
         },
     ),
+    "2001": _obj(
+        "2001",
+        {
+            "trtinfo": _list(
+                _obj(
+                    "trtinfo",
+                    {
+                        **_strings(
+                            psn_no="人员编号",
+                            insutype="险种类型",
+                            fund_pay_type="基金支付类型",
+                            trt_enjymnt_flag="待遇享受标志 1 享受 0 不享受",
+                            trt_chk_rslt="检查结果 (NO_COVERAGE, SUSPENDED, WAITING_PERIOD, DECEASED)",
+                            begndate="待遇开始日期",
+                        ),
+                        "waiting_days": {"type": "integer", "description": "等待期剩余天数"},
+                    },
+                )
+            )
+        },
+    ),
     "2102": SETTLEMENT,
     "2103": REVERSAL,
     "2201": _obj(
@@ -544,6 +587,7 @@ OUTPUTS: dict[str, dict[str, Any]] = {
         "2401", {"data": _obj("data", _strings(mdtrt_id="就诊ID", psn_no="人员编号", ipt_no="住院号"))}
     ),
     "2402": _obj("2402", {"dscginfo": MDTRTINFO}),
+    "2403": _obj("2403", {"adminfo": MDTRTINFO}),
     "2404": _obj(
         "2404", {"data": _obj("data", _strings(mdtrt_id="就诊ID", psn_no="人员编号", status="cancelled"))}
     ),

@@ -120,6 +120,27 @@ class VisitKey(Node):
     ipt_otp_no: Code | None = None
 
 
+class AdmissionChange(Node):
+    """2403 adminfo: what may change of a stay while it is open"""
+
+    mdtrt_id: Code
+    psn_no: Code
+    med_type: Code | None = None
+    dise_codg: Code | None = None
+    dise_name: Text | None = None
+
+
+class BenefitCheck(Node):
+    """2001 data: may the fund pay for this person's care begun on begntime?"""
+
+    psn_no: Code
+    insutype: Code
+    med_type: Code | None = None
+    begntime: Text
+    endtime: Text | None = None
+    dise_codg: Code | None = None
+
+
 class Discharge(Node):
     """2402 dscginfo"""
 

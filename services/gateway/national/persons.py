@@ -14,6 +14,8 @@ from common.national import (
     CERT_EC_TOKEN,
     CERT_ID_CARD,
     CERT_SOCIAL_SECURITY_CARD,
+    FUND_EMPLOYEE_POOL,
+    FUND_RESIDENT_POOL,
     MDTRT_CERT_TYPE,
     PSN_CERT_ID_CARD,
     SUPPLEMENTARY_INSUTYPE,
@@ -23,7 +25,7 @@ from common.national import (
 from gateway.models import NationalSignIn
 from gateway.national import nodes
 from gateway.national.calls import Context
-from gateway.national.envelope import NATIONAL_DATETIME, NationalError
+from gateway.national.envelope import NATIONAL_DATETIME, NationalError, to_date
 
 Output = dict[str, Any]
 
@@ -184,6 +186,36 @@ async def person_info(ctx: Context, data: dict[str, Any]) -> Output:
         "reason": eligibility["reason"],
     }
     return {"baseinfo": baseinfo, "insuinfo": insuinfo, "idetinfo": idetinfo, "eligibility": eligible}
+
+
+# What the fund pays from for each basic insutype (基金支付类型 of the pool).
+POOL_FUND = {"310": FUND_EMPLOYEE_POOL, "390": FUND_RESIDENT_POOL}
+
+
+async def benefit_check(ctx: Context, data: dict[str, Any]) -> Output:
+    """2001 人员待遇享受检查: may the fund pay for care begun at begntime (coverage, waiting period, death)?"""
+    given = nodes.node(nodes.BenefitCheck, data.get("data"), "input.data")
+    on = to_date(given.begntime, field="input.data.begntime")
+    answer = await ctx.call(
+        "enrollment",
+        "GET",
+        "/eligibility",
+        params={"psn_no": given.psn_no, "insutype": given.insutype, "date": on},
+        fields={"date": "input.data.begntime"},
+    )
+    return {
+        "trtinfo": [
+            {
+                "psn_no": given.psn_no,
+                "insutype": given.insutype,
+                "fund_pay_type": POOL_FUND.get(given.insutype),
+                "trt_enjymnt_flag": "1" if answer["eligible"] else "0",
+                "trt_chk_rslt": answer["reason"] or "可享受待遇",
+                "begndate": answer["benefit_start_date"],
+                "waiting_days": answer["waiting_days"],
+            }
+        ]
+    }
 
 
 def person_fields(person: dict[str, Any], *, on: date) -> dict[str, Any]:

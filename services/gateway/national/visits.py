@@ -135,6 +135,29 @@ async def visit_info(ctx: Context, data: dict[str, Any]) -> Output:
     return {"mdtrtinfo": mdtrtinfo(visit)}
 
 
+# --- 2403 入院信息变更 ---------------------------------------------------------------------------------
+
+
+async def admission_change(ctx: Context, data: dict[str, Any]) -> Output:
+    """2403: the stay's diagnosis or med_type changed while it is open (as 2203 does for an outpatient visit)."""
+    given = nodes.node(nodes.AdmissionChange, data.get("adminfo"), "input.adminfo")
+    diagnoses = nodes.node_list(nodes.Diagnosis, data.get("diseinfo", []), "input.diseinfo", max_items=100)
+    visit = await visit_of(ctx, given.mdtrt_id, given.psn_no)
+    main = _main_diagnosis(diagnoses)
+    wanted = {
+        "dise_codg": given.dise_codg or (main.diag_code if main else None),
+        "dise_name": given.dise_name or (main.diag_name if main else None),
+        "med_type": given.med_type,
+    }
+    changes = {key: value for key, value in wanted.items() if value is not None and value != visit[key]}
+    if not changes:
+        raise NationalError("NOTHING_TO_CHANGE", f"The message changes nothing of visit {given.mdtrt_id}.")
+    visit = await ctx.call(
+        "settlement", "PATCH", f"/visits/{given.mdtrt_id}", json=changes, node="input.adminfo"
+    )
+    return {"adminfo": mdtrtinfo(visit)}
+
+
 # --- 2402 出院办理, 2405 出院撤销 ------------------------------------------------------------------------
 
 
