@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from common.errors import Conflict, Forbidden, NotFound, Unauthorized
 from common.principal import Principal, Role
+from gateway import signature
+from gateway.config import Settings
 from gateway.keys import KeyStore, issue_key
 from gateway.models import ApiClient
 
@@ -54,6 +56,13 @@ class ClientOut(BaseModel):
 
 class IssuedOut(ClientOut):
     api_key: str = Field(description="the key itself: shown this once, never again")
+    paas_id: str = Field(
+        description="x-tif-paasid of the TIF signature headers, the other way to call (the client_id)"
+    )
+    pass_token: str = Field(
+        description="passToken of the TIF signature headers: x-tif-signature = hex SHA-256 of "
+        "timestamp + passToken + nonce + timestamp. Shown this once, never again"
+    )
 
 
 def _out(client: ApiClient) -> dict[str, Any]:
@@ -69,12 +78,21 @@ def _out(client: ApiClient) -> dict[str, Any]:
 
 
 async def caller(request: Request) -> Principal:
-    """The API client calling the gateway (Bearer key)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
+    """The API client calling the gateway: a Bearer key, or else the TIF signature headers."""
+    # A Bearer key wins when both are sent: clients that already send a key are read exactly as before.
+    if not request.headers.get("authorization") and signature.presented(request):
+        principal = await signature.signed_caller(request)
+    else:
+        principal = await _key_holder(request)
+    request.state.principal = principal
+    return principal
+
+
+async def _key_holder(request: Request) -> Principal:
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized(
-            "An API key is required: Authorization: Bearer <key>.",
+            "An API key is required: Authorization: Bearer <key> (or the x-tif-* signature headers).",
             code="API_KEY_MISSING",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -86,7 +104,6 @@ async def caller(request: Request) -> Principal:
             code="API_KEY_INVALID",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
-    request.state.principal = principal
     return principal
 
 
@@ -106,7 +123,7 @@ router = APIRouter(prefix="/admin/clients", tags=["API clients 接入方"])
     status_code=201,
     response_model=IssuedOut,
     responses={409: {"description": "CLIENT_EXISTS: a client with this name exists already"}},
-    summary="Issue an API key 发放密钥 (shown once)",
+    summary="Issue an API key 发放密钥 and its TIF passToken (shown once)",
 )
 async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
     """Register a caller of the platform and issue its API key, shown this once.
@@ -124,7 +141,14 @@ async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
             )
     except IntegrityError as exc:
         raise Conflict("A client with this name exists already.", code="CLIENT_EXISTS") from exc
-    return IssuedOut(**_out(issued.client), api_key=issued.key)
+    settings: Settings = request.app.state.settings
+    client_id = issued.client.client_id
+    return IssuedOut(
+        **_out(issued.client),
+        api_key=issued.key,
+        paas_id=client_id,
+        pass_token=signature.pass_token(settings.pass_token_key(), client_id),
+    )
 
 
 @router.get("", response_model=list[ClientOut], summary="List API clients 接入方列表")

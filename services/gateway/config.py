@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from common.config import ServiceSettings
+from common.config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS, AppEnv, ServiceSettings
 
 
 class Settings(ServiceSettings):
@@ -26,10 +27,33 @@ class Settings(ServiceSettings):
     rate_limit_per_s: float = 300.0  # per API client, sustained
     rate_limit_burst: int = 600
     key_cache_s: float = 30.0  # how long another replica may still accept a revoked key
+    # TIF signature headers: how far x-tif-timestamp may be from the platform's clock, either side, and how
+    # many nonces one replica remembers (a nonce is refused again while its timestamp is in the window).
+    signature_window_s: int = 300
+    nonce_cache_size: int = 1_000_000
+    # The key each client's TIF passToken is derived from; unset, the internal secret (with a label of its
+    # own). Set it to rotate the passTokens apart from the internal secret, or the other way round.
+    pass_token_secret: str = ""
 
     # The gateway publishes no events of its own.
     relay_enabled: bool = False
     consumers_enabled: bool = False
+
+    @model_validator(mode="after")
+    def _pass_token_secret(self) -> Settings:
+        secret = self.pass_token_secret
+        if (
+            secret
+            and self.app_env is AppEnv.PROD
+            and (secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH)
+        ):
+            raise ValueError(
+                f"GATEWAY_PASS_TOKEN_SECRET must be a real secret of at least {MIN_SECRET_LENGTH} characters"
+            )
+        return self
+
+    def pass_token_key(self) -> str:
+        return self.pass_token_secret or self.internal_secret
 
     def upstreams(self) -> dict[str, str]:
         """Route prefix -> base URL of the service behind it."""

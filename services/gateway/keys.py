@@ -23,6 +23,7 @@ from gateway.models import ApiClient
 
 log = logging.getLogger("gateway.keys")
 _KEY = re.compile(r"^ybj_([0-9a-f]{8})_([A-Za-z0-9_-]{32})$")
+_CLIENT_ID = re.compile(r"^cli_[0-9a-f]{16}$")
 BOOTSTRAP_NAME = "bootstrap-ops"
 BOOTSTRAP_FILE = "bootstrap-ops-key"
 
@@ -84,10 +85,29 @@ class KeyStore:
         principal = None
         if client is not None and client.revoked_at is None and hmac.compare_digest(client.key_hash, digest):
             principal = Principal(client_id=client.client_id, role=Role(client.role), scope=client.scope)
+        self._remember(digest, principal)
+        return principal
+
+    async def client(self, client_id: str) -> Principal | None:
+        """The active client with this id (the paasid of signed requests), cached like keys."""
+        if not _CLIENT_ID.match(client_id):
+            return None
+        entry = f"client:{client_id}"
+        cached = self._cache.get(entry)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        async with self.db.transaction(readonly=True) as session:
+            client = await session.get(ApiClient, client_id)
+        principal = None
+        if client is not None and client.revoked_at is None:
+            principal = Principal(client_id=client.client_id, role=Role(client.role), scope=client.scope)
+        self._remember(entry, principal)
+        return principal
+
+    def _remember(self, entry: str, principal: Principal | None) -> None:
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (time.monotonic() + self.cache_s, principal)
-        return principal
+        self._cache[entry] = (time.monotonic() + self.cache_s, principal)
 
 
 def _write_secret(path: Path, key: str) -> None:

@@ -27,6 +27,7 @@ from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, Role
 from gateway.admin import caller
 from gateway.config import Settings
 from gateway.keys import KeyStore, ensure_bootstrap_key
+from gateway.signature import NonceCache
 
 log = logging.getLogger("gateway.proxy")
 
@@ -74,6 +75,7 @@ async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
         max_keepalive_connections=settings.upstream_max_connections,
     )
     app.state.keys = KeyStore(app.state.db, cache_s=settings.key_cache_s)
+    app.state.nonces = NonceCache(settings.nonce_cache_size)
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
     await ensure_bootstrap_key(app.state.db, settings.var_dir, now=app.state.clock.now())
     # aiohttp under httpx's API: the forwarding hop is the platform's hottest path, and httpx's own

@@ -18,7 +18,15 @@ from common.errors import ProblemError
 from common.principal import Principal
 from gateway.models import NationalMessage
 from gateway.national.calls import Context
-from gateway.national.envelope import FAILURE, SUCCESS, Envelope, NationalError, answer, ref_msgid
+from gateway.national.envelope import (
+    FAILURE,
+    SUCCESS,
+    Envelope,
+    NationalError,
+    answer,
+    decode_body,
+    ref_msgid,
+)
 from gateway.national.transactions import TRANSACTIONS
 from gateway.proxy import _admit
 
@@ -57,19 +65,29 @@ def _request_hash(envelope: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _parse(body: bytes) -> tuple[Envelope, dict[str, Any]]:
+def _parse(body: bytes, content_type: str | None) -> tuple[Envelope, dict[str, Any]]:
+    """The envelope, and the message normalised for the idempotency hash.
+
+    The normalised message is the body as sent with each envelope field replaced by its validated value (a
+    number as its text, `input` given as a string as the object it holds): the same message sent with
+    numbers or with strings, in GBK or in UTF-8, hashes the same. Unknown fields stay as sent.
+    """
     try:
-        raw = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = json.loads(decode_body(body, content_type), parse_float=Decimal)
+    except ValueError as exc:
         raise NationalError("MALFORMED_ENVELOPE", "The body is not valid JSON.") from exc
     if not isinstance(raw, dict):
         raise NationalError("MALFORMED_ENVELOPE", "The body must be a JSON object (the national envelope).")
     try:
-        return Envelope.model_validate(raw), raw
+        envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "envelope"
         raise NationalError("MALFORMED_ENVELOPE", f"{where}: {first['msg']}") from exc
+    normalised = {
+        key: getattr(envelope, key) if key in Envelope.model_fields else value for key, value in raw.items()
+    }
+    return envelope, normalised
 
 
 async def _replayed(request: Request, client_id: str, msgid: str, digest: str) -> dict[str, Any] | None:
@@ -130,7 +148,7 @@ async def _handle(request: Request, received: datetime) -> dict[str, Any]:
         )
     envelope: Envelope | None = None
     try:
-        envelope, raw = _parse(body)
+        envelope, raw = _parse(body, request.headers.get("content-type"))
         refmsgid = ref_msgid(envelope.insuplc_admdvs, received)
         if not principal.may_act_for(envelope.fixmedins_code):
             raise NationalError(

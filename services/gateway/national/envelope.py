@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from common.clock import SHANGHAI
 
@@ -17,6 +20,16 @@ _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+# Declared charsets we honour. GB2312 and GBK are subsets of GB18030, and an HIS that says "gb2312" often
+# sends GBK (a rare character in a name), so all three are read as GB18030.
+_CHARSETS = {
+    "utf-8": "utf-8-sig",
+    "utf8": "utf-8-sig",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb18030": "gb18030",
+    "cp936": "gb18030",
+}
 
 
 class NationalError(Exception):
@@ -61,7 +74,102 @@ class Envelope(BaseModel):
     ] = Field(description="定点医药机构编号")
     fixmedins_name: Short | None = Field(default=None, description="定点医药机构名称")
     sign_no: Short | None = Field(default=None, description="交易签到流水号 (from 9001)")
-    input: dict[str, Any] = Field(default_factory=dict, description="交易输入 the transaction's nodes")
+    input: dict[str, Any] = Field(
+        default_factory=dict,
+        description="交易输入 the transaction's nodes: an object, or a JSON string holding one",
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _as_his_clients_send_it(cls, value: Any, info: ValidationInfo) -> Any:
+        # HIS clients type some envelope fields as numbers (an `int opter_type`, an admvs or infno kept as a
+        # number) and send `input` serialised into a string: each is read as the text or object it stands for.
+        if info.field_name == "input":
+            return _input_object(value)
+        return _text(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, (int, float, Decimal)):
+        return "a number"
+    return type(value).__name__
+
+
+def _text(value: Any) -> Any:
+    """A string as is; a JSON number as its decimal text; anything else a validation error."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):  # a bool is an int to Python, not to JSON
+        return str(value)
+    if isinstance(value, float):  # only NaN and Infinity come as floats: the body is read with Decimal
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal):
+        if value.is_finite():
+            return format(value, "f")
+        raise PydanticCustomError(
+            "national_text", "expected a string or a finite number, got {value}", {"value": str(value)}
+        )
+    raise PydanticCustomError(
+        "national_text", "expected a string or a number, got {kind}", {"kind": _kind(value)}
+    )
+
+
+def _input_object(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value, parse_float=Decimal)
+        except ValueError as exc:
+            raise PydanticCustomError(
+                "national_input", "a string input must hold a JSON object, and this one is not valid JSON"
+            ) from exc
+        if not isinstance(value, dict):
+            raise PydanticCustomError(
+                "national_input", "a string input must hold a JSON object, not {kind}", {"kind": _kind(value)}
+            )
+        return value
+    if isinstance(value, dict):
+        return value
+    raise PydanticCustomError(
+        "national_input",
+        "expected an object or a JSON string holding one, got {kind}",
+        {"kind": _kind(value)},
+    )
+
+
+def decode_body(body: bytes, content_type: str | None) -> str:
+    """The body as text: in its declared charset, else UTF-8 (with or without a BOM), else GB18030."""
+    declared = _charset(content_type)
+    if declared in _CHARSETS:
+        try:
+            return body.decode(_CHARSETS[declared])
+        except UnicodeDecodeError as exc:
+            raise NationalError(
+                "MALFORMED_ENVELOPE", f"The body is not valid {declared} text, as its Content-Type declares."
+            ) from exc
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return body.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise NationalError(
+        "MALFORMED_ENVELOPE", "The body is not valid JSON / unknown encoding (send UTF-8, GBK or GB18030)."
+    )
+
+
+def _charset(content_type: str | None) -> str | None:
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').lower() or None
+    return None
 
 
 def ref_msgid(admdvs: str | None, now: datetime) -> str:
