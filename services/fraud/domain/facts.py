@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-INPATIENT = frozenset({"21"})
-OUTPATIENT = frozenset({"11", "14"})
+from common.national import Benefit, med_types_of
+
+# What the rules count as an admission or an outpatient visit: the default policy's benefit of each med_type.
+INPATIENT = med_types_of(Benefit.INPATIENT)
+OUTPATIENT = med_types_of(Benefit.OUTPATIENT)
 
 
 def dise_category(dise_codg: str | None) -> str | None:
@@ -16,11 +19,6 @@ def dise_category(dise_codg: str | None) -> str | None:
     if not dise_codg:
         return None
     return dise_codg.strip().upper()[:3] or None
-
-
-def age_on(brdy: date, on: date) -> int:
-    """Age in whole years on a date."""
-    return on.year - brdy.year - ((on.month, on.day) < (brdy.month, brdy.day))
 
 
 @dataclass(frozen=True, slots=True)

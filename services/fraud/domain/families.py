@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from fraud.domain.facts import Claim, History, Hit, PastClaim, age_on
+from common.national import age_on
+from fraud.domain.facts import INPATIENT, OUTPATIENT, Claim, History, Hit, PastClaim
 from fraud.domain.params import ParamSpec, ParamValue
 
 Check = Callable[[Claim, History, Mapping[str, ParamValue]], list[Hit]]
@@ -46,7 +47,9 @@ def admission_frequency(claim: Claim, history: History, params: Mapping[str, Par
     within = [
         c
         for c in history.claims
-        if c.med_type == "21" and earliest < c.begin_date <= claim.begin_date and c.setl_id != claim.setl_id
+        if c.med_type in INPATIENT
+        and earliest < c.begin_date <= claim.begin_date
+        and c.setl_id != claim.setl_id
     ]
     if len(within) + 1 < n:
         return []
@@ -89,7 +92,7 @@ def split_admission(claim: Claim, history: History, params: Mapping[str, ParamVa
     for previous in sorted(history.claims, key=lambda c: c.end_date or c.begin_date, reverse=True):
         if (
             previous.setl_id == claim.setl_id
-            or previous.med_type != "21"
+            or previous.med_type not in INPATIENT
             or previous.fixmedins_code != claim.fixmedins_code
             or previous.dise_category != category
             or previous.begin_date > claim.begin_date
@@ -254,7 +257,7 @@ def visit_frequency(claim: Claim, history: History, params: Mapping[str, ParamVa
     within = [
         c
         for c in history.claims
-        if c.med_type in ("11", "14")
+        if c.med_type in OUTPATIENT
         and earliest < c.begin_date <= claim.begin_date
         and c.setl_id != claim.setl_id
     ]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock, business_date
 from common.events.settlement import SettlementReversed, SettlementSettled
+from common.national import PHARMACY
 from pricing.domain.light import Verdict, light_of
 from pricing.domain.money import line_amount_fen, micro_to_price, price_to_micro
 from pricing.models import Drug, Observation, Pharmacy, table_of
@@ -24,7 +25,7 @@ from pricing.service.alerts import Sighting, raise_alerts
 from pricing.service.reference import lock_groups, restore_latest, update_references
 
 POS, SETTLEMENT = "pos", "settlement"
-PHARMACY_MED_TYPE = "41"
+PHARMACY_MED_TYPE = PHARMACY  # 定点药店购药
 # A POS clock a little ahead of ours is a clock, not a sale from the future.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 _CHUNK = 900
