@@ -171,8 +171,16 @@ class Visit(Base):
     dise_codg: Mapped[str | None] = mapped_column(sa.String(30))
     dise_name: Mapped[str | None] = mapped_column(sa.String(200))
     ipt_otp_no: Mapped[str | None] = mapped_column(sa.String(50))
-    status: Mapped[str] = mapped_column(sa.String(10))
+    status: Mapped[str] = mapped_column(sa.String(10))  # open | settled | cancelled
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # 出院 (2402): when it was recorded (null: not discharged; endtime is then the discharge time), how the
+    # patient left, and a fingerprint of the discharge asked, to tell a retry from a different discharge.
+    discharged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dscg_way: Mapped[str | None] = mapped_column(sa.String(30))
+    discharge_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # 挂号撤销 / 入院撤销 (2202 / 2404)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
 
 class FeeDetail(Base):
@@ -192,6 +200,7 @@ class FeeDetail(Base):
     fee_ocur_time: Mapped[datetime] = mapped_column(UtcDateTime())
     drug_trac_codg: Mapped[list[str]] = mapped_column(sa.JSON)
     dise_codg: Mapped[str | None] = mapped_column(sa.String(30))
+    chrg_bchno: Mapped[str | None] = mapped_column(sa.String(30))  # 收费批次号
     status: Mapped[str] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

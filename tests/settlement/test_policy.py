@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import copy
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from common.national import Benefit
 from settlement.domain.policy import (
     DEFAULT_EFFECTIVE_FROM,
     DEFAULT_PARAMETERS,
     DEFAULT_POLICY,
+    MedTypeNotCovered,
     PolicyError,
     PolicyVersion,
     in_force,
@@ -164,3 +167,49 @@ def test_the_version_in_force_is_the_latest_begun_by_that_day() -> None:
 def test_no_version_is_in_force_before_the_default_table() -> None:
     with pytest.raises(PolicyError, match="no policy in force on 1999-12-31"):
         in_force([PolicyVersion(0, DEFAULT_EFFECTIVE_FROM, DEFAULT_POLICY)], date(1999, 12, 31))
+
+
+# --- benefits: how each med_type is paid ---------------------------------------------------------------
+
+
+def test_the_default_table_pays_each_national_med_type_as_its_default_benefit() -> None:
+    assert DEFAULT_POLICY.benefits == {
+        "11": Benefit.OUTPATIENT,
+        "12": Benefit.OUTPATIENT,
+        "13": Benefit.OUTPATIENT,
+        "14": Benefit.OUTPATIENT,
+        "21": Benefit.INPATIENT,
+        "22": Benefit.INPATIENT,
+        "23": Benefit.INPATIENT,
+        "24": Benefit.INPATIENT,
+        "28": Benefit.INPATIENT,
+        "41": Benefit.PHARMACY,
+        "51": Benefit.OUTPATIENT,
+        "52": Benefit.INPATIENT,
+        "53": Benefit.OUTPATIENT,
+    }
+
+
+def test_a_version_stored_before_benefits_existed_gets_the_default_table() -> None:
+    assert parse_policy(changed(("benefits",), ...)) == DEFAULT_POLICY
+
+
+def test_a_med_type_the_policy_leaves_out_is_not_covered() -> None:
+    policy = parse_policy(changed(("benefits",), {"11": "outpatient", "13": "inpatient"}))
+    assert (policy.benefit_of("11"), policy.benefit_of("13")) == (Benefit.OUTPATIENT, Benefit.INPATIENT)
+    with pytest.raises(MedTypeNotCovered):
+        policy.benefit_of("21")
+
+
+@pytest.mark.parametrize(
+    ("benefits", "message"),
+    [
+        ({"99": "outpatient"}, "benefits: unknown med_type ['99']"),
+        ({"13": "emergency"}, "benefits.13: 'emergency' is not one of outpatient, inpatient, pharmacy"),
+        ({}, "benefits: expected an object mapping at least one med_type to its benefit"),
+        (["11"], "benefits: expected an object mapping at least one med_type to its benefit"),
+    ],
+)
+def test_bad_benefits_are_a_policy_error_naming_them(benefits: Any, message: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        parse_policy(changed(("benefits",), benefits))

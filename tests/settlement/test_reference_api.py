@@ -17,6 +17,7 @@ from common.clock import FrozenClock
 from common.events.contracts import Subject
 from common.events.envelope import EventEnvelope
 from common.events.tables import outbox_event
+from common.national import DEFAULT_BENEFIT
 from common.principal import Principal, Role
 from settlement.domain.policy import DEFAULT_PARAMETERS
 from settlement.domain.split import CatalogEntry
@@ -951,6 +952,18 @@ def _with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
         (_with(("310", "pool_ceiling_per_year"), "400000.001"), "VALIDATION_ERROR", None),
         (_with(("392",), {}), "VALIDATION_ERROR", None),
         (_with(("310", "retiree_bonus"), True), "VALIDATION_ERROR", None),
+        (
+            _with(("benefits", "99"), "outpatient"),
+            "INVALID_POLICY",
+            "benefits: unknown med_type ['99'] (known: 11, 12, 13, 14, 21, 22, 23, 24, 28, 41, 51, 52, 53)",
+        ),
+        (
+            _with(("benefits",), {}),
+            "INVALID_POLICY",
+            "benefits: expected an object mapping at least one med_type to its benefit",
+        ),
+        (_with(("benefits", "13"), "emergency"), "VALIDATION_ERROR", None),
+        (_with(("benefits", "1 3"), "outpatient"), "VALIDATION_ERROR", None),
     ],
 )
 async def test_bad_parameters_are_refused_naming_the_field(
@@ -972,6 +985,58 @@ async def test_optional_ratios_default_and_numbers_are_accepted(api: httpx.Async
     answered = created.json()["parameters"]
     assert (answered["310"]["retiree_bonus"], answered["390"]["pool_ceiling_per_year"]) == ("0", "250000.00")
     assert answered["390"]["supplementary"]["ratio"] == "0.65"
+
+
+async def test_a_version_maps_med_types_to_benefits_and_one_stored_without_them_gets_the_default(
+    api: httpx.AsyncClient, settlement_app: FastAPI, clock: FrozenClock
+) -> None:
+    assert DEFAULT_AS_ANSWERED["benefits"] == {
+        "11": "outpatient",
+        "12": "outpatient",
+        "13": "outpatient",
+        "14": "outpatient",
+        "21": "inpatient",
+        "22": "inpatient",
+        "23": "inpatient",
+        "24": "inpatient",
+        "28": "inpatient",
+        "41": "pharmacy",
+        "51": "outpatient",
+        "52": "inpatient",
+        "53": "outpatient",
+    }
+    # Emergency care paid as an admission, and no 计划生育手术费 at all.
+    benefits = {**DEFAULT_PARAMETERS["benefits"], "13": "inpatient"}
+    del benefits["53"]
+    created = await api.post("/policies", json=policy_body(parameters=_with(("benefits",), benefits)))
+    assert created.status_code == 201, created.text
+    assert created.json()["parameters"]["benefits"] == benefits
+    # A version stored before benefits existed, as the database holds it.
+    old = copy.deepcopy(DEFAULT_PARAMETERS)
+    del old["benefits"]
+    async with settlement_app.state.db.transaction() as session:
+        session.add(
+            PolicyVersion(
+                effective_from=date(2026, 5, 1),
+                parameters=old,
+                note="before benefits",
+                created_by="ops",
+                created_at=clock.now(),
+            )
+        )
+    listed = (await api.get("/policies")).json()
+    assert [(p["version"], p["parameters"]["benefits"]) for p in listed] == [
+        (0, DEFAULT_AS_ANSWERED["benefits"]),
+        (1, benefits),
+        (2, DEFAULT_AS_ANSWERED["benefits"]),
+    ]
+    book = settlement_app.state.policy_book
+    book.invalidate()
+    async with settlement_app.state.db.transaction(readonly=True) as session:
+        april = await book.in_force(session, date(2026, 4, 1))
+        may = await book.in_force(session, date(2026, 5, 1))
+    assert (april.policy.benefit_of("13"), "53" in april.policy.benefits) == ("inpatient", False)
+    assert may.policy.benefits == DEFAULT_BENEFIT
 
 
 async def test_only_ops_add_versions_and_the_public_reads_none(

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from common.clock import FrozenClock
 from common.events.tables import outbox_event
+from common.national import MED_TYPE
 from common.principal import Principal, Role
 from settlement.domain.policy import DEFAULT_PARAMETERS
 from settlement.models import FeeDetail, Journal, Settlement, Visit, YearAccumulator
@@ -658,3 +659,167 @@ async def test_a_persons_yearly_totals_show_what_the_deductible_and_pool_have_us
     }
     assert (await api.get("/accounts/P1/accumulators", params={"year": 2025})).json()["totals"] == []
     assert (await api.get("/accounts/NOBODY/accumulators")).json()["code"] == "PERSON_NOT_FOUND"
+
+
+# --- every national med_type, as the policy in force pays it ---------------------------------------------
+
+OUTPATIENT_PAID = ("700.00", "180.00", [])  # the yearly 700 deductible, then (1,000 − 700) × 0.60
+INPATIENT_PAID = ("600.00", "352.00", [])  # 600 for the admission, then (1,000 − 600) × 0.88
+PHARMACY_PAID = ("0.00", "0.00", ["PHARMACY_ACCOUNT_ONLY"])
+EVERY_MED_TYPE = {
+    "11": (HOSPITAL, OUTPATIENT_PAID),
+    "12": (HOSPITAL, OUTPATIENT_PAID),
+    "13": (HOSPITAL, OUTPATIENT_PAID),
+    "14": (HOSPITAL, OUTPATIENT_PAID),
+    "21": (HOSPITAL, INPATIENT_PAID),
+    "22": (HOSPITAL, INPATIENT_PAID),
+    "23": (HOSPITAL, INPATIENT_PAID),
+    "24": (HOSPITAL, INPATIENT_PAID),
+    "28": (HOSPITAL, INPATIENT_PAID),
+    "41": (PHARMACY, PHARMACY_PAID),
+    "51": (HOSPITAL, OUTPATIENT_PAID),
+    "52": (HOSPITAL, INPATIENT_PAID),
+    "53": (HOSPITAL, OUTPATIENT_PAID),
+}
+
+
+def test_the_cases_below_cover_the_whole_dictionary() -> None:
+    assert set(EVERY_MED_TYPE) == set(MED_TYPE)
+
+
+@pytest.mark.parametrize("med_type", sorted(EVERY_MED_TYPE))
+async def test_each_national_med_type_settles_as_the_benefit_the_default_policy_gives_it(
+    world: FastAPI, api: httpx.AsyncClient, med_type: str
+) -> None:
+    where, (dedc, hifp, notes) = EVERY_MED_TYPE[med_type]
+    body = claim(
+        f"MT-{med_type}",
+        [line("1", "A01", "1", "1000", "1000.00")],
+        fixmedins_code=where,
+        med_type=med_type,
+        acct_used_flag=0,
+    )
+    response = await api.post("/settlements", json=body)
+    assert response.status_code == 201, response.text
+    info = response.json()["setlinfo"]
+    assert (info["med_type"], info["act_pay_dedc"], info["hifp_pay"], info["fund_pay_sumamt"]) == (
+        med_type,
+        dedc,
+        hifp,
+        hifp,
+    )
+    assert [w["code"] for w in response.json()["warnings"]] == notes
+    # And the other kind of institution refuses it, registering nothing.
+    elsewhere = PHARMACY if where == HOSPITAL else HOSPITAL
+    refused = await api.post("/visits", json=visit_body(med_type, fixmedins_code=elsewhere))
+    assert (refused.status_code, refused.json()["code"]) == (422, "MED_TYPE_NOT_ALLOWED")
+    assert await count(world.state.db, Visit) == 1
+
+
+def visit_body(med_type: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "fixmedins_code": HOSPITAL,
+        "psn_no": "P1",
+        "insutype": "310",
+        "med_type": med_type,
+        "begntime": "2026-03-02T09:30:00+08:00",
+        **overrides,
+    }
+
+
+async def test_emergency_care_shares_the_yearly_outpatient_deductible_and_maternity_stays_pay_it_each_time(
+    world: FastAPI, api: httpx.AsyncClient
+) -> None:
+    def settled(medins_setl_id: str, med_type: str, amount: str) -> dict[str, Any]:
+        return claim(
+            medins_setl_id,
+            [line("1", "A01", "1", amount, f"{amount}.00")],
+            med_type=med_type,
+            acct_used_flag=0,
+        )
+
+    emergency = (await api.post("/settlements", json=settled("JZ-1", "13", "500"))).json()["setlinfo"]
+    outpatient = (await api.post("/settlements", json=settled("MZ-1", "11", "500"))).json()["setlinfo"]
+    # 500 of the 700 used by the emergency visit; the outpatient visit uses the last 200, then 300 × 0.60.
+    assert [(s["act_pay_dedc"], s["hifp_pay"]) for s in (emergency, outpatient)] == [
+        ("500.00", "0.00"),
+        ("200.00", "180.00"),
+    ]
+    first = (await api.post("/settlements", json=settled("SY-1", "52", "1000"))).json()["setlinfo"]
+    second = (await api.post("/settlements", json=settled("SY-2", "52", "1000"))).json()["setlinfo"]
+    assert [(s["act_pay_dedc"], s["hifp_pay"]) for s in (first, second)] == [
+        ("600.00", "352.00"),
+        ("600.00", "352.00"),
+    ]
+
+
+@pytest.mark.parametrize("med_type", ["99", "31", "X1"])
+async def test_an_unknown_med_type_is_refused_naming_it_and_the_known_ones_and_writes_nothing(
+    world: FastAPI, api: httpx.AsyncClient, med_type: str
+) -> None:
+    db = world.state.db
+    before = (await count(db, Visit), await count(db, FeeDetail), await count(db, Settlement))
+    detail = (
+        f"med_type {med_type} is not a national 医疗类别 code; known: 11 普通门诊, 12 门诊挂号, 13 急诊, "
+        "14 门诊慢特病, 21 普通住院, 22 外伤住院, 23 转外诊治住院, 24 急诊转住院, 28 日间手术, "
+        "41 定点药店购药, 51 生育门诊, 52 生育住院, 53 计划生育手术费."
+    )
+    for response in (
+        await api.post("/visits", json=visit_body(med_type)),
+        await api.post(
+            "/settlements",
+            json=claim("UNK-1", [line("1", "A01", "1", "50", "50.00")], med_type=med_type),
+        ),
+    ):
+        assert (response.status_code, response.json()["code"], response.json()["detail"]) == (
+            422,
+            "MED_TYPE_UNKNOWN",
+            detail,
+        )
+    assert (await count(db, Visit), await count(db, FeeDetail), await count(db, Settlement)) == before
+
+
+async def test_a_med_type_the_policy_in_force_does_not_cover_is_refused_everywhere_and_writes_nothing(
+    world: FastAPI, api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    db = world.state.db
+    benefits = {**DEFAULT_PARAMETERS["benefits"], "28": "outpatient"}
+    del benefits["13"]
+    added = await api.post(
+        "/policies",
+        json={"effective_from": "2026-03-10", "parameters": {**DEFAULT_PARAMETERS, "benefits": benefits}},
+    )
+    assert added.status_code == 201, added.text
+    version = added.json()["version"]
+    # Registered under the default, with its line, before the new version takes effect.
+    registered = await api.post("/visits", json=visit_body("13"))
+    assert registered.status_code == 201, registered.text
+    mdtrt_id = registered.json()["mdtrt_id"]
+    lines = [line("1", "A01", "1", "100", "100.00")]
+    assert (await api.post(f"/visits/{mdtrt_id}/fee-details", json={"feedetail": lines})).status_code == 201
+
+    clock.set(at_shanghai(2026, 3, 10, 8))
+    on_the_10th = {"begntime": "2026-03-10T07:30:00+08:00"}
+    lines_10th = [line("1", "A01", "1", "1000", "1000.00", fee_ocur_time="2026-03-10T07:40:00+08:00")]
+    before = (await count(db, Visit), await count(db, FeeDetail), await count(db, Settlement))
+    for response in (
+        await api.post("/visits", json=visit_body("13", **on_the_10th)),
+        await api.post("/settlements", json=claim("JZ-9", lines_10th, med_type="13", **on_the_10th)),
+        await api.post(f"/visits/{mdtrt_id}/pre-settlement"),
+        await api.post(
+            f"/visits/{mdtrt_id}/settlement", json={"medins_setl_id": "JZ-8", "acct_used_flag": 0}
+        ),
+    ):
+        assert (response.status_code, response.json()["code"], response.json()["detail"]) == (
+            422,
+            "MED_TYPE_NOT_COVERED",
+            f"med_type 13 (急诊) is not covered by the policy in force (version {version}).",
+        )
+    assert (await count(db, Visit), await count(db, FeeDetail), await count(db, Settlement)) == before
+    # 日间手术 is outpatient care under this version: the yearly 700 deductible, then 0.60.
+    day_surgery = await api.post(
+        "/settlements", json=claim("RJ-1", lines_10th, med_type="28", acct_used_flag=0, **on_the_10th)
+    )
+    assert day_surgery.status_code == 201, day_surgery.text
+    info = day_surgery.json()["setlinfo"]
+    assert (info["policy_version"], info["act_pay_dedc"], info["hifp_pay"]) == (version, "700.00", "180.00")

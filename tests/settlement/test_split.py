@@ -18,7 +18,13 @@ from settlement.domain.ledger import (
     reversal_legs,
     settlement_legs,
 )
-from settlement.domain.policy import DEFAULT_PARAMETERS, DEFAULT_POLICY, Policy, parse_policy
+from settlement.domain.policy import (
+    DEFAULT_PARAMETERS,
+    DEFAULT_POLICY,
+    MedTypeNotCovered,
+    Policy,
+    parse_policy,
+)
 from settlement.domain.split import (
     AGE_LIMIT,
     ASSISTANCE_CAP_REACHED,
@@ -1285,3 +1291,45 @@ def test_a_retiree_never_gets_less_than_the_base_ratio_when_a_policy_sets_it_abo
     retired = settle(Claim(**{**c.__dict__, "claimant": RETIRED}))
     # (1,000,000 − 30,000) × 0.97 = 940,900 for both: the bonus is capped at 0.95, never below the base.
     assert (employed.hifp_pay_fen, retired.hifp_pay_fen) == (940_900, 940_900)
+
+
+# --- the benefit a med_type is paid as -----------------------------------------------------------------
+
+
+def amounts(s: SettlementSplit) -> tuple[int, int, int, tuple[str, ...]]:
+    return (s.act_pay_dedc_fen, s.hifp_pay_fen, s.fund_pay_fen, s.reasons)
+
+
+THOUSAND = line("1", "A01", "1", "1000.00", 100_000)
+
+
+@pytest.mark.parametrize(
+    ("med_type", "expected"),
+    [
+        # outpatient: the yearly 700 deductible, then 0.70 at level 1: (1,000 − 700) × 0.70 = 210
+        *((code, (70_000, 21_000, 21_000, ())) for code in ("11", "12", "13", "14", "51", "53")),
+        # inpatient: 300 per admission at level 1, then 0.92: 700 × 0.92 = 644
+        *((code, (30_000, 64_400, 64_400, ())) for code in ("21", "22", "23", "24", "28", "52")),
+        ("41", (0, 0, 0, (PHARMACY_ACCOUNT_ONLY,))),
+    ],
+)
+def test_every_national_med_type_is_split_as_the_default_benefit_it_is_paid_as(
+    med_type: str, expected: tuple[int, int, int, tuple[str, ...]]
+) -> None:
+    assert amounts(settle(claim(THOUSAND, med_type=med_type, ytd=NOTHING_YET))) == expected
+
+
+def test_a_policy_may_pay_emergency_care_as_an_admission() -> None:
+    policy = policy_with({"benefits.13": "inpatient"})
+    assert amounts(settle(claim(THOUSAND, med_type="13", ytd=NOTHING_YET, policy=policy))) == (
+        30_000,
+        64_400,
+        64_400,
+        (),
+    )
+
+
+def test_a_med_type_the_policy_does_not_map_cannot_be_split() -> None:
+    policy = parse_policy({**DEFAULT_PARAMETERS, "benefits": {"11": "outpatient"}})
+    with pytest.raises(MedTypeNotCovered):
+        settle(claim(THOUSAND, med_type="21", policy=policy))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-EMPLOYEE = "310"
-RESIDENT = "390"
+from common.national import DEFAULT_BENEFIT, EMPLOYEE, MED_TYPE, RESIDENT, Benefit
+
 BASIC_INSUTYPES = (EMPLOYEE, RESIDENT)
 ASSISTANCE_CATEGORIES = ("extreme_poverty", "minimum_living", "monitored")
 HOSP_LEVELS = (1, 2, 3)
@@ -21,6 +21,10 @@ MAX_AMOUNT = Decimal("9999999999.99")
 
 class PolicyError(ValueError):
     """Parameters that cannot make a policy (a missing level, a ratio above 1, ...)."""
+
+
+class MedTypeNotCovered(LookupError):
+    """A med_type the policy does not pay as any benefit (the caller refuses the claim before the split)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +50,18 @@ class SchemePolicy:
 class Policy:
     schemes: Mapping[str, SchemePolicy]
     class_b_selfpay_prop: Decimal  # 乙类 share paid first by the person when the catalogue gives none
+    # How each med_type is paid; a med_type missing here is not covered by this policy.
+    benefits: Mapping[str, Benefit] = field(default_factory=lambda: dict(DEFAULT_BENEFIT))
 
     def scheme(self, insutype: str) -> SchemePolicy:
         return self.schemes[insutype]
+
+    def benefit_of(self, med_type: str) -> Benefit:
+        """The benefit a med_type is paid as; MedTypeNotCovered when this policy does not map it."""
+        try:
+            return self.benefits[med_type]
+        except KeyError:
+            raise MedTypeNotCovered(med_type) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +150,27 @@ def _scheme(data: Mapping[str, Any], where: str) -> SchemePolicy:
     return scheme
 
 
+def _benefits(value: Any) -> dict[str, Benefit]:
+    """benefits {med_type: outpatient | inpatient | pharmacy}; absent (a version stored before it existed):
+    the default table."""
+    if value is None:
+        return dict(DEFAULT_BENEFIT)
+    if not isinstance(value, Mapping) or not value:
+        raise PolicyError("benefits: expected an object mapping at least one med_type to its benefit")
+    unknown = sorted(code for code in value if code not in MED_TYPE)
+    if unknown:
+        raise PolicyError(f"benefits: unknown med_type {unknown} (known: {', '.join(MED_TYPE)})")
+    benefits = {}
+    for code, paid_as in value.items():
+        try:
+            benefits[code] = Benefit(paid_as)
+        except ValueError:
+            raise PolicyError(
+                f"benefits.{code}: {paid_as!r} is not one of {', '.join(b.value for b in Benefit)}"
+            ) from None
+    return benefits
+
+
 def parse_policy(parameters: Mapping[str, Any]) -> Policy:
     """A policy from its JSON parameters (the shape of DEFAULT_PARAMETERS); PolicyError names the bad field."""
     if not isinstance(parameters, Mapping):
@@ -144,12 +178,13 @@ def parse_policy(parameters: Mapping[str, Any]) -> Policy:
     schemes = {}
     for insutype in BASIC_INSUTYPES:
         schemes[insutype] = _scheme(_section(parameters, insutype, "parameters"), insutype)
-    unknown = set(parameters) - {*BASIC_INSUTYPES, "class_b_selfpay_prop"}
+    unknown = set(parameters) - {*BASIC_INSUTYPES, "class_b_selfpay_prop", "benefits"}
     if unknown:
         raise PolicyError(f"parameters: unknown keys {sorted(unknown)}")
     return Policy(
         schemes=schemes,
         class_b_selfpay_prop=_ratio(parameters.get("class_b_selfpay_prop"), "class_b_selfpay_prop"),
+        benefits=_benefits(parameters.get("benefits")),
     )
 
 
@@ -191,6 +226,7 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
         },
     },
     "class_b_selfpay_prop": "0.10",
+    "benefits": {code: benefit.value for code, benefit in DEFAULT_BENEFIT.items()},
 }
 """The default table of DESIGN.md §6.2, amounts in yuan."""
 

@@ -8,33 +8,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from settlement.domain.policy import EMPLOYEE, RESIDENT, Policy, SchemePolicy
+from common.national import (
+    EMPLOYEE,
+    FUND_PAY_TYPE,
+    RESIDENT,
+    Benefit,
+)
+
+# Re-exported: the ledger, the day close and the answers name funds through this module.
+from common.national import FUND_ASSISTANCE as FUND_ASSISTANCE
+from common.national import FUND_EMPLOYEE_LARGE as FUND_EMPLOYEE_LARGE
+from common.national import FUND_EMPLOYEE_POOL as FUND_EMPLOYEE_POOL
+from common.national import FUND_RESIDENT_CRITICAL as FUND_RESIDENT_CRITICAL
+from common.national import FUND_RESIDENT_POOL as FUND_RESIDENT_POOL
+from common.national import SUPPLEMENTARY_INSUTYPE as SUPPLEMENTARY_INSUTYPE
+from common.national import age_on as age_on
+from settlement.domain.policy import Policy, SchemePolicy
 
 CLASS_A, CLASS_B, CLASS_C = "01", "02", "03"
-INPATIENT_MED_TYPES = frozenset({"21"})
-OUTPATIENT_MED_TYPES = frozenset({"11", "14"})
-PHARMACY_MED_TYPES = frozenset({"41"})
-MED_TYPES = INPATIENT_MED_TYPES | OUTPATIENT_MED_TYPES | PHARMACY_MED_TYPES
 
-# setldetail fund types (基金支付类型)
-FUND_EMPLOYEE_POOL = "310100"  # 职工基本医疗保险统筹基金
-FUND_EMPLOYEE_LARGE = "330200"  # 职工大额医疗费用补助
-FUND_RESIDENT_POOL = "390100"  # 城乡居民基本医疗保险基金
-FUND_RESIDENT_CRITICAL = "390200"  # 城乡居民大病医疗保险
-FUND_ASSISTANCE = "610100"  # 医疗救助基金
-FUND_NAMES = {
-    FUND_EMPLOYEE_POOL: "职工基本医疗保险统筹基金",
-    FUND_EMPLOYEE_LARGE: "职工大额医疗费用补助基金",
-    FUND_RESIDENT_POOL: "城乡居民基本医疗保险基金",
-    FUND_RESIDENT_CRITICAL: "城乡居民大病医疗保险资金",
-    FUND_ASSISTANCE: "医疗救助基金",
-}
+# setldetail fund types (基金支付类型) and their names
+FUND_NAMES = FUND_PAY_TYPE
 POOL_FUND = {EMPLOYEE: FUND_EMPLOYEE_POOL, RESIDENT: FUND_RESIDENT_POOL}
 SUPPLEMENTARY_FUND = {EMPLOYEE: FUND_EMPLOYEE_LARGE, RESIDENT: FUND_RESIDENT_CRITICAL}
-SUPPLEMENTARY_INSUTYPE = {EMPLOYEE: "330", RESIDENT: "392"}
 
 # Why a line or a settlement is paid the way it is (shown to the caller).
 NOT_IN_CATALOG = "NOT_IN_CATALOG"
@@ -98,11 +96,6 @@ class LineSplit:
     chrgitm_lv: str | None
     selfpay_prop: Decimal
     reasons: tuple[str, ...]
-
-
-def age_on(brdy: date, on: date) -> int:
-    """Age in whole years on a date."""
-    return on.year - brdy.year - ((on.month, on.day) < (brdy.month, brdy.day))
 
 
 def split_line(
@@ -257,8 +250,8 @@ class SettlementSplit:
     lines: tuple[LineSplit, ...] = field(default=())
 
 
-def _ratio(scheme: SchemePolicy, claimant: Claimant, med_type: str, hosp_lv: int) -> Decimal:
-    table = scheme.inpatient_ratio if med_type in INPATIENT_MED_TYPES else scheme.outpatient_ratio
+def _ratio(scheme: SchemePolicy, claimant: Claimant, benefit: Benefit, hosp_lv: int) -> Decimal:
+    table = scheme.inpatient_ratio if benefit is Benefit.INPATIENT else scheme.outpatient_ratio
     ratio = table[hosp_lv]
     if claimant.insutype == EMPLOYEE and claimant.psn_type == "retired":
         # The bonus is capped, but never takes a retiree below the base ratio (a policy may set base > max).
@@ -278,7 +271,11 @@ def split_settlement(
     acct_used: bool,
     wallets: Wallets,
 ) -> SettlementSplit:
-    """Steps 3–10 over the lines' split, with the person's year so far."""
+    """Steps 3–10 over the lines' split, with the person's year so far.
+
+    The med_type is paid as the benefit the policy gives it (MedTypeNotCovered when it gives none).
+    """
+    benefit = policy.benefit_of(med_type)
     medfee = sum(line.amount_fen for line in lines)
     fulamt = sum(line.fulamt_ownpay_fen for line in lines)
     overlmt = sum(line.overlmt_fen for line in lines)
@@ -291,18 +288,18 @@ def split_settlement(
     raise_used = False
     if in_waiting_period:
         reasons.append(WAITING_PERIOD)
-    elif med_type in PHARMACY_MED_TYPES:
+    elif benefit is Benefit.PHARMACY:
         reasons.append(PHARMACY_ACCOUNT_ONLY)
     else:
         level = hosp_lv or 1
-        inpatient = med_type in INPATIENT_MED_TYPES
+        inpatient = benefit is Benefit.INPATIENT
         # 3. the deductible: per admission for inpatient care, per year for outpatient care.
         if inpatient:
             dedc = min(inscp, scheme.inpatient_deductible_fen[level])
         else:
             dedc = min(inscp, max(0, scheme.outpatient_deductible_fen - ytd.outpatient_dedc_fen))
         # 4. the basic pool, up to the year's ceiling (and the outpatient cap).
-        hifp = half_up((inscp - dedc) * _ratio(scheme, claimant, med_type, level))
+        hifp = half_up((inscp - dedc) * _ratio(scheme, claimant, benefit, level))
         pool_left = max(0, scheme.pool_ceiling_fen - ytd.pool_fen)
         if hifp > pool_left:
             hifp = pool_left

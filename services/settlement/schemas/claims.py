@@ -7,9 +7,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from common.money import Price, Quantity, Yuan
+from common.national import MED_TYPE, described
 
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[0-9A-Za-z_.-]+$")
@@ -41,11 +42,11 @@ class Insutype(StrEnum):
     RESIDENT = "390"  # 城乡居民基本医疗保险 (392 大病 attached)
 
 
-class MedType(StrEnum):
-    OUTPATIENT = "11"  # 普通门诊
-    CHRONIC_OUTPATIENT = "14"  # 门诊慢特病
-    INPATIENT = "21"  # 普通住院
-    PHARMACY = "41"  # 定点药店购药
+MED_TYPE_DESCRIPTION = (
+    f"医疗类别 med_type, a national code: {described(MED_TYPE)}. It is paid as the benefit the policy in "
+    "force gives it (policy parameter `benefits`); an unknown code is 422 MED_TYPE_UNKNOWN, a code the policy "
+    "does not map 422 MED_TYPE_NOT_COVERED"
+)
 
 
 FEE_LINE_EXAMPLE: dict[str, Any] = {
@@ -80,6 +81,9 @@ class FeeLineIn(Strict):
         default_factory=list, max_length=200, description="药品追溯码 drug traceability codes, one per pack"
     )
     dise_codg: Code | None = Field(default=None, description="病种编码 diagnosis code for this line")
+    chrg_bchno: Code | None = Field(
+        default=None, description="收费批次号 the charge batch the line was billed in (2205 withdraws by it)"
+    )
 
 
 class VisitIn(Strict):
@@ -106,13 +110,17 @@ class VisitIn(Strict):
     fixmedins_code: Code = Field(description="定点医药机构编号 the institution")
     psn_no: PsnNo = Field(description="人员编号 the insured person")
     insutype: Insutype = Field(description="险种 310 employee | 390 resident")
-    med_type: MedType = Field(
-        description="医疗类别 11 outpatient | 14 chronic outpatient | 21 inpatient | 41 pharmacy"
-    )
-    begntime: AwareDatetime = Field(description="开始时间 when the care began (admission time for 21)")
+    med_type: Code = Field(description=MED_TYPE_DESCRIPTION)
+    begntime: AwareDatetime = Field(description="开始时间 when the care began (admission time of a stay)")
     dise_codg: Code | None = Field(default=None, description="病种编码 diagnosis (ICD-10)")
     dise_name: Text | None = Field(default=None, description="病种名称 diagnosis name")
     ipt_otp_no: Code | None = Field(default=None, description="住院/门诊号 the institution's visit number")
+
+
+class VisitStatus(StrEnum):
+    OPEN = "open"  # registered, lines may be uploaded; also again after its settlement was reversed
+    SETTLED = "settled"  # a settlement stands
+    CANCELLED = "cancelled"  # 挂号撤销 / 入院撤销: withdrawn with its lines, never settled again
 
 
 class VisitOut(BaseModel):
@@ -122,11 +130,15 @@ class VisitOut(BaseModel):
     insutype: str
     med_type: str
     begntime: datetime
-    endtime: datetime | None
+    endtime: datetime | None = Field(
+        description="结束时间 the discharge time (出院) while discharged, or the end the settlement gave"
+    )
     dise_codg: str | None
     dise_name: str | None
     ipt_otp_no: str | None
-    status: str = Field(description="open | settled")
+    dscg_way: str | None = Field(description="离院方式 how the patient left, as the discharge gave it")
+    cancel_reason: str | None = Field(description="撤销原因 why the visit was cancelled")
+    status: VisitStatus = Field(description="open | settled | cancelled")
     feedetail: list[FeeLineOut] = Field(
         default_factory=list, description="the lines uploaded and not withdrawn"
     )
@@ -141,6 +153,7 @@ class FeeLineOut(BaseModel):
     det_item_fee_sumamt: Yuan
     fee_ocur_time: datetime
     drug_trac_codg: list[str]
+    chrg_bchno: str | None = Field(description="收费批次号")
 
 
 class FeeDetailsIn(Strict):
@@ -197,7 +210,15 @@ class SettleVisitIn(Strict):
         description="医药机构结算ID the institution's own unique id (idempotency key)"
     )
     acct_used_flag: Literal[0, 1] = Field(description="个人账户使用标志 1: pay from the personal account")
-    endtime: AwareDatetime | None = Field(default=None, description="结束时间 discharge time (inpatient)")
+    endtime: AwareDatetime | None = Field(
+        default=None,
+        description="结束时间 end of the care settled; for a stay, default the discharge time (2402)",
+    )
+    mid_setl_flag: Literal[0, 1] = Field(
+        default=0,
+        description="中途结算标志 1: settle a stay still going on (no discharge and no endtime needed); "
+        "0: a stay must be discharged or given an endtime (else 422 NOT_DISCHARGED)",
+    )
 
 
 class PreSettleIn(Strict):
@@ -235,7 +256,7 @@ class OneCallSettlementIn(Strict):
     )
     psn_no: PsnNo = Field(description="人员编号")
     insutype: Insutype = Field(description="险种 310 | 390")
-    med_type: MedType = Field(description="医疗类别 11 | 14 | 21 | 41")
+    med_type: Code = Field(description=MED_TYPE_DESCRIPTION)
     begntime: AwareDatetime = Field(description="开始时间")
     endtime: AwareDatetime | None = Field(default=None, description="结束时间 (inpatient)")
     dise_codg: Code | None = Field(default=None, description="病种编码")
@@ -399,6 +420,101 @@ class LedgerCheckOut(BaseModel):
 
 
 VisitOut.model_rebuild()
+
+
+class VisitPage(BaseModel):
+    """就诊信息查询 (5201) a person's visits, newest first."""
+
+    items: list[VisitOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last")
+
+
+class VisitCancellationIn(Strict):
+    """挂号撤销 / 入院撤销 cancel a visit that was never settled (2202 / 2404)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "患者未就诊，挂号撤销"}]}
+    )
+
+    reason: Reason = Field(description="撤销原因 why the visit is cancelled (1–500 characters)")
+
+
+class DischargeIn(Strict):
+    """出院办理 discharge the patient of a stay (2402)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "endtime": "2026-03-09T10:00:00+08:00",
+                    "dise_codg": "J18.900",
+                    "dise_name": "肺炎",
+                    "dscg_way": "1",
+                }
+            ]
+        },
+    )
+
+    endtime: AwareDatetime = Field(description="出院时间 discharge time (not before begntime)")
+    dise_codg: Code | None = Field(
+        default=None, description="出院诊断 discharge diagnosis (ICD-10); replaces the visit's when given"
+    )
+    dise_name: Text | None = Field(
+        default=None, description="出院诊断名称; with dise_codg it replaces the name (absent: none)"
+    )
+    dscg_way: Code | None = Field(default=None, description="离院方式 how the patient left (national code)")
+
+
+class VisitAmendmentIn(Strict):
+    """就诊信息上传 amend an open visit's diagnosis or med_type (2203)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"dise_codg": "J18.900", "dise_name": "肺炎", "med_type": "22"}]},
+    )
+
+    dise_codg: Code | None = Field(
+        default=None,
+        description="病种编码 diagnosis (ICD-10); replaces the name too (with dise_name or none)",
+    )
+    dise_name: Text | None = Field(default=None, description="病种名称 diagnosis name")
+    med_type: Code | None = Field(
+        default=None,
+        description="医疗类别 a national code the policy covers; never moves a stay to or from inpatient care "
+        "(422 MED_TYPE_CHANGE_REFUSED)",
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> VisitAmendmentIn:
+        if self.dise_codg is None and self.dise_name is None and self.med_type is None:
+            raise ValueError("give at least one of dise_codg, dise_name, med_type")
+        return self
+
+
+class FeeWithdrawalIn(Strict):
+    """费用明细撤销 withdraw lines by charge batch or by number, atomically (2205)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"chrg_bchno": "CB20260302001"}, {"feedetl_sn": ["1", "2"]}, {}],
+        },
+    )
+
+    chrg_bchno: Code | None = Field(default=None, description="收费批次号 every line of this batch")
+    feedetl_sn: list[Code] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_LINES,
+        description="费用明细流水号 these lines; with chrg_bchno, those of the batch among them. "
+        "Neither given: every line of the visit",
+    )
+
+
+class FeeWithdrawalOut(BaseModel):
+    mdtrt_id: str
+    withdrawn: list[str] = Field(description="费用明细流水号 the lines withdrawn, in upload order")
 
 
 class YearTotals(BaseModel):

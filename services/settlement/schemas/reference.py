@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from common.money import Price, Quantity, Yuan, parse_decimal
+from common.national import DEFAULT_BENEFIT, MED_TYPE, Benefit, described
 from settlement.domain.policy import DEFAULT_PARAMETERS
 
 FixmedinsCode = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,30}$")]
@@ -75,6 +76,8 @@ SelfpayProp = Annotated[Decimal, BeforeValidator(_share), _ratio_schema("0.10"),
 PositivePrice = Annotated[Price, AfterValidator(_positive)]
 PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
 PolicyRatio = Annotated[Decimal, BeforeValidator(_policy_ratio), _ratio_schema("0.85"), _AS_TEXT]
+MedTypeKey = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,6}$")]
+"""医疗类别 as a key of the policy's benefits; whether it is a national code is the policy's own check."""
 
 
 class Strict(BaseModel):
@@ -301,7 +304,9 @@ class InpatientParameters(Strict):
 
 
 class OutpatientParameters(Strict):
-    deductible_per_year: Yuan = Field(description="门诊年度起付线 outpatient deductible per year (11, 14)")
+    deductible_per_year: Yuan = Field(
+        description="门诊年度起付线 outpatient deductible per year (med_types paid as outpatient)"
+    )
     ratio: LevelRatios = Field(description="门诊统筹支付比例 outpatient fund ratio, by hosp_lv")
     pool_cap_per_year: Yuan = Field(description="门诊统筹年度最高支付限额 outpatient fund cap per year")
 
@@ -324,8 +329,10 @@ class AssistanceParameters(Strict):
 
 
 class SchemeParameters(Strict):
-    inpatient: InpatientParameters = Field(description="住院 inpatient (med_type 21)")
-    outpatient: OutpatientParameters = Field(description="门诊 outpatient (med_type 11, 14)")
+    inpatient: InpatientParameters = Field(description="住院 inpatient (med_types paid as inpatient, 21 ...)")
+    outpatient: OutpatientParameters = Field(
+        description="门诊 outpatient (med_types paid as outpatient, 11 13 14 ...)"
+    )
     retiree_bonus: PolicyRatio = Field(Decimal(0), description="退休人员加成 ratio added for retirees")
     max_ratio: PolicyRatio = Field(Decimal("0.95"), description="最高支付比例 the ratio never exceeds this")
     pool_ceiling_per_year: Yuan = Field(description="统筹基金年度最高支付限额 fund ceiling per year")
@@ -344,6 +351,13 @@ class PolicyParameters(Strict):
     resident: SchemeParameters = Field(alias="390", description="城乡居民基本医疗保险 resident (390)")
     class_b_selfpay_prop: PolicyRatio = Field(
         description="乙类先行自付比例 default self-pay share of a 乙类 item the catalogue gives none"
+    )
+    benefits: dict[MedTypeKey, Benefit] = Field(
+        default_factory=lambda: dict(DEFAULT_BENEFIT),
+        description="待遇类别 how each med_type is paid: outpatient (yearly deductible, outpatient ratio and "
+        "cap) | inpatient (deductible per admission, inpatient ratio) | pharmacy (the person's, from the "
+        f"account or in cash). A med_type left out is not covered (MED_TYPE_NOT_COVERED). Codes: "
+        f"{described(MED_TYPE)}. Absent (as in versions stored before it existed): the default table",
     )
 
 

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,14 +35,14 @@ from common.events.outbox import add_event
 from common.events.review import ReviewClaim, ReviewLine
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
+from common.national import DEFAULT_BENEFIT, MED_TYPE, Benefit, described
 from common.pagination import decode_cursor, encode_cursor
 from common.principal import Principal, Role, ensure_scope
 from settlement.domain.coverage import CoverageFacts, coverage_on
 from settlement.domain.ledger import reversal_legs, settlement_legs
-from settlement.domain.policy import PolicyVersion
+from settlement.domain.policy import MedTypeNotCovered, PolicyVersion
 from settlement.domain.split import (
     FUND_NAMES,
-    PHARMACY_MED_TYPES,
     SUPPLEMENTARY_INSUTYPE,
     CatalogEntry,
     Claimant,
@@ -72,9 +72,12 @@ from settlement.models import (
 from settlement.schemas.claims import (
     AccountOut,
     AccumulatorsOut,
+    DischargeIn,
     FeeDetailsOut,
     FeeLineIn,
     FeeLineOut,
+    FeeWithdrawalIn,
+    FeeWithdrawalOut,
     LineResult,
     Notice,
     OneCallSettlementIn,
@@ -88,8 +91,11 @@ from settlement.schemas.claims import (
     SettlementRecord,
     SettlementSummary,
     SettleVisitIn,
+    VisitAmendmentIn,
     VisitIn,
     VisitOut,
+    VisitPage,
+    VisitStatus,
     YearTotals,
 )
 from settlement.service.day_close import counting_day
@@ -105,15 +111,33 @@ FUND_PAID = Counter("settlement_fund_pay_fen_total", "Fund pay of settlements, i
 CLOCK_SKEW = timedelta(minutes=10)
 
 OPEN, SETTLED, WITHDRAWN, ACTIVE, REVERSED = "open", "settled", "withdrawn", "active", "reversed"
+CANCELLED = "cancelled"
 
 
 def _new_id(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:19].upper()
 
 
+# Fields added to request bodies after settlements were first stored: left out of the fingerprint while they
+# hold their default, so that a retry of a request made before they existed is still the same request.
+_LATER_DEFAULTS: dict[str, Any] = {"mid_setl_flag": 0, "chrg_bchno": None}
+
+
+def _without_later_defaults(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _without_later_defaults(item)
+            for key, item in value.items()
+            if not (key in _LATER_DEFAULTS and item == _LATER_DEFAULTS[key])
+        }
+    if isinstance(value, list):
+        return [_without_later_defaults(item) for item in value]
+    return value
+
+
 def request_hash(body: BaseModel, **extra: str) -> str:
     """A fingerprint of what the caller asked, to tell a retry (same) from a conflicting reuse (different)."""
-    document = {**body.model_dump(mode="json"), **extra}
+    document = _without_later_defaults({**body.model_dump(mode="json"), **extra})
     return hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -190,6 +214,7 @@ class ClaimHeader:
 @dataclass(frozen=True, slots=True)
 class SettleContext:
     header: ClaimHeader
+    benefit: Benefit  # how the policy in force pays the header's med_type
     institution: Institution
     person: PersonFacts
     coverage: CoverageFacts
@@ -199,7 +224,33 @@ class SettleContext:
     fee_lines: tuple[FeeLineIn, ...]
 
 
-def _institution_ready(institution: Institution | None, fixmedins_code: str, med_type: str) -> Institution:
+def check_med_type_known(med_type: str) -> None:
+    """422 MED_TYPE_UNKNOWN for a code not in the national dictionary, naming the known ones."""
+    if med_type not in MED_TYPE:
+        raise Unprocessable(
+            f"med_type {med_type} is not a national 医疗类别 code; known: {described(MED_TYPE)}.",
+            code="MED_TYPE_UNKNOWN",
+            field="med_type",
+        )
+
+
+def benefit_of(policy: PolicyVersion, med_type: str) -> Benefit:
+    """How the policy pays a med_type: 422 MED_TYPE_UNKNOWN or MED_TYPE_NOT_COVERED when it cannot."""
+    check_med_type_known(med_type)
+    try:
+        return policy.policy.benefit_of(med_type)
+    except MedTypeNotCovered:
+        raise Unprocessable(
+            f"med_type {med_type} ({MED_TYPE[med_type]}) is not covered by the policy in force "
+            f"(version {policy.version}).",
+            code="MED_TYPE_NOT_COVERED",
+            field="med_type",
+        ) from None
+
+
+def _institution_ready(
+    institution: Institution | None, fixmedins_code: str, med_type: str, benefit: Benefit
+) -> Institution:
     if institution is None:
         raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")
     if institution.status != "active":
@@ -207,10 +258,11 @@ def _institution_ready(institution: Institution | None, fixmedins_code: str, med
             f"Institution {fixmedins_code} is suspended and may not settle.", code="INSTITUTION_SUSPENDED"
         )
     is_pharmacy = institution.fixmedins_type == "pharmacy"
-    if is_pharmacy != (med_type in PHARMACY_MED_TYPES):
-        allowed = "41" if is_pharmacy else "11, 14 or 21"
+    if is_pharmacy != (benefit is Benefit.PHARMACY):
+        allowed = "pharmacy purchases" if is_pharmacy else "outpatient and inpatient care"
         raise Unprocessable(
-            f"A {institution.fixmedins_type} settles med_type {allowed}, not {med_type}.",
+            f"A {institution.fixmedins_type} settles {allowed}, not med_type {med_type} "
+            f"({MED_TYPE[med_type]}, paid as {benefit.value}).",
             code="MED_TYPE_NOT_ALLOWED",
         )
     return institution
@@ -302,14 +354,20 @@ async def load_context(
     on: date,
 ) -> SettleContext:
     """Everything the split needs, or the refusal (404/403/422) of a claim that cannot be settled."""
+    check_med_type_known(header.med_type)
+    policy = await policy_book.in_force(session, on)
+    benefit = benefit_of(policy, header.med_type)
     institution = _institution_ready(
-        await find_institution(session, header.fixmedins_code), header.fixmedins_code, header.med_type
+        await find_institution(session, header.fixmedins_code),
+        header.fixmedins_code,
+        header.med_type,
+        benefit,
     )
     person, coverage, waiting = await _coverage_for(session, header)
-    policy = await policy_book.in_force(session, on)
     catalog = await catalog_entries(session, {line.med_list_codg for line in fee_lines})
     return SettleContext(
         header=header,
+        benefit=benefit,
         institution=institution,
         person=person,
         coverage=coverage,
@@ -656,6 +714,11 @@ def setldetail(split: SettlementSplit) -> list[SetlDetail]:
 # --- visits and fee details ----------------------------------------------------------------------------
 
 
+def _visit_state(visit: Visit) -> tuple[object, ...]:
+    """What a settlement of the visit depends on, besides its lines."""
+    return (visit.med_type, visit.dise_codg, visit.endtime, visit.discharged_at)
+
+
 def _visit_header(visit: Visit) -> ClaimHeader:
     return ClaimHeader(
         fixmedins_code=visit.fixmedins_code,
@@ -669,23 +732,25 @@ def _visit_header(visit: Visit) -> ClaimHeader:
 
 
 async def register_visit(
-    session: AsyncSession, data: VisitIn, *, principal: Principal, clock: Clock
+    session: AsyncSession, data: VisitIn, *, principal: Principal, clock: Clock, policy_book: PolicyBook
 ) -> Visit:
     """就诊登记: the institution is active and may give this care; the person is covered (waiting is allowed)."""
     ensure_scope(principal, data.fixmedins_code)
+    check_med_type_known(data.med_type)
     now = clock.now()
     check_times(begntime=data.begntime, endtime=None, now=now)
     header = ClaimHeader(
         data.fixmedins_code,
         data.psn_no,
         data.insutype.value,
-        data.med_type.value,
+        data.med_type,
         data.begntime,
         None,
         data.dise_codg,
     )
+    benefit = benefit_of(await policy_book.in_force(session, business_date(now)), data.med_type)
     _institution_ready(
-        await find_institution(session, data.fixmedins_code), data.fixmedins_code, header.med_type
+        await find_institution(session, data.fixmedins_code), data.fixmedins_code, data.med_type, benefit
     )
     await _coverage_for(session, header)
     visit = Visit(
@@ -720,6 +785,29 @@ async def get_visit(
     return visit
 
 
+async def standing_settlement(session: AsyncSession, mdtrt_id: str) -> str | None:
+    """The setl_id of the visit's settlement that stands (not reversed), if any."""
+    return await session.scalar(
+        sa.select(Settlement.setl_id).where(Settlement.mdtrt_id == mdtrt_id, Settlement.status == SETTLED)
+    )
+
+
+async def ensure_open(session: AsyncSession, visit: Visit) -> None:
+    """409 VISIT_CANCELLED or VISIT_SETTLED (naming the settlement that stands) unless the visit is open."""
+    if visit.status == CANCELLED:
+        raise Conflict(
+            f"Visit {visit.mdtrt_id} was cancelled ({visit.cancel_reason}); nothing more can be done on it.",
+            code="VISIT_CANCELLED",
+        )
+    if visit.status != OPEN:
+        setl_id = await standing_settlement(session, visit.mdtrt_id)
+        raise Conflict(
+            f"Visit {visit.mdtrt_id} is already settled as setl_id {setl_id}.",
+            code="VISIT_SETTLED",
+            setl_id=setl_id,
+        )
+
+
 async def active_lines(session: AsyncSession, mdtrt_id: str) -> list[FeeDetail]:
     query = (
         sa.select(FeeDetail)
@@ -740,6 +828,7 @@ def _line_in(row: FeeDetail) -> FeeLineIn:
         fee_ocur_time=row.fee_ocur_time,
         drug_trac_codg=list(row.drug_trac_codg),
         dise_codg=row.dise_codg,
+        chrg_bchno=row.chrg_bchno,
     )
 
 
@@ -753,6 +842,7 @@ def line_out(row: FeeDetail) -> FeeLineOut:
         det_item_fee_sumamt=fen_to_yuan(row.amount_fen),
         fee_ocur_time=row.fee_ocur_time,
         drug_trac_codg=list(row.drug_trac_codg),
+        chrg_bchno=row.chrg_bchno,
     )
 
 
@@ -768,7 +858,9 @@ def visit_out(visit: Visit, lines: Sequence[FeeDetail]) -> VisitOut:
         dise_codg=visit.dise_codg,
         dise_name=visit.dise_name,
         ipt_otp_no=visit.ipt_otp_no,
-        status=visit.status,
+        dscg_way=visit.dscg_way,
+        cancel_reason=visit.cancel_reason,
+        status=VisitStatus(visit.status),
         feedetail=[line_out(row) for row in lines],
     )
 
@@ -785,6 +877,7 @@ def _line_row(mdtrt_id: str, line: FeeLineIn, now: datetime) -> dict[str, Any]:
         "fee_ocur_time": line.fee_ocur_time,
         "drug_trac_codg": list(line.drug_trac_codg),
         "dise_codg": line.dise_codg,
+        "chrg_bchno": line.chrg_bchno,
         "status": ACTIVE,
         "created_at": now,
     }
@@ -809,8 +902,7 @@ async def upload_fee_details(
 ) -> FeeDetailsOut:
     """费用明细上传: new lines are stored; a line sent again unchanged is a retry; changed is a conflict."""
     visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
-    if visit.status != OPEN:
-        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    await ensure_open(session, visit)
     now = clock.now()
     check_lines(lines, begntime=visit.begntime, now=now)
     existing = {
@@ -847,10 +939,9 @@ async def upload_fee_details(
 async def withdraw_fee_detail(
     session: AsyncSession, mdtrt_id: str, feedetl_sn: str, *, principal: Principal
 ) -> None:
-    """费用明细撤销 (2205): only before the visit is settled."""
+    """费用明细撤销 (2205) of one line: only while the visit is open."""
     visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
-    if visit.status != OPEN:
-        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    await ensure_open(session, visit)
     row = await session.scalar(
         sa.select(FeeDetail).where(
             FeeDetail.mdtrt_id == mdtrt_id, FeeDetail.feedetl_sn == feedetl_sn, FeeDetail.status == ACTIVE
@@ -859,6 +950,227 @@ async def withdraw_fee_detail(
     if row is None:
         raise NotFound(f"No line {feedetl_sn} on visit {mdtrt_id}.", code="FEE_DETAIL_NOT_FOUND")
     row.status = WITHDRAWN
+
+
+async def withdraw_fee_details(
+    session: AsyncSession, mdtrt_id: str, data: FeeWithdrawalIn, *, principal: Principal
+) -> FeeWithdrawalOut:
+    """费用明细撤销 (2205) of every standing line of a charge batch, of the numbers given, or of the visit."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    await ensure_open(session, visit)
+    query = sa.select(FeeDetail).where(FeeDetail.mdtrt_id == mdtrt_id, FeeDetail.status == ACTIVE)
+    asked = []
+    if data.chrg_bchno is not None:
+        query = query.where(FeeDetail.chrg_bchno == data.chrg_bchno)
+        asked.append(f"of charge batch {data.chrg_bchno}")
+    if data.feedetl_sn is not None:
+        query = query.where(FeeDetail.feedetl_sn.in_(sorted(set(data.feedetl_sn))))
+        asked.append(f"numbered {', '.join(data.feedetl_sn)}")
+    rows = list((await session.scalars(query.order_by(FeeDetail.fee_detail_id))).all())
+    if not rows:
+        raise NotFound(
+            f"No standing line {' and '.join(asked) or 'at all'} on visit {mdtrt_id}.",
+            code="FEE_DETAIL_NOT_FOUND",
+        )
+    for row in rows:
+        row.status = WITHDRAWN
+    await session.flush()
+    return FeeWithdrawalOut(mdtrt_id=mdtrt_id, withdrawn=[row.feedetl_sn for row in rows])
+
+
+# --- the visit's life: amendment, discharge, cancellation ------------------------------------------------
+
+
+async def cancel_visit(
+    session: AsyncSession, mdtrt_id: str, *, reason: str, principal: Principal, clock: Clock
+) -> VisitOut:
+    """挂号撤销 / 入院撤销: an open visit is withdrawn with its lines; cancelling it again answers the same."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    if visit.status == CANCELLED:
+        return visit_out(visit, [])
+    await ensure_open(session, visit)
+    await session.execute(
+        sa.update(FeeDetail)
+        .where(FeeDetail.mdtrt_id == mdtrt_id, FeeDetail.status == ACTIVE)
+        .values(status=WITHDRAWN)
+        .execution_options(synchronize_session=False)
+    )
+    visit.status = CANCELLED
+    visit.cancel_reason = reason
+    visit.cancelled_at = clock.now()
+    await session.flush()
+    return visit_out(visit, [])
+
+
+def _discharge_hash(data: DischargeIn) -> str:
+    # The time as an instant: the same discharge written with another offset is the same discharge.
+    return request_hash(data, endtime=data.endtime.astimezone(UTC).isoformat())
+
+
+async def discharge_visit(
+    session: AsyncSession,
+    mdtrt_id: str,
+    data: DischargeIn,
+    *,
+    principal: Principal,
+    clock: Clock,
+    policy_book: PolicyBook,
+) -> VisitOut:
+    """出院办理 (2402): the discharge time becomes the stay's endtime; a discharge diagnosis replaces the one
+    given at admission. The same discharge again is answered the same; another one needs the first undone."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    await ensure_open(session, visit)
+    now = clock.now()
+    benefit = benefit_of(await policy_book.in_force(session, business_date(now)), visit.med_type)
+    if benefit is not Benefit.INPATIENT:
+        raise Unprocessable(
+            f"Visit {mdtrt_id} is med_type {visit.med_type} ({MED_TYPE[visit.med_type]}), paid as "
+            f"{benefit.value} care: only a stay is discharged.",
+            code="VISIT_NOT_INPATIENT",
+        )
+    if data.endtime < visit.begntime:
+        raise Unprocessable(
+            f"endtime {data.endtime.isoformat()} is before the admission ({visit.begntime.isoformat()}).",
+            code="ENDTIME_BEFORE_BEGNTIME",
+            field="endtime",
+        )
+    if data.endtime > now + CLOCK_SKEW:
+        raise Unprocessable("endtime is in the future.", code="FUTURE_TIME", field="endtime")
+    fingerprint = _discharge_hash(data)
+    if visit.discharged_at is not None:
+        if visit.discharge_hash == fingerprint:
+            return visit_out(visit, await active_lines(session, mdtrt_id))
+        raise Conflict(
+            f"Visit {mdtrt_id} was already discharged at {visit.endtime.isoformat() if visit.endtime else '?'} "
+            "with other details; undo the discharge (2405) first.",
+            code="VISIT_DISCHARGED",
+        )
+    # As it reads back from the database, so that the answer is the same now and on a retry.
+    visit.endtime = data.endtime.astimezone(UTC)
+    visit.discharged_at = now
+    visit.dscg_way = data.dscg_way
+    visit.discharge_hash = fingerprint
+    _set_diagnosis(visit, data.dise_codg, data.dise_name)
+    await session.flush()
+    return visit_out(visit, await active_lines(session, mdtrt_id))
+
+
+async def undo_discharge(session: AsyncSession, mdtrt_id: str, *, principal: Principal) -> VisitOut:
+    """出院撤销 (2405): the stay goes on; only while no settlement stands (reverse it first)."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    await ensure_open(session, visit)
+    if visit.discharged_at is None:
+        raise Conflict(f"Visit {mdtrt_id} is not discharged.", code="VISIT_NOT_DISCHARGED")
+    visit.endtime = None
+    visit.discharged_at = None
+    visit.dscg_way = None
+    visit.discharge_hash = None
+    await session.flush()
+    return visit_out(visit, await active_lines(session, mdtrt_id))
+
+
+def _set_diagnosis(visit: Visit, dise_codg: str | None, dise_name: str | None) -> None:
+    # A new code takes its own name (or none): the name of the code it replaces would describe another disease.
+    if dise_codg is not None:
+        visit.dise_codg, visit.dise_name = dise_codg, dise_name
+    elif dise_name is not None:
+        visit.dise_name = dise_name
+
+
+async def amend_visit(
+    session: AsyncSession,
+    mdtrt_id: str,
+    data: VisitAmendmentIn,
+    *,
+    principal: Principal,
+    clock: Clock,
+    policy_book: PolicyBook,
+) -> VisitOut:
+    """就诊信息上传 (2203): the diagnosis, or the med_type within the same kind of care, while the visit is open."""
+    visit = await get_visit(session, mdtrt_id, principal=principal, lock=True)
+    await ensure_open(session, visit)
+    if data.med_type is not None and data.med_type != visit.med_type:
+        policy = await policy_book.in_force(session, business_date(clock.now()))
+        benefit = benefit_of(policy, data.med_type)
+        current = policy.policy.benefits.get(visit.med_type) or DEFAULT_BENEFIT.get(visit.med_type)
+        if (benefit is Benefit.INPATIENT) != (current is Benefit.INPATIENT):
+            raise Unprocessable(
+                f"med_type {data.med_type} ({MED_TYPE[data.med_type]}) is paid as {benefit.value} care and "
+                f"visit {mdtrt_id} as {current.value if current else 'nothing'}: a visit never moves into or "
+                "out of a stay; cancel it and register anew.",
+                code="MED_TYPE_CHANGE_REFUSED",
+                field="med_type",
+            )
+        _institution_ready(
+            await find_institution(session, visit.fixmedins_code),
+            visit.fixmedins_code,
+            data.med_type,
+            benefit,
+        )
+        visit.med_type = data.med_type
+    _set_diagnosis(visit, data.dise_codg, data.dise_name)
+    await session.flush()
+    return visit_out(visit, await active_lines(session, mdtrt_id))
+
+
+def _encode_visit_cursor(begntime: datetime, mdtrt_id: str) -> str:
+    return encode_cursor(begntime.isoformat(), mdtrt_id)
+
+
+async def list_visits(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    psn_no: str,
+    fixmedins_code: str | None,
+    begndate: date | None,
+    enddate: date | None,
+    limit: int,
+    cursor: str | None,
+) -> VisitPage:
+    """就诊信息查询 (5201): a person's visits begun in the period, newest first; an institution sees its own."""
+    if principal.role is not Role.OPS:
+        fixmedins_code = fixmedins_code or principal.scope
+    if fixmedins_code is not None:
+        ensure_scope(principal, fixmedins_code)
+    if begndate is not None and enddate is not None and enddate < begndate:
+        raise Unprocessable(
+            f"enddate {enddate} is before begndate {begndate}.", code="DATES_OUT_OF_ORDER", field="enddate"
+        )
+    query = sa.select(Visit).where(Visit.psn_no == psn_no)
+    if fixmedins_code is not None:
+        query = query.where(Visit.fixmedins_code == fixmedins_code)
+    if begndate is not None:
+        query = query.where(Visit.begntime >= datetime.combine(begndate, time(), SHANGHAI))
+    if enddate is not None:
+        query = query.where(Visit.begntime < datetime.combine(enddate + timedelta(days=1), time(), SHANGHAI))
+    if cursor:
+        moment, last_id = _decode_cursor(cursor)
+        query = query.where(
+            sa.or_(Visit.begntime < moment, sa.and_(Visit.begntime == moment, Visit.mdtrt_id < last_id))
+        )
+    visits = list(
+        (
+            await session.scalars(
+                query.order_by(Visit.begntime.desc(), Visit.mdtrt_id.desc()).limit(limit + 1)
+            )
+        ).all()
+    )
+    more = len(visits) > limit
+    visits = visits[:limit]
+    lines: dict[str, list[FeeDetail]] = {visit.mdtrt_id: [] for visit in visits}
+    if visits:
+        rows = await session.scalars(
+            sa.select(FeeDetail)
+            .where(FeeDetail.mdtrt_id.in_(sorted(lines)), FeeDetail.status == ACTIVE)
+            .order_by(FeeDetail.fee_detail_id)
+        )
+        for row in rows:
+            lines[row.mdtrt_id].append(row)
+    return VisitPage(
+        items=[visit_out(visit, lines[visit.mdtrt_id]) for visit in visits],
+        next_cursor=_encode_visit_cursor(visits[-1].begntime, visits[-1].mdtrt_id) if more else None,
+    )
 
 
 async def pre_settle(
@@ -872,8 +1184,7 @@ async def pre_settle(
 ) -> PreSettlementOut:
     """预结算: the split as it would be now; nothing is stored or locked."""
     visit = await get_visit(session, mdtrt_id, principal=principal)
-    if visit.status != OPEN:
-        raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+    await ensure_open(session, visit)
     lines = [_line_in(row) for row in await active_lines(session, mdtrt_id)]
     if not lines:
         raise Unprocessable("The visit has no fee details to settle.", code="NO_FEE_DETAILS")
@@ -953,7 +1264,7 @@ async def settle_one_call(
         data.fixmedins_code,
         data.psn_no,
         data.insutype.value,
-        data.med_type.value,
+        data.med_type,
         data.begntime,
         data.endtime,
         data.dise_codg,
@@ -963,6 +1274,7 @@ async def settle_one_call(
         replay = await _replay(session, data.fixmedins_code, data.medins_setl_id, fingerprint)
         if replay is not None:
             return replay
+        check_med_type_known(data.med_type)
         check_times(begntime=data.begntime, endtime=data.endtime, now=now)
         check_lines(data.feedetail, begntime=data.begntime, now=now)
         context = await load_context(
@@ -1007,7 +1319,11 @@ async def settle_one_call(
 async def settle_visit(
     mdtrt_id: str, data: SettleVisitIn, *, principal: Principal, deps: SettleDeps
 ) -> SettleResult:
-    """结算 a registered visit with the lines uploaded so far."""
+    """结算 a registered visit with the lines uploaded so far.
+
+    A stay ends at the endtime sent, else at its discharge (2402); with neither it settles only as a
+    mid-stay settlement (中途结算, mid_setl_flag 1).
+    """
     fingerprint = request_hash(data, mdtrt_id=mdtrt_id)
     now = deps.clock.now()
     async with deps.db.transaction(readonly=True) as session:
@@ -1015,35 +1331,45 @@ async def settle_visit(
         replay = await _replay(session, visit.fixmedins_code, data.medins_setl_id, fingerprint)
         if replay is not None:
             return replay
-        if visit.status != OPEN:
-            raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+        await ensure_open(session, visit)
         check_times(begntime=visit.begntime, endtime=data.endtime, now=now)
         rows = await active_lines(session, mdtrt_id)
         if not rows:
             raise Unprocessable("The visit has no fee details to settle.", code="NO_FEE_DETAILS")
         seen_lines = [row.fee_detail_id for row in rows]
-        header = replace(_visit_header(visit), endtime=data.endtime)
+        seen_visit = _visit_state(visit)
         context = await load_context(
             session,
-            header,
+            replace(_visit_header(visit), endtime=data.endtime),
             [_line_in(row) for row in rows],
             policy_book=deps.policy_book,
             on=business_date(now),
         )
+        if context.benefit is Benefit.INPATIENT and data.endtime is None:
+            discharged = visit.endtime if visit.discharged_at is not None else None
+            if discharged is None and data.mid_setl_flag == 0:
+                raise Unprocessable(
+                    f"Visit {mdtrt_id} is a stay with no end: discharge the patient (2402) or send endtime, "
+                    "or mid_setl_flag 1.",
+                    code="NOT_DISCHARGED",
+                )
+            context = replace(context, header=replace(context.header, endtime=discharged))
+    endtime = context.header.endtime
     outcome = await deps.reviewer.review(review_claim(context, mdtrt_id))
     _refuse_blocked(outcome)
 
     async def close_visit(session: AsyncSession, at: datetime) -> None:
         locked = await get_visit(session, mdtrt_id, principal=principal, lock=True)
-        if locked.status != OPEN:
-            raise Conflict(f"Visit {mdtrt_id} is already settled.", code="VISIT_SETTLED")
+        await ensure_open(session, locked)
         if [row.fee_detail_id for row in await active_lines(session, mdtrt_id)] != seen_lines:
             raise Conflict(
                 "The visit's fee details changed while settling; settle again.", code="VISIT_CHANGED"
             )
+        if _visit_state(locked) != seen_visit:
+            raise Conflict("The visit changed while settling; settle again.", code="VISIT_CHANGED")
         locked.status = SETTLED
-        if data.endtime is not None:
-            locked.endtime = data.endtime
+        if endtime is not None:
+            locked.endtime = endtime
         await session.flush()
 
     return await _commit_settlement(
@@ -1383,6 +1709,8 @@ async def list_settlements(
     psn_no: str | None,
     limit: int,
     cursor: str | None,
+    mdtrt_id: str | None = None,
+    medins_setl_id: str | None = None,
 ) -> SettlementPage:
     """Settlements newest first; an institution's client sees only its own."""
     if principal.role is not Role.OPS:
@@ -1396,6 +1724,10 @@ async def list_settlements(
         query = query.where(Settlement.business_date == on)
     if psn_no is not None:
         query = query.where(Settlement.psn_no == psn_no)
+    if mdtrt_id is not None:
+        query = query.where(Settlement.mdtrt_id == mdtrt_id)
+    if medins_setl_id is not None:
+        query = query.where(Settlement.medins_setl_id == medins_setl_id)
     if cursor:
         moment, last_id = _decode_cursor(cursor)
         query = query.where(

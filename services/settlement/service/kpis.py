@@ -25,13 +25,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.money import fen_to_yuan, round_half_up
+from common.national import Benefit, med_types_of
 from settlement.domain.ledger import CONTRIBUTION_FUND, fund_account
-from settlement.domain.split import INPATIENT_MED_TYPES
 from settlement.models import Journal, JournalLeg, Settlement, SettlementReversal
 from settlement.schemas.reports import FundInsutype, FundKpisOut
 from settlement.service.claims import SETTLED
 
 WINDOW_MONTHS = 12
+# The in-policy ratio is an inpatient figure: the med_types the default table pays as admissions.
+INPATIENT_MED_TYPES = med_types_of(Benefit.INPATIENT)
 # The settlement's insutype (the basic scheme a claim is settled under) for each fund.
 BASIC_INSUTYPE = {"310": "310", "330": "310", "390": "390", "392": "390"}
 # The settlement amount that is this fund's pay.
