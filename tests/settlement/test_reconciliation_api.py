@@ -36,8 +36,9 @@ async def settle(
     insutype: str = "310",
     acct_used_flag: int = 0,
     fixmedins_code: str = HOSPITAL,
+    med_type: str = "11",
 ) -> dict[str, Any]:
-    """One outpatient claim of one 甲类 line, settled at `when`; its setlinfo."""
+    """One claim (outpatient unless told) of one 甲类 line, settled at `when`; its setlinfo."""
     clock.set(when)
     response = await api.post(
         "/settlements",
@@ -46,7 +47,7 @@ async def settle(
             "medins_setl_id": medins_setl_id,
             "psn_no": psn_no,
             "insutype": insutype,
-            "med_type": "11",
+            "med_type": med_type,
             "begntime": (when - timedelta(hours=1)).isoformat(),
             "acct_used_flag": acct_used_flag,
             "feedetail": [
@@ -153,6 +154,7 @@ async def test_totals_that_agree_are_balanced_and_count_only_standing_settlement
     assert response.json() == {
         "fixmedins_code": HOSPITAL,
         "insutype": None,
+        "clr_type": None,
         "begndate": "2026-03-02",
         "enddate": "2026-03-04",
         "stmt_rslt": "balanced",
@@ -247,6 +249,62 @@ async def test_totals_of_one_insutype_count_only_its_settlements(
         "balanced",
         ours,
         {},
+    )
+
+
+async def test_totals_of_one_clearing_class_count_the_med_types_of_its_default_benefit(
+    books: dict[str, str], api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    march_4 = at_shanghai(2026, 3, 4)
+    # 急诊 clears as outpatient care (P1's deductible is used up: 40.00 × 0.60); 生育住院 as a stay
+    # (600 for the admission at level 2, then 1,400 × 0.88).
+    emergency = await settle(api, clock, march_4, "H-E1", "P1", "40.00", med_type="13")
+    maternity = await settle(api, clock, march_4, "H-I1", "P1", "2000.00", med_type="52")
+    assert (emergency["fund_pay_sumamt"], maternity["fund_pay_sumamt"]) == ("24.00", "1232.00")
+    expected = {
+        "11": {
+            "medfee_sumamt": "1490.00",
+            "fund_pay_sumamt": "344.00",
+            "acct_pay": "500.00",
+            "fixmedins_setl_cnt": 5,
+            "acct_mulaid_pay": "100.00",
+        },
+        "21": {
+            "medfee_sumamt": "2000.00",
+            "fund_pay_sumamt": "1232.00",
+            "acct_pay": "0.00",
+            "fixmedins_setl_cnt": 1,
+            "acct_mulaid_pay": "0.00",
+        },
+        "41": {
+            "medfee_sumamt": "0.00",
+            "fund_pay_sumamt": "0.00",
+            "acct_pay": "0.00",
+            "fixmedins_setl_cnt": 0,
+            "acct_mulaid_pay": "0.00",
+        },
+    }
+    for clr_type, ours in expected.items():
+        theirs = {key: value for key, value in ours.items() if key != "acct_mulaid_pay"}
+        response = await api.post("/reconciliations/totals", json=totals(clr_type=clr_type, **theirs))
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["clr_type"], body["stmt_rslt"], body["ours"]) == (clr_type, "balanced", ours)
+    both = await api.post(
+        "/reconciliations/totals", json=totals(clr_type="21", insutype="390", **{**theirs, "acct_pay": "0"})
+    )
+    assert (both.json()["ours"]["fixmedins_setl_cnt"], both.json()["differences"]) == (0, {})
+
+
+@pytest.mark.parametrize("clr_type", ["99", "31", "1"])
+async def test_an_unknown_clearing_class_is_refused_naming_the_known_ones(
+    books: dict[str, str], api: httpx.AsyncClient, clr_type: str
+) -> None:
+    response = await api.post("/reconciliations/totals", json=totals(clr_type=clr_type))
+    assert (response.status_code, response.json()["code"], response.json()["detail"]) == (
+        422,
+        "CLR_TYPE_UNKNOWN",
+        f"clr_type {clr_type} is not a national 清算类别 code; known: 11 门诊, 21 住院, 41 药店购药.",
     )
 
 

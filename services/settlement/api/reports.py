@@ -35,12 +35,15 @@ FUND_KPIS = "fund KPIs 基金运行"
     tags=[RECONCILIATION],
     summary="Reconcile totals 对总账 (3201): the institution's totals of a period against ours",
     description="Ours are the period's settlements that stand: a reversal cancels its settlement whatever "
-    "the dates, and counts nowhere itself. An HIS/POS client may reconcile only its own institution. "
-    "Stores nothing.",
+    "the dates, and counts nowhere itself. `insutype` narrows them to one scheme; `clr_type` (清算类别 11 门诊 "
+    "| 21 住院 | 41 药店购药) to the med_types the default table pays as that benefit (CLR_TYPE_UNKNOWN for "
+    "another code). An HIS/POS client may reconcile only its own institution. Stores nothing.",
 )
 async def reconcile_totals(
     body: TotalsReconciliationIn, db: DatabaseDep, principal: InstitutionPrincipal
 ) -> TotalsReconciliationOut:
+    """Compares the institution's totals of a period with ours, optionally of one insutype and of one
+    clearing class (`clr_type`: the med_types whose default benefit is that class's)."""
     ensure_scope(principal, body.fixmedins_code)
     async with db.transaction(readonly=True) as session:
         return await reconcile.reconcile_totals(session, body)
@@ -59,6 +62,8 @@ async def reconcile_totals(
 async def reconcile_details(
     body: DetailsReconciliationIn, db: DatabaseDep, principal: InstitutionPrincipal
 ) -> DetailsReconciliationOut:
+    """Pairs the institution's settlements of a period with ours and answers those that differ, those only
+    we have and those only they have."""
     ensure_scope(principal, body.fixmedins_code)
     async with db.transaction(readonly=True) as session:
         return await reconcile.reconcile_details(session, body)
@@ -86,6 +91,10 @@ async def fund_kpis(
         ),
     ],
 ) -> FundKpisOut:
+    """One fund's month as the bureau reports it: contributions in, fund pay out (net of reversals), the
+    month's surplus, the balance accumulated, months payable from it (balance ÷ the average monthly
+    expenditure of the last 12 months), the in-policy reimbursement ratio of inpatient care, and the
+    settlement count. Bureau staff only."""
     return await kpis.fund_kpis(session, insutype=insutype, month=month)
 
 
@@ -102,6 +111,8 @@ async def institution_activity(
     clock: ClockDep,
     date: Annotated[dt.date | None, Query(description="business date (Asia/Shanghai); default today")] = None,
 ) -> ActivityOut:
+    """The institution's settlements and reversals of one business date so far, with their totals, as the
+    day close will count them. An institution's HIS/POS sees only its own."""
     ensure_scope(principal, fixmedins_code)
     if await find_institution(session, fixmedins_code) is None:
         raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")

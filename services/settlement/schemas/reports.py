@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from common.money import Yuan
+from common.national import CLR_TYPE, described
 from settlement.schemas.claims import Code, Insutype, MedinsSetlId, Strict
 
 MAX_DETAIL_ITEMS = 10_000
@@ -110,6 +111,7 @@ class TotalsReconciliationIn(Strict):
                 {
                     "fixmedins_code": "H42010000001",
                     "insutype": "310",
+                    "clr_type": "21",
                     "begndate": "2026-03-01",
                     "enddate": "2026-03-31",
                     "medfee_sumamt": "1284530.50",
@@ -125,6 +127,11 @@ class TotalsReconciliationIn(Strict):
     insutype: Insutype | None = Field(
         default=None, description="险种 310 employee | 390 resident; omitted: both"
     )
+    clr_type: Code | None = Field(
+        default=None,
+        description=f"清算类别 {described(CLR_TYPE)}: only settlements of the med_types the default table "
+        "pays as that benefit (outpatient, inpatient, pharmacy); omitted: all. Unknown: 422 CLR_TYPE_UNKNOWN",
+    )
     begndate: BusinessDate = Field(description="开始日期 first business date (Asia/Shanghai), inclusive")
     enddate: BusinessDate = Field(
         description="结束日期 last business date, inclusive; at most 366 days in all"
@@ -138,6 +145,7 @@ class TotalsReconciliationIn(Strict):
 class TotalsReconciliationOut(BaseModel):
     fixmedins_code: str
     insutype: str | None
+    clr_type: str | None = Field(description="清算类别 as asked")
     begndate: date
     enddate: date
     stmt_rslt: StmtRslt = Field(description="对账结果 balanced (平) when every compared figure agrees")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.errors import Unprocessable
 from common.money import fen_to_yuan, yuan_to_fen
+from common.national import CLR_TYPE, clr_type_med_types, described
 from settlement.models import Settlement
 from settlement.schemas.reports import (
     MAX_DETAIL_ITEMS,
@@ -69,8 +70,14 @@ def _standing(fixmedins_code: str, begndate: date, enddate: date) -> list[sa.Col
 
 
 async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) -> TotalsReconciliationOut:
-    """对总账: our totals of the period (optionally of one insutype) against theirs, field by field."""
+    """对总账: our totals of the period (optionally of one insutype, one clearing class) against theirs."""
     check_period(data.begndate, data.enddate)
+    if data.clr_type is not None and data.clr_type not in CLR_TYPE:
+        raise Unprocessable(
+            f"clr_type {data.clr_type} is not a national 清算类别 code; known: {described(CLR_TYPE)}.",
+            code="CLR_TYPE_UNKNOWN",
+            field="clr_type",
+        )
     await get_institution(session, data.fixmedins_code)
     s = Settlement
     query = sa.select(
@@ -82,6 +89,8 @@ async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) 
     ).where(*_standing(data.fixmedins_code, data.begndate, data.enddate))
     if data.insutype is not None:
         query = query.where(s.insutype == data.insutype.value)
+    if data.clr_type is not None:
+        query = query.where(s.med_type.in_(sorted(clr_type_med_types(data.clr_type))))
     count, medfee, fund, acct, mulaid = (int(value) for value in (await session.execute(query)).one())
     ours_fen = {"medfee_sumamt": medfee, "fund_pay_sumamt": fund, "acct_pay": acct}
     differences = TotalsDifferences(
@@ -96,6 +105,7 @@ async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) 
     return TotalsReconciliationOut(
         fixmedins_code=data.fixmedins_code,
         insutype=data.insutype.value if data.insutype is not None else None,
+        clr_type=data.clr_type,
         begndate=data.begndate,
         enddate=data.enddate,
         stmt_rslt="balanced" if balanced else "unbalanced",
