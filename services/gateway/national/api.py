@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from common.errors import ProblemError
 from common.principal import Principal
 from gateway.models import NationalMessage
+from gateway.national import docs
 from gateway.national.calls import Context
 from gateway.national.envelope import (
     FAILURE,
@@ -35,23 +36,6 @@ router = APIRouter(tags=["national interface 国家接口"])
 PATH = "/fsi/api/rsfComIfsService/callService"
 # Left out of the idempotency hash: a retry is stamped with the time it is sent again.
 _NOT_HASHED = frozenset({"inf_time"})
-
-EXAMPLE = {
-    "infno": "1101",
-    "msgid": "H42010000001202603020930000001",
-    "mdtrtarea_admvs": "420100",
-    "insuplc_admdvs": "420100",
-    "recer_sys_code": "YBJ",
-    "opter": "001",
-    "opter_name": "张收费",
-    "opter_type": "1",
-    "fixmedins_code": "H42010000001",
-    "fixmedins_name": "武汉市第一医院",
-    "sign_no": "20260302093000000000000001",
-    "inf_time": "2026-03-02 09:30:00",
-    "infver": "V1.0",
-    "input": {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": "420102198005011234", "psn_no": ""}},
-}
 
 
 def _request_hash(envelope: dict[str, Any]) -> str:
@@ -181,11 +165,30 @@ async def _handle(request: Request, received: datetime) -> dict[str, Any]:
 @router.post(
     PATH,
     summary="国家接口 national interface: one envelope, any supported infno (always 200; infcode says how it went)",
-    description='The 定点医药机构接口规范 envelope. `infcode` "0" is success; "-1" a failure with `err_msg` '
-    '"[CODE] message". `msgid` is idempotent per API key: the same message again gets its original answer, '
-    "another message under a used msgid gets MSGID_CONFLICT. Supported infno: "
+    description=docs.DESCRIPTION
+    + " Supported infno: "
     + ", ".join(f"{infno} {t.name}" for infno, t in TRANSACTIONS.items()),
-    openapi_extra={"requestBody": {"content": {"application/json": {"example": EXAMPLE}}, "required": True}},
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "title": "national envelope 入参",
+                        "required": ["infno", "msgid"],
+                    },
+                    "examples": docs.request_examples({infno: t.name for infno, t in TRANSACTIONS.items()}),
+                }
+            },
+            "required": True,
+        },
+        "responses": {
+            "200": {
+                "description": "The national answer, success or failure (infcode)",
+                "content": {"application/json": {"schema": docs.ANSWER_SCHEMA}},
+            }
+        },
+    },
 )
 async def call_service(request: Request) -> dict[str, Any]:
     received = request.app.state.clock.now()

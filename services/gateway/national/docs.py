@@ -712,7 +712,7 @@ ANSWER_SCHEMA: dict[str, Any] = {
         "err_msg": {"type": ["string", "null"], "description": '"[CODE] message" on failure, else null'},
         "output": {
             "description": "交易输出: by infno (each schema's title names its infno); {} on failure",
-            "oneOf": [
+            "anyOf": [
                 schema if schema.get("title") == infno else {**schema, "title": infno}
                 for infno, schema in OUTPUTS.items()
             ],
