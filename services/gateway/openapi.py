@@ -20,6 +20,35 @@ BEARER = {
         "description": "API key issued by the bureau: `Authorization: Bearer <key>`",
     }
 }
+# The TIF signature headers provincial gateways use (gateway.signature), the other way to call: all four
+# together. OpenAPI has no scheme for a computed signature, so each header is declared as an apiKey.
+TIF = {
+    "tifPaasid": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-tif-paasid",
+        "description": "paas_id of the client",
+    },
+    "tifTimestamp": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-tif-timestamp",
+        "description": "unix seconds",
+    },
+    "tifNonce": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-tif-nonce",
+        "description": "fresh for each request",
+    },
+    "tifSignature": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-tif-signature",
+        "description": "hex SHA-256 of timestamp + pass_token + nonce + timestamp (pass_token shown once at issue)",
+    },
+}
+SECURITY = [{"bearerAuth": []}, {name: [] for name in TIF}]
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Every error of the platform, whichever service answers, is one shape (common.errors).
@@ -168,8 +197,8 @@ def merge(gateway: dict[str, Any], services: dict[str, dict[str, Any] | None]) -
             if method in _METHODS:
                 _problem_responses(operation)
     schemas["Problem"] = PROBLEM_SCHEMA
-    merged["components"]["securitySchemes"] = BEARER
-    merged["security"] = [{"bearerAuth": []}]
+    merged["components"]["securitySchemes"] = {**BEARER, **TIF}
+    merged["security"] = SECURITY
     merged["x-unavailable-services"] = unavailable
     if unavailable:
         merged["info"]["description"] = (

@@ -45,7 +45,11 @@ async def test_one_document_covers_every_reachable_service_under_its_prefix(plat
         "scheme": "bearer",
         "description": "API key issued by the bureau: `Authorization: Bearer <key>`",
     }
-    assert document["security"] == [{"bearerAuth": []}]
+    assert document["components"]["securitySchemes"]["tifSignature"]["name"] == "x-tif-signature"
+    assert document["security"] == [
+        {"bearerAuth": []},
+        {"tifPaasid": [], "tifTimestamp": [], "tifNonce": [], "tifSignature": []},
+    ]
     register = paths["/enrollment/persons"]["post"]
     assert register["tags"] == ["enrollment · persons 参保人"]
     assert register["requestBody"]["content"]["application/json"]["schema"]["$ref"] == (
