@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from common.clock import Clock, SystemClock
 from common.config import ServiceSettings
 from common.db import Database
+from common.docs import install_docs
 from common.errors import install_error_handlers, problem_response
 from common.events.consumer import ConsumerRunner, Subscription
 from common.events.deadletter import dead_letter_router
@@ -114,8 +115,9 @@ def create_service_app(
         lifespan=lifespan,
         openapi_tags=openapi_tags,
         openapi_url=openapi_url,
-        docs_url="/docs" if openapi_url else None,
-        redoc_url="/redoc" if openapi_url else None,
+        # Served by install_docs below, from an installed package: the bureau's network reaches no CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     # Readiness: what must be "ok" for the instance to take traffic; other probes are reported only.
@@ -133,6 +135,8 @@ def create_service_app(
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     for router in routers:
         app.include_router(router)
+    if openapi_url:
+        install_docs(app, title=title, openapi_url=openapi_url)
     if with_dead_letters:
         app.include_router(dead_letter_router(service))
     return app

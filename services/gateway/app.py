@@ -9,9 +9,9 @@ from fastapi.responses import RedirectResponse
 
 from common.app import create_service_app
 from common.clock import Clock
+from common.docs import install_docs
 from gateway.admin import router as admin_router
 from gateway.config import Settings
-from gateway.docs import install_docs
 from gateway.national.api import router as national_router
 from gateway.openapi import MergedOpenAPI, services_ready
 from gateway.overview import router as overview_router
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def openapi_document() -> dict[str, Any]:
         return await merged.document()
 
-    install_docs(app, openapi_url="/openapi.json")
+    install_docs(app, title="医保平台 API", openapi_url="/openapi.json")
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

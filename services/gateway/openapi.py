@@ -48,7 +48,7 @@ TIF = {
         "description": "hex SHA-256 of timestamp + pass_token + nonce + timestamp (pass_token shown once at issue)",
     },
 }
-SECURITY = [{"bearerAuth": []}, {name: [] for name in TIF}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {name: [] for name in TIF}]
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Every error of the platform, whichever service answers, is one shape (common.errors).

@@ -1,4 +1,4 @@
-"""The API docs pages, Swagger UI at /docs and ReDoc at /redoc, with every asset served by the gateway itself."""
+"""The API docs pages, Swagger UI at /docs and ReDoc at /redoc, with every asset served by the app itself."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-TITLE = "医保平台 API"
 ASSETS = "/docs/assets"
 # The bureau's network reaches no CDN: Swagger UI and ReDoc come from the installed
 # fastapi-standalone-docs wheel (static/swagger, static/redoc, static/fastapi).
@@ -25,7 +24,7 @@ def assets_directory() -> Path:
     return Path(spec.submodule_search_locations[0]) / "static"
 
 
-def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
+def install_docs(app: FastAPI, *, title: str, openapi_url: str = "/openapi.json") -> None:
     """Serve /docs and /redoc and their assets; no URL on either page leaves this server."""
     directory = assets_directory()
     app.mount(ASSETS, StaticFiles(directory=directory), name="docs-assets")
@@ -35,7 +34,7 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
-            title=TITLE,
+            title=title,
             swagger_js_url=f"{root}{ASSETS}/swagger/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS}/swagger/swagger-ui.css",
             swagger_favicon_url=f"{root}{ASSETS}/fastapi/favicon.png",
@@ -48,7 +47,7 @@ def install_docs(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
         root = request.scope.get("root_path", "")
         return get_redoc_html(
             openapi_url=f"{root}{openapi_url}",
-            title=TITLE,
+            title=title,
             redoc_js_url=f"{root}{ASSETS}/redoc/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS}/fastapi/favicon.png",
             with_google_fonts=False,
