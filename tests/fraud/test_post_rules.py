@@ -156,3 +156,16 @@ async def test_events_through_real_nats_are_applied_once_even_when_published_twi
         ("admission_frequency", "P1:S1"),
         ("after_death", "S3"),
     ]
+
+
+async def test_every_inpatient_med_type_is_a_peer_of_a_stay_for_the_cost_outlier(app: FastAPI) -> None:
+    # 30 stays of 1,000.00 with the same diagnosis category and level: 普通住院, 急诊转住院, 生育住院, 日间手术.
+    peers = [
+        settled(f"S{n}", psn_no=f"P{n}", med_type=("21", "24", "52", "28")[n % 4], begin=date(2026, 3, 1))
+        for n in range(30)
+    ]
+    outpatient = settled("S90", psn_no="P90", med_type="13", begin=date(2026, 3, 1), medfee="9000.00")
+    await apply(app, *peers, outpatient)
+    assert await findings(app) == []
+    await apply(app, settled("S99", psn_no="P99", med_type="28", begin=date(2026, 3, 2), medfee="3000.01"))
+    assert await findings(app) == [("cost_outlier", "S99", "S99", "open", 60_000, "fraud")]

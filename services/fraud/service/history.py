@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from common.clock import business_date
 from common.events.review import ReviewClaim
 from common.money import yuan_to_fen
-from fraud.domain.facts import Claim, History, ItemLimit, Line, PastClaim, PastLine, Peers
+from fraud.domain.facts import INPATIENT, Claim, History, ItemLimit, Line, PastClaim, PastLine, Peers
 from fraud.models import CatalogLimit, ClaimLine, ClaimRecord, PersonFact, TraceCodeUse, table_of
 from fraud.service.rules import ActiveRule
 
@@ -48,7 +48,7 @@ _ITEM_LIMITS = sa.select(_LIMITS).where(_LIMITS.c.med_list_codg.in_(sa.bindparam
 _PEERS = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_CLAIMS.c.medfee_fen), 0)).where(
     _CLAIMS.c.dise_category == sa.bindparam("category"),
     _CLAIMS.c.hosp_lv == sa.bindparam("hosp_lv"),
-    _CLAIMS.c.med_type == "21",
+    _CLAIMS.c.med_type.in_(sorted(INPATIENT)),
     _CLAIMS.c.reversed.is_(False),
     _CLAIMS.c.setl_id != sa.bindparam("setl_id"),
 )
