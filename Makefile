@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run run-pg test test-faults demo bench bench-pg lint format install clean-var help
+.PHONY: run run-pg test test-faults demo bench bench-pg lint format install clean-var help openapi-snapshot
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
@@ -41,6 +41,10 @@ run-pg: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+
+# The merged OpenAPI document as reviewed: rewrite tests/gateway/openapi-snapshot.json after an API change.
+openapi-snapshot: $(STAMP)
+	UPDATE_OPENAPI_SNAPSHOT=1 $(PY) -m pytest -q tests/gateway/test_openapi_docs.py -k snapshot
 
 # Real processes killed and restarted, databases made unreachable, the long schemathesis run (also in CI).
 test-faults: $(STAMP)

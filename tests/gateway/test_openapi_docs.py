@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +116,18 @@ def test_every_request_body_has_an_example(document: dict[str, Any]) -> None:
         )
     ]
     assert without == []
+
+
+SNAPSHOT = Path(__file__).with_name("openapi-snapshot.json")
+
+
+def test_the_merged_document_is_the_reviewed_snapshot(document: dict[str, Any]) -> None:
+    """Any change to the API shows here: refresh the snapshot on purpose (`make openapi-snapshot`) and let the
+    review of its diff be the review of the API change."""
+    current = json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_OPENAPI_SNAPSHOT") == "1":
+        SNAPSHOT.write_text(current, encoding="utf-8")
+    assert SNAPSHOT.exists(), "no snapshot yet: run `make openapi-snapshot`"
+    assert current == SNAPSHOT.read_text(encoding="utf-8"), (
+        "the API changed: `make openapi-snapshot`, review the diff"
+    )
