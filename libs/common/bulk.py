@@ -1,6 +1,7 @@
-"""Bulk bodies: JSON {"<key>": [...]} or CSV with a header row, read into records for all-or-nothing loads.
+"""Bulk loads: JSON {"<key>": [...]} or CSV bodies read into records, every record checked, then one upsert.
 
-Shared by every bulk load (institutions, catalogue, drugs): the same limits, codes and CSV rules everywhere.
+Shared by every bulk load (institutions, catalogue, drugs): the same limits, codes, CSV rules and
+all-or-nothing semantics everywhere.
 """
 
 from __future__ import annotations
@@ -8,13 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from fastapi import HTTPException, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.errors import PayloadTooLarge, Unprocessable
+from common.errors import Conflict, PayloadTooLarge, ProblemError, Unprocessable
 from common.middleware import allow_body_of
 
 MAX_BULK_ROWS = 50_000
@@ -156,3 +162,149 @@ async def records_of(request: Request, key: str, model: type[BaseModel]) -> list
     if media_type == "text/csv":
         return csv_records(decode_csv(body, options.get("charset") or "utf-8"), model)
     return json_records(body, key)
+
+
+# --- the all-or-nothing load: every record checked first, then one upsert ---------------------------------
+
+MAX_ROW_ERRORS = 100
+_CHUNK = 900  # keys per IN (...): well under every driver's limit on bound parameters
+_WRITE_BATCH = 2000
+
+Row = dict[str, Any]
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """Why one record of a load was refused."""
+
+    row: int  # 1-based position of the record (the CSV header is not a record)
+    field: str | None
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What a load did: records created, updated (they differed) and left as they were."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    """The rows an upsert created and changed (to announce them), and how many it left as they were."""
+
+    created: list[Row]
+    changed: list[Row]
+    unchanged: int
+
+    @property
+    def result(self) -> LoadResult:
+        return LoadResult(created=len(self.created), updated=len(self.changed), unchanged=self.unchanged)
+
+
+def _field_of(error: Mapping[str, Any]) -> str | None:
+    loc = error.get("loc") or ()
+    return str(loc[0]) if loc else None
+
+
+def valid_rows(
+    records: Sequence[object], *, model: type[_Model], key: str, to_row: Callable[[_Model], Row]
+) -> list[Row]:
+    """Every record validated as `model` and made a row; any failure is one 422 BULK_INVALID listing them
+    all (up to MAX_ROW_ERRORS, with the count), so nothing is written. A key twice is DUPLICATE_IN_REQUEST."""
+    if not records:
+        raise Unprocessable("The load holds no records.", code="BULK_EMPTY")
+    errors: list[RowError] = []
+    rows: list[Row] = []
+    first_seen: dict[Any, int] = {}
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, BadRecord):
+            errors.append(RowError(number, None, "MALFORMED_ROW", record.message))
+            continue
+        try:
+            row = to_row(model.model_validate(record))
+        except ValidationError as exc:
+            errors.extend(
+                RowError(number, _field_of(err), "VALIDATION_ERROR", err["msg"]) for err in exc.errors()
+            )
+            continue
+        except ProblemError as exc:
+            errors.append(RowError(number, exc.extra.get("field"), exc.code, exc.detail))
+            continue
+        code = row[key]
+        if code in first_seen:
+            errors.append(
+                RowError(
+                    number, key, "DUPLICATE_IN_REQUEST", f"{key} {code} is also on row {first_seen[code]}"
+                )
+            )
+            continue
+        first_seen[code] = number
+        rows.append(row)
+    if errors:
+        bad_rows = len({error.row for error in errors})
+        raise Unprocessable(
+            f"{bad_rows} of {len(records)} records are invalid; nothing was written.",
+            code="BULK_INVALID",
+            error_count=len(errors),
+            errors=[asdict(error) for error in errors[:MAX_ROW_ERRORS]],
+        )
+    return rows
+
+
+def _all_equal(old: Mapping[str, Any], new: Row) -> bool:
+    return all(old[column] == value for column, value in new.items())
+
+
+async def upsert(
+    session: AsyncSession,
+    table: sa.Table,
+    rows: Sequence[Row],
+    *,
+    key: str,
+    now: datetime,
+    same: Callable[[Mapping[str, Any], Row], bool] = _all_equal,
+) -> Upserted:
+    """Insert the new rows and update the changed ones (`same` says whether a stored row already holds a new
+    one's values), stamping `updated_at`. The rows are locked in key order first, so two loads that overlap
+    queue instead of deadlocking; a row created by a concurrent load in between is 409 CONCURRENT_CHANGE."""
+    key_column = table.c[key]
+    by_key = {row[key]: row for row in rows}
+    keys = sorted(by_key)
+    existing: dict[Any, Mapping[str, Any]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        query = (
+            sa.select(table)
+            .where(key_column.in_(keys[start : start + _CHUNK]))
+            .order_by(key_column)
+            .with_for_update()
+        )
+        existing.update({row._mapping[key]: row._mapping for row in await session.execute(query)})
+    created: list[Row] = []
+    changed: list[Row] = []
+    for code in keys:
+        row, before = by_key[code], existing.get(code)
+        if before is None:
+            created.append({**row, "updated_at": now})
+        elif not same(before, row):
+            changed.append({**row, "updated_at": now})
+    if created:
+        try:
+            async with session.begin_nested():
+                for start in range(0, len(created), _WRITE_BATCH):
+                    await session.execute(sa.insert(table), created[start : start + _WRITE_BATCH])
+        except IntegrityError as exc:
+            raise Conflict(
+                "Another request created some of these records at the same moment; retry.",
+                code="CONCURRENT_CHANGE",
+            ) from exc
+    for start in range(0, len(changed), _WRITE_BATCH):
+        await session.execute(
+            sa.update(table).where(key_column == sa.bindparam(f"_{key}")),
+            [{**row, f"_{key}": row[key]} for row in changed[start : start + _WRITE_BATCH]],
+        )
+    return Upserted(created, changed, len(rows) - len(created) - len(changed))

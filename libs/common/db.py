@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event, make_url
+from sqlalchemy import DateTime, MetaData, Table, event, make_url
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.types import TypeDecorator
@@ -29,6 +29,13 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def new_metadata() -> MetaData:
     """A MetaData with the house naming convention, so constraint names are stable across databases."""
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's Core table, for statements built once with bound parameters (the hot paths)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class UtcDateTime(TypeDecorator[datetime]):
