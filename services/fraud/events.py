@@ -10,9 +10,8 @@ from common.events.contracts import ENROLLMENT_STREAM, SETTLEMENT_STREAM, Subjec
 from common.events.enrollment import PersonDeceased, PersonRegistered
 from common.events.envelope import EventEnvelope
 from common.events.settlement import CatalogChanged, SettlementReversed, SettlementSettled
-from fraud.models import ClaimRecord
 from fraud.service import findings, projection
-from fraud.service.history import claim_from_record
+from fraud.uow import FraudUnitOfWork
 
 SETTLEMENT_DURABLE = "fraud-settlement"
 SETTLEMENT_SUBJECTS = (Subject.SETTLED, Subject.REVERSED, Subject.CATALOG_CHANGED)
@@ -48,29 +47,31 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
 async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Project one settlement event and run the post rules it calls for, in the consumer's transaction."""
+    uow = FraudUnitOfWork.joining(session)
     now = clock.now()
     if event.type == Subject.SETTLED:
         data = SettlementSettled.model_validate(event.data)
-        if await projection.apply_settled(session, data):
-            record = await session.get(ClaimRecord, data.setl_id)
-            assert record is not None
-            await findings.after_settled(session, await claim_from_record(session, record), clock=clock)
+        if await projection.apply_settled(uow=uow, data=data):
+            await findings.after_settled(uow=uow, setl_id=data.setl_id, clock=clock)
     elif event.type == Subject.REVERSED:
         reversed_ = SettlementReversed.model_validate(event.data)
-        if await projection.apply_reversed(session, reversed_, now=now):
-            await findings.after_reversed(session, reversed_.orig_setl_id, clock=clock)
+        if await projection.apply_reversed(uow=uow, data=reversed_):
+            await findings.after_reversed(uow=uow, setl_id=reversed_.orig_setl_id, clock=clock)
     elif event.type == Subject.CATALOG_CHANGED:
-        await projection.apply_catalog_changed(session, CatalogChanged.model_validate(event.data), now=now)
+        await projection.apply_catalog_changed(
+            uow=uow, data=CatalogChanged.model_validate(event.data), now=now
+        )
 
 
 async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Keep the persons' facts; a death runs after_death over the care already settled."""
+    uow = FraudUnitOfWork.joining(session)
     now = clock.now()
     if event.type == Subject.PERSON_REGISTERED:
         await projection.apply_person_registered(
-            session, PersonRegistered.model_validate(event.data), now=now
+            uow=uow, data=PersonRegistered.model_validate(event.data), now=now
         )
     elif event.type == Subject.PERSON_DECEASED:
         data = PersonDeceased.model_validate(event.data)
-        if await projection.apply_person_deceased(session, data, now=now):
-            await findings.after_death_recorded(session, data.psn_no, clock=clock)
+        if await projection.apply_person_deceased(uow=uow, data=data, now=now):
+            await findings.after_death_recorded(uow=uow, psn_no=data.psn_no, clock=clock)

@@ -6,7 +6,7 @@ Money is integer fen; quantities are kept as their exact decimal text.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -19,11 +19,6 @@ _FEN = sa.BigInteger()
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
-
-
-def table_of(model: type[Base]) -> sa.Table:
-    """A model's Core table, for statements built once with bound parameters on the hot path."""
-    return cast(sa.Table, model.__table__)
 
 
 # --- the rule library ----------------------------------------------------------------------------------

@@ -6,14 +6,42 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from common.db import DbSession
+from common.money import fen_to_yuan
 from common.principal import OpsPrincipal, Principal, Role
 from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from fraud.models import Finding
 from fraud.schemas.findings import Category, ConfirmIn, DismissIn, FindingOut, FindingPage, FindingStatus
 from fraud.service import findings
+from fraud.uow import Uow
 
 router = APIRouter(tags=["findings 疑点"], responses=PROBLEMS)
 FindingId = Annotated[int, Path(ge=1, le=2**62, description="疑点ID")]
+
+
+def finding_out(row: Finding) -> FindingOut:
+    return FindingOut(
+        finding_id=row.finding_id,
+        rule_id=row.rule_id,
+        rule_version=row.rule_version,
+        family=row.family,
+        category=row.category,
+        severity=row.severity,
+        status=row.status,
+        setl_id=row.setl_id,
+        psn_no=row.psn_no,
+        fixmedins_code=row.fixmedins_code,
+        message=row.message,
+        feedetl_sn=row.feedetl_sn,
+        vola_amt=fen_to_yuan(row.vola_fen) if row.vola_fen is not None else None,
+        fund_pay_sumamt=fen_to_yuan(row.fund_pay_fen),
+        raised_at=row.raised_at,
+        amount_to_recover=(
+            fen_to_yuan(row.amount_to_recover_fen) if row.amount_to_recover_fen is not None else None
+        ),
+        note=row.note,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
 
 
 def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
@@ -31,7 +59,7 @@ def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
     summary="Findings 疑点, newest first; an institution's client sees only its own",
 )
 async def list_findings(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     status: Annotated[FindingStatus | None, Query(description="状态 open | confirmed | dismissed")] = None,
     fixmedins_code: Annotated[str | None, Query(max_length=30, description="定点医药机构编码")] = None,
@@ -48,8 +76,8 @@ async def list_findings(
     sees only its own institution's findings; staff see all. Category `assistance` (the high-burden
     monitor) is for the medical assistance office, not a fraud suspicion.
     """
-    return await findings.list_findings(
-        session,
+    page = await findings.list_findings(
+        uow=uow,
         status=status,
         fixmedins_code=_scoped(principal, fixmedins_code),
         rule_id=rule_id,
@@ -59,21 +87,20 @@ async def list_findings(
         limit=limit,
         cursor=cursor,
     )
+    return FindingPage(items=[finding_out(row) for row in page.items], next_cursor=page.next_cursor)
 
 
 @router.get("/findings/{finding_id}", response_model=FindingOut, summary="One finding")
-async def get_finding(
-    finding_id: FindingId, session: DbSession, principal: InstitutionPrincipal
-) -> FindingOut:
+async def get_finding(finding_id: FindingId, uow: Uow, principal: InstitutionPrincipal) -> FindingOut:
     """One finding, with the rule and the version that raised it.
 
     The settlement, person and fee line concerned, the message and the amount at stake, the most that can
     be recovered, its status, and who confirmed or dismissed it and why. An institution sees only its own.
     404 FINDING_NOT_FOUND.
     """
-    row = await findings.get_finding(session, finding_id)
+    row = await findings.get_finding(uow=uow, finding_id=finding_id)
     ensure_scope(principal, row.fixmedins_code)
-    return findings.finding_out(row)
+    return finding_out(row)
 
 
 @router.post(
@@ -82,7 +109,7 @@ async def get_finding(
     summary="Confirm a finding (open → confirmed) with the amount to recover; settlement deducts it",
 )
 async def confirm(
-    finding_id: FindingId, body: ConfirmIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
+    finding_id: FindingId, body: ConfirmIn, uow: Uow, principal: OpsPrincipal, clock: ClockDep
 ) -> FindingOut:
     """Confirm an open finding after review, with the amount to recover and a note.
 
@@ -91,8 +118,10 @@ async def confirm(
     amount from the institution in the month reconciliation. 409 FINDING_NOT_OPEN once confirmed or
     dismissed.
     """
-    row = await findings.confirm_finding(session, finding_id, body, by=principal.client_id, clock=clock)
-    return findings.finding_out(row)
+    row = await findings.confirm_finding(
+        uow=uow, finding_id=finding_id, body=body, by=principal.client_id, clock=clock
+    )
+    return finding_out(row)
 
 
 @router.post(
@@ -101,12 +130,14 @@ async def confirm(
     summary="Dismiss a finding (open → dismissed)",
 )
 async def dismiss(
-    finding_id: FindingId, body: DismissIn, session: DbSession, principal: OpsPrincipal, clock: ClockDep
+    finding_id: FindingId, body: DismissIn, uow: Uow, principal: OpsPrincipal, clock: ClockDep
 ) -> FindingOut:
     """Dismiss an open finding after review (e.g. the care was justified), with a note saying why.
 
     Publishes fraud.finding.dismissed; nothing is recovered. 409 FINDING_NOT_OPEN once confirmed or
     dismissed.
     """
-    row = await findings.dismiss_finding(session, finding_id, body, by=principal.client_id, clock=clock)
-    return findings.finding_out(row)
+    row = await findings.dismiss_finding(
+        uow=uow, finding_id=finding_id, body=body, by=principal.client_id, clock=clock
+    )
+    return finding_out(row)

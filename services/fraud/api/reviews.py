@@ -29,5 +29,5 @@ async def review(
     """
     ensure_scope(principal, body.fixmedins_code)
     claim = ReviewClaim.model_validate(body.model_dump(exclude={"stage"}))
-    hits = await review_claim(db, book, claim, stage=body.stage)
+    hits = await review_claim(db=db, book=book, claim=claim, stage=body.stage)
     return ReviewOut(status=review_status(hits), hits=hits)

@@ -15,8 +15,6 @@ Check = Callable[[Claim, History, Mapping[str, ParamValue]], list[Hit]]
 Lookback = Callable[[Mapping[str, ParamValue]], int]
 
 FRAUD, ASSISTANCE = "fraud", "assistance"
-SEVERITIES = ("info", "warn", "block")
-SCOPES = ("pre", "in", "post")
 
 
 def _yuan(fen: int) -> str:

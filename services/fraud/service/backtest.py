@@ -5,22 +5,19 @@ Reads only: nothing is written, no finding raised, no event sent.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.money import fen_to_yuan
 from fraud.domain.families import FAMILIES
-from fraud.models import ClaimRecord
 from fraud.schemas.rules import BacktestHit, BacktestIn, BacktestOut
 from fraud.service.history import claim_from_record, load_history
 from fraud.service.rules import ActiveRule, get_rule, parsed_params, validated_params
+from fraud.uow import FraudUnitOfWork
 
 SAMPLE_SIZE = 20
 
 
-async def backtest(session: AsyncSession, rule_id: int, body: BacktestIn, *, max_claims: int) -> BacktestOut:
+async def backtest(*, uow: FraudUnitOfWork, rule_id: int, body: BacktestIn, max_claims: int) -> BacktestOut:
     """How many settlements of [from, to] (settlement dates) the rule would flag, with a sample of hits."""
-    row = await get_rule(session, rule_id)
+    row = await get_rule(uow=uow, rule_id=rule_id)
     family = FAMILIES[row.family]
     stored = (
         row.params
@@ -30,18 +27,7 @@ async def backtest(session: AsyncSession, rule_id: int, body: BacktestIn, *, max
     rule = ActiveRule(
         row.rule_id, row.version, family, parsed_params(family, stored), row.severity, row.scope
     )
-    records = (
-        await session.scalars(
-            sa.select(ClaimRecord)
-            .where(
-                ClaimRecord.setl_date >= body.from_date,
-                ClaimRecord.setl_date <= body.to_date,
-                ClaimRecord.reversed.is_(False),
-            )
-            .order_by(ClaimRecord.setl_time, ClaimRecord.setl_id)
-            .limit(max_claims + 1)
-        )
-    ).all()
+    records = await uow.claims.standing_settled_between(body.from_date, body.to_date, limit=max_claims + 1)
     truncated = len(records) > max_claims
     records = records[:max_claims]
     flagged: set[str] = set()
@@ -49,9 +35,9 @@ async def backtest(session: AsyncSession, rule_id: int, body: BacktestIn, *, max
     hits = vola = 0
     sample: list[BacktestHit] = []
     for record in records:
-        claim = await claim_from_record(session, record)
+        claim = await claim_from_record(uow=uow, record=record)
         # As it stood when the claim was settled: later settlements are not its history.
-        history = await load_history(session, claim, [rule], settled_before=record.setl_time)
+        history = await load_history(uow=uow, claim=claim, rules=[rule], settled_before=record.setl_time)
         for hit in family.check(claim, history, rule.params):
             hits += 1
             vola += hit.vola_fen or 0

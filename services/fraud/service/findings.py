@@ -4,73 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from prometheus_client import Counter
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
-from common.errors import BadRequest, Conflict, NotFound, Unprocessable
+from common.errors import Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.fraud import FindingConfirmed, FindingDismissed, FindingRaised
-from common.events.outbox import add_event
 from common.money import fen_to_yuan, yuan_to_fen
-from common.pagination import decode_cursor, encode_cursor
+from common.repository import Page
 from fraud.domain.facts import Claim
 from fraud.domain.families import ASSISTANCE
-from fraud.models import ClaimRecord, Finding, table_of
-from fraud.schemas.findings import ConfirmIn, DismissIn, FindingOut, FindingPage
+from fraud.models import Finding
+from fraud.schemas.findings import ConfirmIn, DismissIn
 from fraud.service.history import claim_from_record, load_history
 from fraud.service.rules import ActiveRule, load_active_rules
+from fraud.uow import FraudUnitOfWork
 
 OPEN, CONFIRMED, DISMISSED = "open", "confirmed", "dismissed"
 SYSTEM = "fraud-service"
 FINDINGS_RAISED = Counter("fraud_findings_raised_total", "Findings raised by post rules", ["family"])
-_FINDINGS = table_of(Finding)
-
-
-def finding_out(row: Finding) -> FindingOut:
-    return FindingOut(
-        finding_id=row.finding_id,
-        rule_id=row.rule_id,
-        rule_version=row.rule_version,
-        family=row.family,
-        category=row.category,
-        severity=row.severity,
-        status=row.status,
-        setl_id=row.setl_id,
-        psn_no=row.psn_no,
-        fixmedins_code=row.fixmedins_code,
-        message=row.message,
-        feedetl_sn=row.feedetl_sn,
-        vola_amt=fen_to_yuan(row.vola_fen) if row.vola_fen is not None else None,
-        fund_pay_sumamt=fen_to_yuan(row.fund_pay_fen),
-        raised_at=row.raised_at,
-        amount_to_recover=(
-            fen_to_yuan(row.amount_to_recover_fen) if row.amount_to_recover_fen is not None else None
-        ),
-        note=row.note,
-        decided_by=row.decided_by,
-        decided_at=row.decided_at,
-    )
 
 
 # --- raising ---------------------------------------------------------------------------------------------
 
 
 async def run_post_rules(
-    session: AsyncSession, claim: Claim, rules: Sequence[ActiveRule], *, clock: Clock
+    *, uow: FraudUnitOfWork, claim: Claim, rules: Sequence[ActiveRule], clock: Clock
 ) -> list[int]:
     """Run post rules over a settled claim and raise a finding per new hit; returns the new finding ids."""
     if not rules:
         return []
-    history = await load_history(session, claim, rules)
+    history = await load_history(uow=uow, claim=claim, rules=rules)
     raised: list[int] = []
     for rule in rules:
         for hit in rule.family.check(claim, history, rule.params):
             finding_id = await _raise(
-                session, rule, claim, hit.key, hit.message, hit.feedetl_sn, hit.vola_fen, clock
+                uow, rule, claim, hit.key, hit.message, hit.feedetl_sn, hit.vola_fen, clock
             )
             if finding_id is not None:
                 raised.append(finding_id)
@@ -78,7 +48,7 @@ async def run_post_rules(
 
 
 async def _raise(
-    session: AsyncSession,
+    uow: FraudUnitOfWork,
     rule: ActiveRule,
     claim: Claim,
     key: str,
@@ -105,14 +75,7 @@ async def _raise(
         "fund_pay_fen": claim.fund_pay_fen,
         "raised_at": now,
     }
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(
-        _FINDINGS
-    )
-    finding_id = await session.scalar(
-        insert.values(**values)
-        .on_conflict_do_nothing(index_elements=[_FINDINGS.c.rule_id, _FINDINGS.c.finding_key])
-        .returning(_FINDINGS.c.finding_id)
-    )
+    finding_id = await uow.findings.insert_new(values)
     if finding_id is None:
         return None  # this rule already holds a finding for this settlement or window
     FINDINGS_RAISED.labels(rule.family.name).inc()
@@ -130,52 +93,45 @@ async def _raise(
         vola_amt=fen_to_yuan(vola_fen) if vola_fen is not None else None,
         raised_at=now,
     )
-    await add_event(
-        session,
+    await uow.publish(
         new_event(
             type=Subject.FINDING_RAISED,
             source="fraud",
             subject=str(finding_id),
             data=data.model_dump(mode="json"),
             clock=clock,
-        ),
+        )
     )
-    return int(finding_id)
+    return finding_id
 
 
-async def after_settled(session: AsyncSession, claim: Claim, *, clock: Clock) -> list[int]:
+async def after_settled(*, uow: FraudUnitOfWork, setl_id: str, clock: Clock) -> list[int]:
     """Post rules on a settlement just projected."""
-    return await run_post_rules(session, claim, await load_active_rules(session, ("post",)), clock=clock)
+    record = await uow.claims.get(setl_id)
+    assert record is not None
+    claim = await claim_from_record(uow=uow, record=record)
+    rules = await load_active_rules(uow=uow, scopes=("post",))
+    return await run_post_rules(uow=uow, claim=claim, rules=rules, clock=clock)
 
 
-async def after_death_recorded(session: AsyncSession, psn_no: str, *, clock: Clock) -> list[int]:
+async def after_death_recorded(*, uow: FraudUnitOfWork, psn_no: str, clock: Clock) -> list[int]:
     """A death recorded late: the care already settled that began after it is flagged now."""
-    rules = [r for r in await load_active_rules(session, ("post",)) if "death" in r.family.needs]
+    rules = [r for r in await load_active_rules(uow=uow, scopes=("post",)) if "death" in r.family.needs]
     if not rules:
         return []
-    records = (
-        await session.scalars(
-            sa.select(ClaimRecord)
-            .where(ClaimRecord.psn_no == psn_no, ClaimRecord.reversed.is_(False))
-            .order_by(ClaimRecord.begin_date, ClaimRecord.setl_id)
-        )
-    ).all()
     raised: list[int] = []
-    for record in records:
-        raised += await run_post_rules(session, await claim_from_record(session, record), rules, clock=clock)
+    for record in await uow.claims.standing_of_person(psn_no):
+        claim = await claim_from_record(uow=uow, record=record)
+        raised += await run_post_rules(uow=uow, claim=claim, rules=rules, clock=clock)
     return raised
 
 
-async def after_reversed(session: AsyncSession, setl_id: str, *, clock: Clock) -> int:
+async def after_reversed(*, uow: FraudUnitOfWork, setl_id: str, clock: Clock) -> int:
     """A reversed settlement paid nothing in the end: its open findings are dismissed (nothing to recover)."""
-    rows = (
-        await session.scalars(
-            sa.select(Finding).where(Finding.setl_id == setl_id, Finding.status == OPEN).with_for_update()
-        )
-    ).all()
+    rows = await uow.findings.open_of_settlement(setl_id, status=OPEN)
     for row in rows:
         await _dismiss(
-            session,
+            uow,
             row,
             note="结算已冲正 settlement reversed: nothing left to recover",
             by=SYSTEM,
@@ -187,20 +143,9 @@ async def after_reversed(session: AsyncSession, setl_id: str, *, clock: Clock) -
 # --- reading ---------------------------------------------------------------------------------------------
 
 
-def _encode_cursor(finding_id: int) -> str:
-    return encode_cursor("f", str(finding_id))
-
-
-def _decode_cursor(cursor: str) -> int:
-    prefix, value = decode_cursor(cursor, parts=2)
-    if prefix != "f" or not value.isdigit():
-        raise BadRequest("The cursor is not one this API gave out.", code="INVALID_CURSOR")
-    return int(value)
-
-
 async def list_findings(
-    session: AsyncSession,
     *,
+    uow: FraudUnitOfWork,
     status: str | None,
     fixmedins_code: str | None,
     rule_id: int | None,
@@ -209,32 +154,23 @@ async def list_findings(
     family: str | None,
     limit: int,
     cursor: str | None,
-) -> FindingPage:
+) -> Page[Finding]:
     """Findings newest first, filtered."""
-    query = sa.select(Finding)
-    for column, value in (
-        (Finding.status, status),
-        (Finding.fixmedins_code, fixmedins_code),
-        (Finding.rule_id, rule_id),
-        (Finding.psn_no, psn_no),
-        (Finding.category, category),
-        (Finding.family, family),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if cursor:
-        query = query.where(Finding.finding_id < _decode_cursor(cursor))
-    rows = list((await session.scalars(query.order_by(Finding.finding_id.desc()).limit(limit + 1))).all())
-    more, rows = len(rows) > limit, rows[:limit]
-    return FindingPage(
-        items=[finding_out(row) for row in rows],
-        next_cursor=_encode_cursor(rows[-1].finding_id) if more and rows else None,
+    return await uow.findings.page(
+        status=status,
+        fixmedins_code=fixmedins_code,
+        rule_id=rule_id,
+        psn_no=psn_no,
+        category=category,
+        family=family,
+        limit=limit,
+        cursor=cursor,
     )
 
 
-async def get_finding(session: AsyncSession, finding_id: int, *, for_update: bool = False) -> Finding:
-    query = sa.select(Finding).where(Finding.finding_id == finding_id)
-    row = (await session.scalars(query.with_for_update() if for_update else query)).one_or_none()
+async def get_finding(*, uow: FraudUnitOfWork, finding_id: int, for_update: bool = False) -> Finding:
+    """One finding; 404 FINDING_NOT_FOUND."""
+    row = await uow.findings.get(finding_id, for_update=for_update)
     if row is None:
         raise NotFound(f"No finding {finding_id}.", code="FINDING_NOT_FOUND")
     return row
@@ -253,14 +189,14 @@ def _ensure_open(row: Finding) -> None:
 
 
 async def confirm_finding(
-    session: AsyncSession, finding_id: int, body: ConfirmIn, *, by: str, clock: Clock
+    *, uow: FraudUnitOfWork, finding_id: int, body: ConfirmIn, by: str, clock: Clock
 ) -> Finding:
     """Confirm with the amount to recover (≤ the settlement's fund pay); fraud.finding.confirmed via the outbox.
 
     An assistance finding (high burden) is not fraud: it is acknowledged with nothing to recover and sends
     no deduction.
     """
-    row = await get_finding(session, finding_id, for_update=True)
+    row = await get_finding(uow=uow, finding_id=finding_id, for_update=True)
     _ensure_open(row)
     amount = yuan_to_fen(body.amount_to_recover)
     if row.category == ASSISTANCE and amount != 0:
@@ -278,7 +214,7 @@ async def confirm_finding(
     now = clock.now()
     row.status, row.amount_to_recover_fen = CONFIRMED, amount
     row.note, row.decided_by, row.decided_at = body.note, by, now
-    await session.flush()
+    await uow.findings.flush()
     if row.category != ASSISTANCE:
         data = FindingConfirmed(
             finding_id=str(row.finding_id),
@@ -293,33 +229,32 @@ async def confirm_finding(
             confirmed_at=now,
             confirmed_by=by,
         )
-        await add_event(
-            session,
+        await uow.publish(
             new_event(
                 type=Subject.FINDING_CONFIRMED,
                 source="fraud",
                 subject=str(row.finding_id),
                 data=data.model_dump(mode="json"),
                 clock=clock,
-            ),
+            )
         )
     return row
 
 
 async def dismiss_finding(
-    session: AsyncSession, finding_id: int, body: DismissIn, *, by: str, clock: Clock
+    *, uow: FraudUnitOfWork, finding_id: int, body: DismissIn, by: str, clock: Clock
 ) -> Finding:
     """Dismiss an open finding, with who and why; fraud.finding.dismissed via the outbox."""
-    row = await get_finding(session, finding_id, for_update=True)
+    row = await get_finding(uow=uow, finding_id=finding_id, for_update=True)
     _ensure_open(row)
-    await _dismiss(session, row, note=body.note, by=by, clock=clock)
+    await _dismiss(uow, row, note=body.note, by=by, clock=clock)
     return row
 
 
-async def _dismiss(session: AsyncSession, row: Finding, *, note: str, by: str, clock: Clock) -> None:
+async def _dismiss(uow: FraudUnitOfWork, row: Finding, *, note: str, by: str, clock: Clock) -> None:
     now = clock.now()
     row.status, row.note, row.decided_by, row.decided_at = DISMISSED, note, by, now
-    await session.flush()
+    await uow.findings.flush()
     data = FindingDismissed(
         finding_id=str(row.finding_id),
         rule_id=str(row.rule_id),
@@ -332,13 +267,12 @@ async def _dismiss(session: AsyncSession, row: Finding, *, note: str, by: str, c
         dismissed_at=now,
         dismissed_by=by,
     )
-    await add_event(
-        session,
+    await uow.publish(
         new_event(
             type=Subject.FINDING_DISMISSED,
             source="fraud",
             subject=str(row.finding_id),
             data=data.model_dump(mode="json"),
             clock=clock,
-        ),
+        )
     )

@@ -18,6 +18,7 @@ from common.events.review import ReviewClaim, ReviewHit, ReviewReply, ReviewRequ
 from common.money import fen_to_yuan
 from fraud.service.history import claim_from_review, load_history
 from fraud.service.rules import RuleBook
+from fraud.uow import FraudUnitOfWork
 
 log = logging.getLogger("fraud.review")
 
@@ -32,15 +33,17 @@ REVIEW_SECONDS = Histogram(
 QUEUE_GROUP = "fraud"
 
 
-async def review_claim(db: Database, book: RuleBook, claim: ReviewClaim, *, stage: str) -> list[ReviewHit]:
+async def review_claim(*, db: Database, book: RuleBook, claim: ReviewClaim, stage: str) -> list[ReviewHit]:
     """The hits of the enabled rules of this stage (pre: pre rules; in: pre and in rules), in rule order."""
+    # Its own read-only unit of work, opened only when there are rules to run: the review is answered on
+    # NATS with no request, and a POST's request unit of work would write-lock SQLite for a read.
     started = time.perf_counter()
     rules = [r for r in await book.realtime_rules(db) if r.scope == "pre" or stage == "in"]
     if not rules:
         return []
     facts = claim_from_review(claim)
-    async with db.transaction(readonly=True) as session:
-        history = await load_history(session, facts, rules)
+    async with FraudUnitOfWork(db, readonly=True) as uow:
+        history = await load_history(uow=uow, claim=facts, rules=rules)
     hits: list[ReviewHit] = []
     for rule in rules:
         for hit in rule.family.check(facts, history, rule.params):
@@ -78,7 +81,9 @@ async def responder(app: FastAPI) -> None:
             log.warning("fraud.review request does not fit the contract (%d errors)", exc.error_count())
             return  # no answer: the caller fails open at its budget
         try:
-            hits = await review_claim(app.state.db, app.state.rule_book, request.claim, stage=request.stage)
+            hits = await review_claim(
+                db=app.state.db, book=app.state.rule_book, claim=request.claim, stage=request.stage
+            )
             if msg.reply:
                 await msg.respond(ReviewReply(hits=hits).model_dump_json().encode())
         except asyncio.CancelledError:

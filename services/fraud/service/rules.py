@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
 from common.db import Database
@@ -21,7 +19,8 @@ from common.errors import NotFound, Unprocessable
 from fraud.domain.families import FAMILIES, Family
 from fraud.domain.params import InvalidParams, ParamValue, params_to_json, validate_params
 from fraud.models import Rule, RuleVersion
-from fraud.schemas.rules import ParamDoc, RuleFamilyOut, RuleIn, RuleOut, RuleUpdate, RuleVersionOut
+from fraud.schemas.rules import RuleIn, RuleUpdate
+from fraud.uow import FraudUnitOfWork
 
 SYSTEM = "fraud-service"
 
@@ -65,49 +64,6 @@ def parsed_params(family: Family, stored: dict[str, Any]) -> dict[str, ParamValu
     )
 
 
-def rule_families() -> list[RuleFamilyOut]:
-    """Every built-in family with its parameters documented."""
-    return [
-        RuleFamilyOut(
-            family=f.name,
-            title=f.title,
-            description=f.description,
-            category=f.category,
-            default_severity=f.severity,
-            default_scope=f.scope,
-            params=[
-                ParamDoc(
-                    name=p.name,
-                    type=p.kind,
-                    default=params_to_json({"v": p.default})["v"],
-                    minimum=params_to_json({"v": p.minimum})["v"],
-                    maximum=params_to_json({"v": p.maximum})["v"],
-                    description=p.description,
-                )
-                for p in f.params
-            ],
-        )
-        for f in FAMILIES.values()
-    ]
-
-
-def rule_out(row: Rule) -> RuleOut:
-    return RuleOut(
-        rule_id=row.rule_id,
-        family=row.family,
-        name=row.name,
-        version=row.version,
-        params=row.params,
-        severity=row.severity,
-        scope=row.scope,
-        enabled=row.enabled,
-        category=FAMILIES[row.family].category,
-        builtin=row.builtin is not None,
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
-    )
-
-
 def _version_of(row: Rule, *, note: str | None, by: str, now: datetime) -> RuleVersion:
     return RuleVersion(
         rule_id=row.rule_id,
@@ -123,7 +79,7 @@ def _version_of(row: Rule, *, note: str | None, by: str, now: datetime) -> RuleV
     )
 
 
-async def create_rule(session: AsyncSession, body: RuleIn, *, by: str, now: datetime) -> Rule:
+async def create_rule(*, uow: FraudUnitOfWork, body: RuleIn, by: str, now: datetime) -> Rule:
     """A new rule instance of a family, version 1; its parameters checked against the family's schema."""
     family = family_named(body.family)
     row = Rule(
@@ -139,26 +95,26 @@ async def create_rule(session: AsyncSession, body: RuleIn, *, by: str, now: date
         updated_at=now,
         updated_by=by,
     )
-    session.add(row)
-    await session.flush()
-    session.add(_version_of(row, note=body.note, by=by, now=now))
-    await session.flush()
+    uow.rules.add(row)
+    await uow.rules.flush()
+    uow.rules.add_version(_version_of(row, note=body.note, by=by, now=now))
+    await uow.rules.flush()
     return row
 
 
-async def get_rule(session: AsyncSession, rule_id: int, *, for_update: bool = False) -> Rule:
-    query = sa.select(Rule).where(Rule.rule_id == rule_id)
-    row = (await session.scalars(query.with_for_update() if for_update else query)).one_or_none()
+async def get_rule(*, uow: FraudUnitOfWork, rule_id: int, for_update: bool = False) -> Rule:
+    """The rule instance as it now stands; 404 RULE_NOT_FOUND."""
+    row = await uow.rules.get(rule_id, for_update=for_update)
     if row is None:
         raise NotFound(f"No rule {rule_id}.", code="RULE_NOT_FOUND")
     return row
 
 
 async def update_rule(
-    session: AsyncSession, rule_id: int, body: RuleUpdate, *, by: str, now: datetime
+    *, uow: FraudUnitOfWork, rule_id: int, body: RuleUpdate, by: str, now: datetime
 ) -> Rule:
     """An edit: the next version, kept beside the earlier ones (hits name the version they ran)."""
-    row = await get_rule(session, rule_id, for_update=True)
+    row = await get_rule(uow=uow, rule_id=rule_id, for_update=True)
     family = FAMILIES[row.family]
     params = row.params
     if body.params is not None:
@@ -171,51 +127,26 @@ async def update_rule(
         row.enabled = body.enabled
     row.version += 1
     row.updated_at, row.updated_by = now, by
-    session.add(_version_of(row, note=body.note, by=by, now=now))
-    await session.flush()
+    uow.rules.add_version(_version_of(row, note=body.note, by=by, now=now))
+    await uow.rules.flush()
     return row
 
 
-async def list_rules(session: AsyncSession, *, family: str | None, enabled: bool | None) -> list[RuleOut]:
-    query = sa.select(Rule).order_by(Rule.rule_id)
-    if family is not None:
-        query = query.where(Rule.family == family)
-    if enabled is not None:
-        query = query.where(Rule.enabled.is_(enabled))
-    return [rule_out(row) for row in (await session.scalars(query)).all()]
+async def list_rules(*, uow: FraudUnitOfWork, family: str | None, enabled: bool | None) -> Sequence[Rule]:
+    """The rule instances by id, of a family and enabled (or not) when asked."""
+    return await uow.rules.listed(family=family, enabled=enabled)
 
 
-async def list_versions(session: AsyncSession, rule_id: int) -> list[RuleVersionOut]:
-    await get_rule(session, rule_id)
-    rows = await session.scalars(
-        sa.select(RuleVersion).where(RuleVersion.rule_id == rule_id).order_by(RuleVersion.version.desc())
-    )
-    return [
-        RuleVersionOut(
-            rule_id=r.rule_id,
-            version=r.version,
-            name=r.name,
-            params=r.params,
-            severity=r.severity,
-            scope=r.scope,
-            enabled=r.enabled,
-            note=r.note,
-            created_at=r.created_at,
-            created_by=r.created_by,
-        )
-        for r in rows.all()
-    ]
+async def list_versions(*, uow: FraudUnitOfWork, rule_id: int) -> Sequence[RuleVersion]:
+    """Every version of a rule instance, newest first; 404 RULE_NOT_FOUND."""
+    await get_rule(uow=uow, rule_id=rule_id)
+    return await uow.rules.versions(rule_id)
 
 
-async def load_active_rules(session: AsyncSession, scopes: Iterable[str]) -> list[ActiveRule]:
+async def load_active_rules(*, uow: FraudUnitOfWork, scopes: Iterable[str]) -> list[ActiveRule]:
     """The enabled rule instances of the given scopes, in id order."""
-    rows = await session.execute(
-        sa.select(Rule.rule_id, Rule.version, Rule.family, Rule.params, Rule.severity, Rule.scope)
-        .where(Rule.enabled.is_(True), Rule.scope.in_(list(scopes)))
-        .order_by(Rule.rule_id)
-    )
     active = []
-    for rule_id, version, name, params, severity, scope in rows.all():
+    for rule_id, version, name, params, severity, scope in await uow.rules.enabled_in(scopes):
         family = FAMILIES.get(name)
         if family is not None:
             active.append(
@@ -247,20 +178,19 @@ class RuleBook:
             # A local, not the attribute: an edit may invalidate the cache while this load is under way.
             rules = self._rules
             if rules is None or time.monotonic() - self._loaded >= self.ttl_s:
-                async with db.transaction(readonly=True) as session:
-                    rules = await load_active_rules(session, ("pre", "in"))
+                async with FraudUnitOfWork(db, readonly=True) as uow:
+                    rules = await load_active_rules(uow=uow, scopes=("pre", "in"))
                 self._rules, self._loaded = rules, time.monotonic()
             return rules
 
 
-async def ensure_default_rules(db: Database, *, now: datetime) -> int:
+async def ensure_default_rules(*, db: Database, now: datetime) -> int:
     """Ship one enabled instance of every family with the defaults of DESIGN §7 (idempotent; replica-safe)."""
     created = 0
     for family in FAMILIES.values():
         try:
-            async with db.transaction() as session:
-                exists = await session.scalar(sa.select(Rule.rule_id).where(Rule.builtin == family.name))
-                if exists is not None:
+            async with FraudUnitOfWork(db) as uow:
+                if await uow.rules.builtin(family.name) is not None:
                     continue
                 row = Rule(
                     family=family.name,
@@ -275,9 +205,11 @@ async def ensure_default_rules(db: Database, *, now: datetime) -> int:
                     updated_at=now,
                     updated_by=SYSTEM,
                 )
-                session.add(row)
-                await session.flush()
-                session.add(_version_of(row, note="shipped default 系统默认规则", by=SYSTEM, now=now))
+                uow.rules.add(row)
+                await uow.rules.flush()
+                uow.rules.add_version(
+                    _version_of(row, note="shipped default 系统默认规则", by=SYSTEM, now=now)
+                )
             created += 1
         except IntegrityError:
             continue  # another replica shipped it first
@@ -289,7 +221,7 @@ def default_rules_resource(clock: Clock) -> Any:
 
     @asynccontextmanager
     async def resource(app: FastAPI) -> AsyncIterator[None]:
-        await ensure_default_rules(app.state.db, now=clock.now())
+        await ensure_default_rules(db=app.state.db, now=clock.now())
         yield
 
     return resource

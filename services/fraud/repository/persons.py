@@ -1,0 +1,42 @@
+"""What fraud keeps of insured persons: gender, birth date, date of death."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from common.db import table_of
+from common.repository import RepositoryBase
+from fraud.models import PersonFact
+from fraud.repository import insert_into
+
+_PERSONS = table_of(PersonFact)
+_DEATH = sa.select(_PERSONS.c.death_date).where(_PERSONS.c.psn_no == sa.bindparam("psn_no"))
+
+
+class PersonFactRepository(RepositoryBase[PersonFact]):
+    model = PersonFact
+
+    async def keep_registered(self, psn_no: str, *, gend: str, brdy: date, now: datetime) -> None:
+        """Insert or update the person's gender and birth date (a recorded death is never touched)."""
+        await self.session.execute(
+            insert_into(self.session, PersonFact)
+            .values(psn_no=psn_no, gend=gend, brdy=brdy, death_date=None, updated_at=now)
+            .on_conflict_do_update(
+                index_elements=[PersonFact.psn_no], set_={"gend": gend, "brdy": brdy, "updated_at": now}
+            )
+        )
+
+    async def gender_and_birth(self, psn_no: str) -> Any:
+        """(gend, brdy) of a person, or None if fraud never heard of them."""
+        return (
+            await self.session.execute(
+                sa.select(_PERSONS.c.gend, _PERSONS.c.brdy).where(_PERSONS.c.psn_no == psn_no)
+            )
+        ).first()
+
+    async def death_date(self, psn_no: str) -> date | None:
+        death: date | None = await self.session.scalar(_DEATH, {"psn_no": psn_no})
+        return death
