@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from common.app import create_service_app
 from common.clock import Clock, SystemClock
-from enrollment.api import router
+from enrollment.api import routers
 from enrollment.config import Settings
 from enrollment.events import subscriptions
 
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         settings=settings,
         title="Enrollment 参保登记",
         description=DESCRIPTION,
-        routers=[router],
+        routers=routers(),
         subscriptions=subscriptions(clock=clock, policy=policy),
         clock=clock,
     )

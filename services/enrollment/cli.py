@@ -24,8 +24,9 @@ from common.logs import configure_logging
 from common.migrations import upgrade
 from common.progress import ProgressBar
 from enrollment.config import Settings
-from enrollment.schemas import PersonIn
-from enrollment.service import register_persons_bulk
+from enrollment.schemas.persons import PersonIn
+from enrollment.service.persons import register_persons_bulk
+from enrollment.uow import EnrollmentUnitOfWork
 
 
 @dataclass
@@ -57,8 +58,8 @@ async def load_persons(
     batch: list[PersonIn] = []
 
     async def flush() -> None:
-        async with db.transaction() as session:
-            outcome = await register_persons_bulk(session, batch, clock=clock)
+        async with EnrollmentUnitOfWork(db) as uow:
+            outcome = await register_persons_bulk(uow=uow, people=batch, clock=clock)
         report.created += len(outcome.registered)
         report.existing += len(outcome.existing)
         report.rejected += len(outcome.rejected)

@@ -12,8 +12,9 @@ from common.events.consumer import Subscription
 from common.events.contracts import SETTLEMENT_STREAM, Subject
 from common.events.envelope import EventEnvelope
 from common.money import Yuan, yuan_to_fen
-from enrollment import service
 from enrollment.domain.waiting import ResidentPolicy
+from enrollment.service.claims import apply_reversal, apply_settlement
+from enrollment.uow import EnrollmentUnitOfWork
 
 
 class SettledFacts(BaseModel):
@@ -55,13 +56,17 @@ def subscriptions(*, clock: Clock, policy: ResidentPolicy) -> tuple[Subscription
 async def on_settlement_event(
     session: AsyncSession, event: EventEnvelope, *, clock: Clock, policy: ResidentPolicy
 ) -> None:
-    """Count resident settlements into the person's year; reversals take them back out."""
+    """Count resident settlements into the person's year; reversals take them back out.
+
+    The use cases run on a unit of work inside the runner's transaction (the inbox row commits with them).
+    """
+    uow = EnrollmentUnitOfWork.within(session)
     if event.type == Subject.SETTLED:
         facts = SettledFacts.model_validate(event.data)
         if facts.insutype not in ("390", "392"):
             return
-        await service.apply_settlement(
-            session,
+        await apply_settlement(
+            uow=uow,
             setl_id=facts.setl_id,
             psn_no=facts.psn_no,
             year=business_date(facts.setl_time).year,
@@ -72,4 +77,4 @@ async def on_settlement_event(
         )
     elif event.type == Subject.REVERSED:
         reversed_facts = ReversedFacts.model_validate(event.data)
-        await service.apply_reversal(session, setl_id=reversed_facts.orig_setl_id, clock=clock, policy=policy)
+        await apply_reversal(uow=uow, setl_id=reversed_facts.orig_setl_id, clock=clock, policy=policy)

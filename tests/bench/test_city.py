@@ -12,7 +12,10 @@ import pytest
 from bench.city import City, ClaimSpec, generate_city
 from bench.city.generate import MIN_PEERS, OUTLIER_CATEGORY, OUTLIER_LEVEL
 from enrollment.domain.certno import parse_certno
-from enrollment.schemas import BulkPersonsIn, ContributionIn, CoverageIn, DeathIn, FamilyIn, PersonIn
+from enrollment.schemas.contributions import ContributionIn
+from enrollment.schemas.coverages import CoverageIn
+from enrollment.schemas.families import FamilyIn
+from enrollment.schemas.persons import BulkPersonsIn, DeathIn, PersonIn
 from pricing.schemas.drugs import DrugRow
 from pricing.schemas.monitoring import SalesIn
 from settlement.schemas.claims import OneCallSettlementIn

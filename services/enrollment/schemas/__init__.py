@@ -1,0 +1,1 @@
+"""Request and response models of the enrollment API (national field names, 中文 + English)."""
