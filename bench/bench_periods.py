@@ -29,6 +29,7 @@ from common.db import Database
 from common.migrations import upgrade
 from common.progress import ProgressBar
 from settlement.service.day_close import close_day
+from settlement.uow import SettlementUnitOfWork
 
 INSTITUTIONS = 500
 NOW = datetime(2026, 4, 1, 2, 0, tzinfo=UTC)
@@ -143,7 +144,8 @@ async def time_close(url: str, day: date) -> tuple[float, int]:
     db = Database.from_url(url)
     try:
         started = time.perf_counter()
-        outcome = await close_day(db, day=day, closed_by="bench", clock=FrozenClock(NOW))
+        async with SettlementUnitOfWork(db) as uow:
+            outcome = await close_day(uow=uow, day=day, closed_by="bench", clock=FrozenClock(NOW))
         return time.perf_counter() - started, outcome.day_close.settlement_count
     finally:
         await db.dispose()
@@ -155,7 +157,10 @@ async def time_month(url: str, month: str) -> tuple[float, Any]:
     db = Database.from_url(url)
     try:
         started = time.perf_counter()
-        result = await monthly.compute_month(db, month=month, computed_by="bench", clock=FrozenClock(NOW))
+        async with SettlementUnitOfWork(db) as uow:
+            result = await monthly.compute_month(
+                uow=uow, month=month, computed_by="bench", clock=FrozenClock(NOW)
+            )
         return time.perf_counter() - started, result
     finally:
         await db.dispose()

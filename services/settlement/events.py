@@ -1,6 +1,13 @@
-"""Consumers of the settlement service: enrollment's events feed the projection, fraud's findings deductions."""
+"""Consumers of the settlement service: enrollment's events feed the projection, fraud's findings deductions.
+
+Each handler runs in the transaction the consumer runner opened (with the event's inbox row) and commits:
+the use cases get a unit of work joined to that transaction, so they read and write as any other.
+"""
 
 from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +24,7 @@ from common.events.enrollment import (
 from common.events.envelope import EventEnvelope
 from common.events.fraud import FindingConfirmed
 from settlement.service import monthly, projection
+from settlement.uow import SettlementUnitOfWork
 
 ENROLLMENT_DURABLE = "settlement-enrollment"
 ENROLLMENT_SUBJECTS = (
@@ -28,6 +36,27 @@ ENROLLMENT_SUBJECTS = (
 )
 FRAUD_DURABLE = "settlement-fraud-findings"
 FRAUD_SUBJECTS = (Subject.FINDING_CONFIRMED,)
+
+
+class _RunnerUnitOfWork(SettlementUnitOfWork):
+    """The consumer runner's transaction as a unit of work: the runner began it and commits or rolls it back."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.readonly = False
+        self._joined = session
+        self.bind(session)
+
+    @property
+    def session(self) -> AsyncSession:
+        return self._joined
+
+    async def __aenter__(self) -> Self:
+        raise RuntimeError("the consumer runner owns this transaction")
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        raise RuntimeError("the consumer runner owns this transaction")
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -59,26 +88,26 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
 async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Apply one enrollment event to the projection, in the consumer's transaction."""
-    when, now = event.time, clock.now()
+    uow, when, now = _RunnerUnitOfWork(session), event.time, clock.now()
     if event.type == Subject.PERSON_REGISTERED:
         await projection.apply_person_registered(
-            session, PersonRegistered.model_validate(event.data), event_time=when, now=now
+            uow=uow, data=PersonRegistered.model_validate(event.data), event_time=when, now=now
         )
     elif event.type == Subject.COVERAGE_CHANGED:
         await projection.apply_coverage_changed(
-            session, CoverageChanged.model_validate(event.data), event_time=when, now=now
+            uow=uow, data=CoverageChanged.model_validate(event.data), event_time=when, now=now
         )
     elif event.type == Subject.PERSON_DECEASED:
         await projection.apply_person_deceased(
-            session, PersonDeceased.model_validate(event.data), event_time=when, now=now
+            uow=uow, data=PersonDeceased.model_validate(event.data), event_time=when, now=now
         )
     elif event.type == Subject.CONTRIBUTION_PAID:
         await projection.apply_contribution_paid(
-            session, ContributionPaid.model_validate(event.data), event_time=when, now=now
+            uow=uow, data=ContributionPaid.model_validate(event.data), event_time=when, now=now
         )
     elif event.type == Subject.FAMILY_BOUND:
         await projection.apply_family_bound(
-            session, FamilyBound.model_validate(event.data), event_time=when, now=now
+            uow=uow, data=FamilyBound.model_validate(event.data), event_time=when, now=now
         )
 
 
@@ -89,4 +118,8 @@ async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: 
     dead-lettered for ops to look at and replay.
     """
     if event.type == Subject.FINDING_CONFIRMED:
-        await monthly.record_deduction(session, FindingConfirmed.model_validate(event.data), now=clock.now())
+        await monthly.record_deduction(
+            uow=_RunnerUnitOfWork(session),
+            finding=FindingConfirmed.model_validate(event.data),
+            now=clock.now(),
+        )

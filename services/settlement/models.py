@@ -7,12 +7,13 @@ decimal text (SQLite has no exact decimal type, and a float near money is a bug)
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import UtcDateTime, new_metadata
+from common.db import table_of as table_of  # the claims path still imports it from here
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _FEN = sa.BigInteger()
@@ -20,11 +21,6 @@ _FEN = sa.BigInteger()
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
-
-
-def table_of(model: type[Base]) -> sa.Table:
-    """A model's Core table, for statements built once with bound parameters on the hot path."""
-    return cast(sa.Table, model.__table__)
 
 
 # --- reference data: institutions, catalogue, policy ---------------------------------------------------

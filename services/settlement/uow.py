@@ -8,6 +8,16 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.uow import UnitOfWork, request_unit_of_work
+from settlement.repository.catalogue import CatalogueRepository
+from settlement.repository.day_closes import DayCloseRepository
+from settlement.repository.deductions import DeductionRepository
+from settlement.repository.disbursements import DisbursementRepository
+from settlement.repository.institutions import InstitutionRepository
+from settlement.repository.monthly import MonthlyRepository
+from settlement.repository.policies import PolicyVersionRepository
+from settlement.repository.prepayments import PrepaymentRepository
+from settlement.repository.projection import ProjectionRepository
+from settlement.repository.reports import ReportRepository
 
 
 class SettlementUnitOfWork(UnitOfWork):
@@ -15,7 +25,16 @@ class SettlementUnitOfWork(UnitOfWork):
 
     def bind(self, session: AsyncSession) -> None:
         # One line per repository, e.g. `self.visits = VisitRepository(session)`.
-        pass
+        self.institutions = InstitutionRepository(session)
+        self.catalogue = CatalogueRepository(session)
+        self.policies = PolicyVersionRepository(session)
+        self.day_closes = DayCloseRepository(session)
+        self.disbursements = DisbursementRepository(session)
+        self.months = MonthlyRepository(session)
+        self.deductions = DeductionRepository(session)
+        self.prepayments = PrepaymentRepository(session)
+        self.reports = ReportRepository(session)
+        self.projection = ProjectionRepository(session)
 
 
 Uow = Annotated[SettlementUnitOfWork, Depends(request_unit_of_work(SettlementUnitOfWork), scope="function")]

@@ -23,6 +23,7 @@ from common.money import yuan_to_fen
 from common.testing.apps import wait_for
 from settlement.models import DailyStatement, DayClose, Settlement, SettlementReversal, YearAccumulator
 from settlement.service.day_close import close_day
+from settlement.uow import SettlementUnitOfWork
 from tests.faults.platform import (
     ACCOUNT_FEN,
     PERSONS,
@@ -81,7 +82,10 @@ async def test_concurrent_settlements_reversals_and_a_day_close_keep_the_books_e
 
     async def close_meanwhile() -> int:
         await wait_for(lambda: len(answers) >= CLAIMS // 2, timeout=120, what="half the claims")
-        outcome = await close_day(db, day=day, closed_by="faults", clock=SystemClock(), allow_today=True)
+        async with SettlementUnitOfWork(db) as uow:
+            outcome = await close_day(
+                uow=uow, day=day, closed_by="faults", clock=SystemClock(), allow_today=True
+            )
         return outcome.day_close.settlement_count
 
     reversers = [asyncio.create_task(reverse()) for _ in range(REVERSERS)]

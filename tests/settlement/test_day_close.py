@@ -17,7 +17,8 @@ from common.clock import FrozenClock
 from common.events.tables import outbox_event
 from common.principal import Principal, Role
 from settlement.models import Journal, JournalLeg, Settlement, SettlementReversal
-from settlement.service.day_close import close_day, close_due_days
+from settlement.service.day_close import CloseOutcome, close_day, close_due_days
+from settlement.uow import SettlementUnitOfWork
 from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import credit_account, seed_catalog, seed_institution, seed_person
 
@@ -298,10 +299,10 @@ async def test_the_scheduler_closes_every_due_day_in_order_after_half_past_midni
     await settle(api, claim("D1", "100.00"))
     db = city.state.db
     clock.set(at_shanghai(2026, 3, 4, 0, 20))  # before 00:30: 3 March is not due yet
-    assert await close_due_days(db, clock=clock) == [date(2026, 3, 2)]
+    assert await close_due_days(db=db, clock=clock) == [date(2026, 3, 2)]
     clock.set(at_shanghai(2026, 3, 4, 0, 31))
-    assert await close_due_days(db, clock=clock) == [date(2026, 3, 3)]
-    assert await close_due_days(db, clock=clock) == []
+    assert await close_due_days(db=db, clock=clock) == [date(2026, 3, 3)]
+    assert await close_due_days(db=db, clock=clock) == []
 
 
 async def test_a_close_running_alongside_settlements_loses_and_double_counts_nothing(
@@ -309,8 +310,14 @@ async def test_a_close_running_alongside_settlements_loses_and_double_counts_not
 ) -> None:
     db = city.state.db
     claims = [settle(api, claim(f"X{n}", "10.00", psn_no="P1" if n % 2 else "P2")) for n in range(30)]
-    closing = close_day(db, day=date(2026, 3, 2), closed_by="test", clock=clock, allow_today=True)
-    *_, outcome = await asyncio.gather(*claims, closing)
+
+    async def closing() -> CloseOutcome:
+        async with SettlementUnitOfWork(db) as uow:
+            return await close_day(
+                uow=uow, day=date(2026, 3, 2), closed_by="test", clock=clock, allow_today=True
+            )
+
+    *_, outcome = await asyncio.gather(*claims, closing())
     first = outcome.day_close.settlement_count
     clock.set(at_shanghai(2026, 3, 4, 9))
     rest = (await api.post("/day-closes", json={"date": "2026-03-03"})).json()["settlement_count"]

@@ -40,6 +40,7 @@ from settlement.service.projection import (
     apply_person_deceased,
     apply_person_registered,
 )
+from settlement.uow import SettlementUnitOfWork
 from tests.settlement.conftest import at_shanghai
 
 HOLDER = "P0000000000000000001"
@@ -64,8 +65,8 @@ async def apply(
     at: datetime,
 ) -> Any:
     """Apply one event's data in a transaction of its own, as the consumer would."""
-    async with app.state.db.transaction() as session:
-        return await handler(session, data, event_time=at, now=app.state.clock.now())
+    async with SettlementUnitOfWork(app.state.db) as uow:
+        return await handler(uow=uow, data=data, event_time=at, now=app.state.clock.now())
 
 
 async def read(app: FastAPI, query: Callable[[AsyncSession], Awaitable[Data]]) -> Data:
@@ -100,7 +101,8 @@ async def families(app: FastAPI) -> dict[str, str]:
 
 
 async def balance(app: FastAPI, psn_no: str) -> int | None:
-    return await read(app, lambda session: account_balance(session, psn_no))
+    async with SettlementUnitOfWork(app.state.db, readonly=True) as uow:
+        return await account_balance(uow=uow, psn_no=psn_no)
 
 
 async def journals(app: FastAPI) -> list[tuple[str, str, date, list[tuple[str, int]]]]:

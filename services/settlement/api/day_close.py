@@ -8,14 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
-from common.db import DbSession
+from common.deps import PROBLEMS, ClockDep
 from common.money import fen_to_yuan
 from common.params import PathId
 from common.principal import OpsPrincipal, Role
-from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.api.deps import InstitutionPrincipal, ensure_scope
 from settlement.models import DailyStatement, DayClose, Disbursement
 from settlement.schemas.day_close import DailyStatementOut, DayCloseIn, DayCloseOut, DisbursementOut, PaidIn
 from settlement.service import day_close
+from settlement.uow import Uow
 
 router = APIRouter(tags=["day close 日结算"], responses=PROBLEMS)
 
@@ -56,9 +57,7 @@ def _disbursement(row: Disbursement) -> DisbursementOut:
     summary="Close a business day 日结算: statements per institution, disbursements due the next day",
     responses={200: {"description": "The day was already closed: the same statements", "model": DayCloseOut}},
 )
-async def close_day(
-    body: DayCloseIn, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
-) -> JSONResponse:
+async def close_day(body: DayCloseIn, principal: OpsPrincipal, uow: Uow, clock: ClockDep) -> JSONResponse:
     """Close a business day (日结算): per institution a statement and a disbursement order due the next day.
 
     Each statement totals the day's settlements and reversals; the disbursement order (拨付单) is what the
@@ -67,7 +66,7 @@ async def close_day(
     order (409 PREVIOUS_DAY_OPEN); closing a closed day answers 200 with what was closed then. A scheduler also
     closes each day after 00:30 (Asia/Shanghai) when enabled. Publishes settlement.day.closed.
     """
-    outcome = await day_close.close_day(db, day=body.date, closed_by=principal.client_id, clock=clock)
+    outcome = await day_close.close_day(uow=uow, day=body.date, closed_by=principal.client_id, clock=clock)
     answer = _close_out(outcome.day_close, outcome.statements)
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if outcome.created else 200)
 
@@ -75,13 +74,13 @@ async def close_day(
 @router.get(
     "/day-closes/{business_date}", response_model=DayCloseOut, summary="A closed day with its statements"
 )
-async def get_day_close(business_date: date, session: DbSession, principal: OpsPrincipal) -> DayCloseOut:
+async def get_day_close(business_date: date, uow: Uow, principal: OpsPrincipal) -> DayCloseOut:
     """A closed day: when and by whom it was closed, with every institution's statement.
 
     404 DAY_NOT_CLOSED.
     """
-    closed = await day_close.get_day_close(session, business_date)
-    return _close_out(closed, await day_close.statements_of(session, day=business_date))
+    closed = await day_close.get_day_close(uow=uow, day=business_date)
+    return _close_out(closed.day_close, closed.statements)
 
 
 @router.get(
@@ -90,7 +89,7 @@ async def get_day_close(business_date: date, session: DbSession, principal: OpsP
     summary="Daily statements 日结算单, newest first; an institution sees only its own",
 )
 async def daily_statements(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     date: Annotated[date | None, Query(description="business date")] = None,
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
@@ -104,13 +103,13 @@ async def daily_statements(
         fixmedins_code = fixmedins_code or principal.scope
     if fixmedins_code is not None:
         ensure_scope(principal, fixmedins_code)
-    rows = await day_close.statements_of(session, day=date, fixmedins_code=fixmedins_code, limit=limit)
+    rows = await day_close.daily_statements(uow=uow, day=date, fixmedins_code=fixmedins_code, limit=limit)
     return [_statement(row) for row in rows]
 
 
 @router.get("/disbursements", response_model=list[DisbursementOut], summary="Disbursement orders 拨付单")
 async def disbursements(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     date: Annotated[date | None, Query(description="business date")] = None,
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
@@ -127,7 +126,7 @@ async def disbursements(
     if fixmedins_code is not None:
         ensure_scope(principal, fixmedins_code)
     rows = await day_close.list_disbursements(
-        session, day=date, fixmedins_code=fixmedins_code, status=status, limit=limit
+        uow=uow, day=date, fixmedins_code=fixmedins_code, status=status, limit=limit
     )
     return [_disbursement(row) for row in rows]
 
@@ -139,7 +138,7 @@ async def disbursements(
 )
 async def mark_paid(
     disbursement_id: PathId,
-    session: DbSession,
+    uow: Uow,
     principal: OpsPrincipal,
     clock: ClockDep,
     body: Annotated[PaidIn | None, Body(examples=[{"payment_ref": "BANK-20260302-0001"}])] = None,
@@ -150,8 +149,8 @@ async def mark_paid(
     optional. 409 ALREADY_PAID; 404 DISBURSEMENT_NOT_FOUND.
     """
     row = await day_close.mark_paid(
-        session,
-        disbursement_id,
+        uow=uow,
+        disbursement_id=disbursement_id,
         paid_by=principal.client_id,
         payment_ref=body.payment_ref if body else None,
         clock=clock,

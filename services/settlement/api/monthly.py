@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
-from common.db import DbSession
+from common.deps import PROBLEMS, ClockDep
+from common.money import fen_to_yuan
 from common.principal import OpsPrincipal, Principal, Role
-from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.api.deps import InstitutionPrincipal, ensure_scope
+from settlement.models import Deduction, Prepayment
 from settlement.schemas.monthly import (
     MONTH_PATTERN,
+    DeductionOut,
     DeductionPage,
     MonthIn,
     MonthlyReconciliationOut,
@@ -21,6 +24,7 @@ from settlement.schemas.monthly import (
     PrepaymentPage,
 )
 from settlement.service import monthly
+from settlement.uow import Uow
 
 router = APIRouter(tags=["month reconciliation 月核算"], responses=PROBLEMS)
 
@@ -39,6 +43,34 @@ def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
     return fixmedins_code
 
 
+def _prepayment(row: Prepayment) -> PrepaymentOut:
+    return PrepaymentOut(
+        prepayment_id=row.prepayment_id,
+        fixmedins_code=row.fixmedins_code,
+        amount=fen_to_yuan(row.amount_fen),
+        paid_date=row.paid_date,
+        note=row.note,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        recovered_month=row.recovered_month,
+    )
+
+
+def _deduction(row: Deduction) -> DeductionOut:
+    return DeductionOut(
+        finding_id=row.finding_id,
+        fixmedins_code=row.fixmedins_code,
+        setl_id=row.setl_id,
+        psn_no=row.psn_no,
+        family=row.family,
+        amount=fen_to_yuan(row.amount_fen),
+        confirmed_at=row.confirmed_at,
+        note=row.note,
+        month_applied=row.month_applied,
+        received_at=row.received_at,
+    )
+
+
 # --- prepayments and deductions ------------------------------------------------------------------------
 
 
@@ -54,7 +86,7 @@ def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
 )
 async def record_prepayment(
     body: PrepaymentIn,
-    session: DbSession,
+    uow: Uow,
     principal: OpsPrincipal,
     clock: ClockDep,
     idempotency_key: Annotated[
@@ -69,10 +101,10 @@ async def record_prepayment(
     ] = None,
 ) -> JSONResponse:
     recorded = await monthly.record_prepayment(
-        session, body, created_by=principal.client_id, clock=clock, idempotency_key=idempotency_key
+        uow=uow, data=body, created_by=principal.client_id, clock=clock, idempotency_key=idempotency_key
     )
     return JSONResponse(
-        monthly.prepayment_out(recorded.row).model_dump(mode="json"),
+        _prepayment(recorded.row).model_dump(mode="json"),
         status_code=201 if recorded.created else 200,
         headers={} if recorded.created else {"Idempotent-Replay": "true"},
     )
@@ -80,7 +112,7 @@ async def record_prepayment(
 
 @router.get("/prepayments", response_model=PrepaymentPage, summary="Prepayments 预付, newest first")
 async def list_prepayments(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     fixmedins_code: CodeQuery = None,
     outstanding: Annotated[
@@ -94,13 +126,14 @@ async def list_prepayments(
     Filter by institution and by whether a confirmed month has recovered them yet. An institution sees only
     its own.
     """
-    return await monthly.list_prepayments(
-        session,
+    page = await monthly.list_prepayments(
+        uow=uow,
         fixmedins_code=_scoped(principal, fixmedins_code),
         outstanding=outstanding,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor or None,
     )
+    return PrepaymentPage(items=[_prepayment(row) for row in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -109,7 +142,7 @@ async def list_prepayments(
     summary="Deductions 扣款 from confirmed fraud findings, newest first",
 )
 async def list_deductions(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     fixmedins_code: CodeQuery = None,
     outstanding: Annotated[
@@ -123,13 +156,14 @@ async def list_deductions(
     Filter by institution and by whether a confirmed month has applied them yet. An institution sees only
     its own.
     """
-    return await monthly.list_deductions(
-        session,
+    page = await monthly.list_deductions(
+        uow=uow,
         fixmedins_code=_scoped(principal, fixmedins_code),
         outstanding=outstanding,
         limit=limit,
-        cursor=cursor,
+        cursor=cursor or None,
     )
+    return DeductionPage(items=[_deduction(row) for row in page.items], next_cursor=page.next_cursor)
 
 
 # --- month reconciliation ------------------------------------------------------------------------------
@@ -150,9 +184,7 @@ def _answer(outcome: monthly.MonthOutcome, *, created_status: int = 200) -> JSON
     "minus deductions and prepayments",
     responses={200: {"description": "The draft recomputed", "model": MonthlyReconciliationOut}},
 )
-async def compute_month(
-    body: MonthIn, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
-) -> JSONResponse:
+async def compute_month(body: MonthIn, principal: OpsPrincipal, uow: Uow, clock: ClockDep) -> JSONResponse:
     """Reconcile a month (月核算) per institution, or recompute its draft.
 
     Each institution's daily statements are summed against the same totals recomputed from the settlements
@@ -162,7 +194,9 @@ async def compute_month(
     earlier month locked or without statements, no later month begun (409). 201 for a new draft, 200 for a
     recomputed one.
     """
-    outcome = await monthly.compute_month(db, month=body.month, computed_by=principal.client_id, clock=clock)
+    outcome = await monthly.compute_month(
+        uow=uow, month=body.month, computed_by=principal.client_id, clock=clock
+    )
     return _answer(outcome, created_status=201)
 
 
@@ -172,9 +206,7 @@ async def compute_month(
     summary="Confirm a balanced draft (draft → confirmed): takes its deductions and prepayments, "
     "publishes settlement.month.reconciled",
 )
-async def confirm_month(
-    month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
-) -> JSONResponse:
+async def confirm_month(month: MonthPath, principal: OpsPrincipal, uow: Uow, clock: ClockDep) -> JSONResponse:
     """Confirm a month's draft once it has no mismatch (draft → confirmed).
 
     Marks its deductions and prepayments as taken by this month and publishes settlement.month.reconciled.
@@ -182,7 +214,7 @@ async def confirm_month(
     was taken by another month meanwhile. Anything arriving later is left for the next month.
     """
     return _answer(
-        await monthly.confirm_month(db, month=month, confirmed_by=principal.client_id, clock=clock)
+        await monthly.confirm_month(uow=uow, month=month, confirmed_by=principal.client_id, clock=clock)
     )
 
 
@@ -191,14 +223,12 @@ async def confirm_month(
     response_model=MonthlyReconciliationOut,
     summary="Lock a confirmed month (confirmed → locked): it never changes again",
 )
-async def lock_month(
-    month: MonthPath, principal: OpsPrincipal, db: DatabaseDep, clock: ClockDep
-) -> JSONResponse:
+async def lock_month(month: MonthPath, principal: OpsPrincipal, uow: Uow, clock: ClockDep) -> JSONResponse:
     """Lock a confirmed month (confirmed → locked): it never changes again.
 
     The next month may then be computed. Locking a locked month answers it unchanged.
     """
-    return _answer(await monthly.lock_month(db, month=month, locked_by=principal.client_id, clock=clock))
+    return _answer(await monthly.lock_month(uow=uow, month=month, locked_by=principal.client_id, clock=clock))
 
 
 @router.get(
@@ -206,16 +236,14 @@ async def lock_month(
     response_model=MonthlyReconciliationOut,
     summary="A month's reconciliation; an institution's client sees only its own statement",
 )
-async def get_month(
-    month: MonthPath, session: DbSession, principal: InstitutionPrincipal
-) -> MonthlyReconciliationOut:
+async def get_month(month: MonthPath, uow: Uow, principal: InstitutionPrincipal) -> MonthlyReconciliationOut:
     """A month's reconciliation: its status and every institution's statement.
 
     Each statement with both sides, the mismatched days and the net adjustment. An institution's client
     sees only its own statement.
     """
     only = None if principal.role is Role.OPS else (principal.scope or "")
-    return await monthly.get_month(session, month, only_fixmedins_code=only)
+    return await monthly.get_month(uow=uow, month=month, only_fixmedins_code=only)
 
 
 @router.get(
@@ -226,7 +254,7 @@ async def get_month(
 async def get_statement(
     month: MonthPath,
     fixmedins_code: Annotated[str, Path(max_length=30)],
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
 ) -> MonthlyStatementOut:
     """One institution's monthly statement (月结算单).
@@ -235,4 +263,4 @@ async def get_statement(
     taken and the net adjustment. An institution may read only its own.
     """
     ensure_scope(principal, fixmedins_code)
-    return await monthly.get_statement(session, month, fixmedins_code)
+    return await monthly.get_statement(uow=uow, month=month, fixmedins_code=fixmedins_code)

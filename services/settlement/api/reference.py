@@ -10,10 +10,9 @@ from pydantic import BaseModel
 
 from common.bulk import MAX_BULK_BYTES, MAX_BULK_ROWS, records_of
 from common.clock import business_date
-from common.db import DbSession
-from common.pagination import decode_cursor, encode_cursor
+from common.deps import PROBLEMS, ClockDep, DatabaseDep
 from common.principal import OpsPrincipal
-from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.api.deps import InstitutionPrincipal, ensure_scope
 from settlement.schemas.reference import (
     BulkOut,
     CatalogItemIn,
@@ -35,6 +34,7 @@ from settlement.schemas.reference import (
 )
 from settlement.service import reference as service
 from settlement.service.reference import PolicyBook, PolicyRecord
+from settlement.uow import SettlementUnitOfWork, Uow
 
 router = APIRouter()
 INSTITUTIONS = "institutions 定点医药机构"
@@ -120,19 +120,6 @@ BULK_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _encode_cursor(code: str) -> str:
-    return encode_cursor(code)
-
-
-def _decode_cursor(cursor: str) -> str:
-    (code,) = decode_cursor(cursor, parts=1)
-    return code
-
-
-def _next_cursor(codes: list[str], limit: int) -> str | None:
-    return _encode_cursor(codes[limit - 1]) if len(codes) > limit else None
-
-
 # --- institutions ---------------------------------------------------------------------------------------
 
 
@@ -147,7 +134,7 @@ def _next_cursor(codes: list[str], limit: int) -> str | None:
 async def put_institution(
     fixmedins_code: InstitutionCode,
     body: InstitutionIn,
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     clock: ClockDep,
     response: Response,
@@ -158,10 +145,10 @@ async def put_institution(
     (pricing keeps its pharmacies from it). A suspended institution cannot settle (INSTITUTION_SUSPENDED).
     A hospital needs its level `hosp_lv` 1 to 3 and a pharmacy has none (422 INVALID_HOSP_LV).
     """
-    institution, created = await service.put_institution(session, fixmedins_code, body, clock=clock)
-    if not created:
+    saved = await service.put_institution(uow=uow, fixmedins_code=fixmedins_code, data=body, clock=clock)
+    if not saved.created:
         response.status_code = 200
-    return InstitutionOut.model_validate(institution, from_attributes=True)
+    return InstitutionOut.model_validate(saved.record, from_attributes=True)
 
 
 @router.post(
@@ -197,16 +184,14 @@ async def put_institution(
         "P42900600001,天门市仁和大药房,pharmacy,,429006,active\n",
     ),
 )
-async def load_institutions(
-    request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep
-) -> BulkOut:
+async def load_institutions(request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
     """Create or replace many institutions at once (initial load, a region's refresh), as JSON or CSV.
 
     All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
     written. Counts what was created, updated and unchanged; each change is published as on a single put.
     """
     records = await records_of(request, "institutions", InstitutionRow)
-    outcome = await service.load_institutions(session, records, clock=clock)
+    outcome = await service.load_institutions(uow=uow, records=records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
 
 
@@ -218,14 +203,14 @@ async def load_institutions(
     summary="One designated institution (an HIS/POS sees its own only)",
 )
 async def get_institution(
-    fixmedins_code: InstitutionCode, session: DbSession, who: InstitutionPrincipal
+    fixmedins_code: InstitutionCode, uow: Uow, who: InstitutionPrincipal
 ) -> InstitutionOut:
     """One designated institution: name, type, level, region and status.
 
     A hospital or pharmacy may read only its own (403 SCOPE_FORBIDDEN). 404 INSTITUTION_NOT_FOUND.
     """
     ensure_scope(who, fixmedins_code)
-    institution = await service.get_institution(session, fixmedins_code)
+    institution = await service.get_institution(uow=uow, fixmedins_code=fixmedins_code)
     return InstitutionOut.model_validate(institution, from_attributes=True)
 
 
@@ -237,7 +222,7 @@ async def get_institution(
     summary="List designated institutions (by code)",
 )
 async def list_institutions(
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$", description="行政区划 region")] = None,
     fixmedins_type: Annotated[FixmedinsType | None, Query(description="hospital | pharmacy")] = None,
@@ -250,17 +235,17 @@ async def list_institutions(
     Filter by region, type (hospital, pharmacy) or status (active, suspended). Pass `next_cursor` as
     `cursor` for the next page.
     """
-    found = await service.list_institutions(
-        session,
+    page = await service.list_institutions(
+        uow=uow,
         admdvs=admdvs,
         fixmedins_type=fixmedins_type.value if fixmedins_type else None,
         status=status.value if status else None,
-        limit=limit + 1,
-        after=_decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor or None,
     )
     return InstitutionPage(
-        items=[InstitutionOut.model_validate(i, from_attributes=True) for i in found[:limit]],
-        next_cursor=_next_cursor([i.fixmedins_code for i in found], limit),
+        items=[InstitutionOut.model_validate(i, from_attributes=True) for i in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -278,7 +263,7 @@ async def list_institutions(
 async def put_catalog_item(
     med_list_codg: CatalogCode,
     body: CatalogItemIn,
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     clock: ClockDep,
     response: Response,
@@ -290,10 +275,10 @@ async def put_catalog_item(
     per-visit quantity limits shape every later settlement of it. 201 when new, 200 when replaced; a
     change publishes settlement.catalog.changed (fraud's rules read it).
     """
-    item, created = await service.put_catalog_item(session, med_list_codg, body, clock=clock)
-    if not created:
+    saved = await service.put_catalog_item(uow=uow, med_list_codg=med_list_codg, data=body, clock=clock)
+    if not saved.created:
         response.status_code = 200
-    return CatalogItemOut.model_validate(item, from_attributes=True)
+    return CatalogItemOut.model_validate(saved.record, from_attributes=True)
 
 
 @router.post(
@@ -323,14 +308,14 @@ async def put_catalog_item(
         "XJ01CAA0001010101,阿莫西林胶囊,01,,,,,,\n",
     ),
 )
-async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+async def load_catalog(request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
     """Create or replace many catalogue items at once (the yearly catalogue, a monthly update), as JSON or CSV.
 
     All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
     written. Counts what was created, updated and unchanged.
     """
     records = await records_of(request, "items", CatalogItemRow)
-    outcome = await service.load_catalog(session, records, clock=clock)
+    outcome = await service.load_catalog(uow=uow, records=records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
 
 
@@ -342,12 +327,12 @@ async def load_catalog(request: Request, session: DbSession, _ops: OpsPrincipal,
     summary="One catalogue item 医保目录查询",
 )
 async def get_catalog_item(
-    med_list_codg: CatalogCode, session: DbSession, _who: InstitutionPrincipal
+    med_list_codg: CatalogCode, uow: Uow, _who: InstitutionPrincipal
 ) -> CatalogItemOut:
     """One catalogue item with its charge class, self-pay proportion and limits.
 
     404 CATALOG_ITEM_NOT_FOUND."""
-    item = await service.get_catalog_item(session, med_list_codg)
+    item = await service.get_catalog_item(uow=uow, med_list_codg=med_list_codg)
     return CatalogItemOut.model_validate(item, from_attributes=True)
 
 
@@ -359,7 +344,7 @@ async def get_catalog_item(
     summary="Search the catalogue (by code)",
 )
 async def list_catalog(
-    session: DbSession,
+    uow: Uow,
     _who: InstitutionPrincipal,
     q: Annotated[
         str | None,
@@ -374,16 +359,16 @@ async def list_catalog(
     Optionally of one charge class (01 甲类, 02 乙类, 03 丙类). Pass `next_cursor` as `cursor` for the next
     page.
     """
-    found = await service.list_catalog(
-        session,
+    page = await service.list_catalog(
+        uow=uow,
         q=(q.strip() or None) if q else None,
         chrgitm_lv=chrgitm_lv.value if chrgitm_lv else None,
-        limit=limit + 1,
-        after=_decode_cursor(cursor) if cursor else None,
+        limit=limit,
+        cursor=cursor or None,
     )
     return CatalogPage(
-        items=[CatalogItemOut.model_validate(i, from_attributes=True) for i in found[:limit]],
-        next_cursor=_next_cursor([i.med_list_codg for i in found], limit),
+        items=[CatalogItemOut.model_validate(i, from_attributes=True) for i in page.items],
+        next_cursor=page.next_cursor,
     )
 
 
@@ -418,7 +403,7 @@ def _one_of(outs: list[PolicyOut], version: int) -> PolicyOut:
     tags=[POLICY],
     summary="Policy versions in effective order, the built-in default (version 0) first 政策版本",
 )
-async def list_policies(session: DbSession, _who: InstitutionPrincipal, clock: ClockDep) -> list[PolicyOut]:
+async def list_policies(uow: Uow, _who: InstitutionPrincipal, clock: ClockDep) -> list[PolicyOut]:
     """Every version of the settlement policy, in the order they take effect, the built-in default first.
 
     A version holds, per basic insutype, the deductibles (起付线), reimbursement ratios by hospital level,
@@ -427,7 +412,7 @@ async def list_policies(session: DbSession, _who: InstitutionPrincipal, clock: C
     Each says from when to when it is in force and whether it is in force today. A settlement is always
     split under the version in force on its business date.
     """
-    return _policies_out(await service.policy_records(session), business_date(clock.now()))
+    return _policies_out(await service.policy_records(uow=uow), business_date(clock.now()))
 
 
 @router.get(
@@ -438,7 +423,7 @@ async def list_policies(session: DbSession, _who: InstitutionPrincipal, clock: C
     summary="The policy version in force on a business date 生效政策",
 )
 async def policy_in_force(
-    session: DbSession,
+    uow: Uow,
     _who: InstitutionPrincipal,
     clock: ClockDep,
     on: Annotated[date | None, Query(alias="date", description="业务日期 YYYY-MM-DD (default today)")] = None,
@@ -448,7 +433,7 @@ async def policy_in_force(
     It is what a settlement of that date is split under. 404 NO_POLICY_IN_FORCE before the default's
     first day.
     """
-    records = await service.policy_records(session)
+    records = await service.policy_records(uow=uow)
     wanted = service.record_in_force(records, on or business_date(clock.now()))
     return _one_of(_policies_out(records, business_date(clock.now())), wanted.version)
 
@@ -470,8 +455,8 @@ async def add_policy(
     The parameters are checked as a whole (422 INVALID_POLICY); one version per date (409 POLICY_EXISTS).
     """
     # Its own transaction, so the cache is dropped only once the version is committed.
-    async with db.transaction() as session:
-        record = await service.add_policy_version(session, body, created_by=ops.client_id, clock=clock)
-        records = await service.policy_records(session)
+    async with SettlementUnitOfWork(db) as uow:
+        record = await service.add_policy_version(uow=uow, data=body, created_by=ops.client_id, clock=clock)
+        records = await service.policy_records(uow=uow)
     book.invalidate()
     return _one_of(_policies_out(records, business_date(clock.now())), record.version)

@@ -8,10 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from common.clock import business_date
-from common.db import DbSession
-from common.errors import NotFound
+from common.deps import PROBLEMS, ClockDep, DatabaseDep
 from common.principal import OpsPrincipal
-from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal, ensure_scope
+from settlement.api.deps import InstitutionPrincipal, ensure_scope
 from settlement.schemas.reports import (
     ActivityOut,
     DetailsReconciliationIn,
@@ -22,7 +21,7 @@ from settlement.schemas.reports import (
     TotalsReconciliationOut,
 )
 from settlement.service import activity, kpis, reconcile
-from settlement.service.reference import find_institution
+from settlement.uow import SettlementUnitOfWork, Uow
 
 router = APIRouter(responses=PROBLEMS)
 RECONCILIATION = "reconciliation 对账"
@@ -45,8 +44,9 @@ async def reconcile_totals(
     """Compares the institution's totals of a period with ours, optionally of one insutype and of one
     clearing class (`clr_type`: the med_types whose default benefit is that class's)."""
     ensure_scope(principal, body.fixmedins_code)
-    async with db.transaction(readonly=True) as session:
-        return await reconcile.reconcile_totals(session, body)
+    # A POST that only reads: a read-only unit of work, not the request's.
+    async with SettlementUnitOfWork(db, readonly=True) as uow:
+        return await reconcile.reconcile_totals(uow=uow, data=body)
 
 
 @router.post(
@@ -65,8 +65,8 @@ async def reconcile_details(
     """Pairs the institution's settlements of a period with ours and answers those that differ, those only
     we have and those only they have."""
     ensure_scope(principal, body.fixmedins_code)
-    async with db.transaction(readonly=True) as session:
-        return await reconcile.reconcile_details(session, body)
+    async with SettlementUnitOfWork(db, readonly=True) as uow:
+        return await reconcile.reconcile_details(uow=uow, data=body)
 
 
 @router.get(
@@ -76,7 +76,7 @@ async def reconcile_details(
     summary="Fund KPIs 基金运行 of one fund and month: income, expenditure, balance, months payable, ratio",
 )
 async def fund_kpis(
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     insutype: Annotated[
         FundInsutype,
@@ -95,7 +95,7 @@ async def fund_kpis(
     month's surplus, the balance accumulated, months payable from it (balance ÷ the average monthly
     expenditure of the last 12 months), the in-policy reimbursement ratio of inpatient care, and the
     settlement count. Bureau staff only."""
-    return await kpis.fund_kpis(session, insutype=insutype, month=month)
+    return await kpis.fund_kpis(uow=uow, insutype=insutype, month=month)
 
 
 @router.get(
@@ -106,7 +106,7 @@ async def fund_kpis(
 )
 async def institution_activity(
     fixmedins_code: str,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
     date: Annotated[dt.date | None, Query(description="business date (Asia/Shanghai); default today")] = None,
@@ -114,8 +114,6 @@ async def institution_activity(
     """The institution's settlements and reversals of one business date so far, with their totals, as the
     day close will count them. An institution's HIS/POS sees only its own."""
     ensure_scope(principal, fixmedins_code)
-    if await find_institution(session, fixmedins_code) is None:
-        raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")
     return await activity.institution_activity(
-        session, fixmedins_code=fixmedins_code, on=date or business_date(clock.now())
+        uow=uow, fixmedins_code=fixmedins_code, on=date or business_date(clock.now())
     )

@@ -4,50 +4,25 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from common.errors import NotFound
 from common.money import fen_to_yuan
-from settlement.models import Settlement, SettlementReversal
 from settlement.schemas.reports import ActivityOut
+from settlement.uow import SettlementUnitOfWork
 
 
-async def institution_activity(session: AsyncSession, *, fixmedins_code: str, on: date) -> ActivityOut:
+async def institution_activity(*, uow: SettlementUnitOfWork, fixmedins_code: str, on: date) -> ActivityOut:
     """Settlements made that business date (whatever happened to them since) and reversals made that date."""
-    s, r = Settlement, SettlementReversal
-    made = (
-        await session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(s.medfee_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.fund_pay_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.acct_pay_fen + s.acct_mulaid_pay_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.psn_cash_pay_fen), 0),
-            ).where(s.fixmedins_code == fixmedins_code, s.business_date == on)
-        )
-    ).one()
-    taken_back = (
-        await session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.coalesce(sa.func.sum(s.medfee_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.fund_pay_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.acct_pay_fen + s.acct_mulaid_pay_fen), 0),
-                sa.func.coalesce(sa.func.sum(s.psn_cash_pay_fen), 0),
-            )
-            .select_from(r)
-            .join(s, s.setl_id == r.orig_setl_id)
-            .where(r.fixmedins_code == fixmedins_code, r.business_date == on)
-        )
-    ).one()
-    net = [int(a) - int(b) for a, b in zip(made[1:], taken_back[1:], strict=True)]
+    if await uow.institutions.find(fixmedins_code) is None:
+        raise NotFound(f"No designated institution {fixmedins_code}.", code="INSTITUTION_NOT_FOUND")
+    made = await uow.reports.made_on(fixmedins_code, on)
+    taken_back = await uow.reports.reversed_on(fixmedins_code, on)
     return ActivityOut(
         fixmedins_code=fixmedins_code,
         date=on,
-        setl_cnt=int(made[0]),
-        reversal_cnt=int(taken_back[0]),
-        medfee_sumamt=fen_to_yuan(net[0]),
-        fund_pay_sumamt=fen_to_yuan(net[1]),
-        acct_pay=fen_to_yuan(net[2]),
-        psn_cash_pay=fen_to_yuan(net[3]),
+        setl_cnt=made.count,
+        reversal_cnt=taken_back.count,
+        medfee_sumamt=fen_to_yuan(made.medfee_fen - taken_back.medfee_fen),
+        fund_pay_sumamt=fen_to_yuan(made.fund_pay_fen - taken_back.fund_pay_fen),
+        acct_pay=fen_to_yuan(made.acct_pay_fen - taken_back.acct_pay_fen),
+        psn_cash_pay=fen_to_yuan(made.psn_cash_pay_fen - taken_back.psn_cash_pay_fen),
     )

@@ -13,13 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.errors import Unprocessable
 from common.money import fen_to_yuan, yuan_to_fen
 from common.national import CLR_TYPE, clr_type_med_types, described
-from settlement.models import Settlement
+from settlement.repository.reports import StandingSettlement
 from settlement.schemas.reports import (
     MAX_DETAIL_ITEMS,
     MAX_RANGE_DAYS,
@@ -37,6 +34,7 @@ from settlement.schemas.reports import (
 )
 from settlement.service.claims import SETTLED
 from settlement.service.reference import get_institution
+from settlement.uow import SettlementUnitOfWork
 
 COMPARED_AMOUNTS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay")
 
@@ -56,20 +54,12 @@ def check_period(begndate: date, enddate: date) -> None:
         )
 
 
-def _standing(fixmedins_code: str, begndate: date, enddate: date) -> list[sa.ColumnElement[bool]]:
-    s = Settlement
-    return [
-        s.fixmedins_code == fixmedins_code,
-        s.business_date >= begndate,
-        s.business_date <= enddate,
-        s.status == SETTLED,
-    ]
-
-
 # --- 对总账 -----------------------------------------------------------------------------------------------
 
 
-async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) -> TotalsReconciliationOut:
+async def reconcile_totals(
+    *, uow: SettlementUnitOfWork, data: TotalsReconciliationIn
+) -> TotalsReconciliationOut:
     """对总账: our totals of the period (optionally of one insutype, one clearing class) against theirs."""
     check_period(data.begndate, data.enddate)
     if data.clr_type is not None and data.clr_type not in CLR_TYPE:
@@ -78,20 +68,16 @@ async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) 
             code="CLR_TYPE_UNKNOWN",
             field="clr_type",
         )
-    await get_institution(session, data.fixmedins_code)
-    s = Settlement
-    query = sa.select(
-        sa.func.count(),
-        sa.func.coalesce(sa.func.sum(s.medfee_fen), 0),
-        sa.func.coalesce(sa.func.sum(s.fund_pay_fen), 0),
-        sa.func.coalesce(sa.func.sum(s.acct_pay_fen), 0),
-        sa.func.coalesce(sa.func.sum(s.acct_mulaid_pay_fen), 0),
-    ).where(*_standing(data.fixmedins_code, data.begndate, data.enddate))
-    if data.insutype is not None:
-        query = query.where(s.insutype == data.insutype.value)
-    if data.clr_type is not None:
-        query = query.where(s.med_type.in_(sorted(clr_type_med_types(data.clr_type))))
-    count, medfee, fund, acct, mulaid = (int(value) for value in (await session.execute(query)).one())
+    await get_institution(uow=uow, fixmedins_code=data.fixmedins_code)
+    totals = await uow.reports.standing_totals(
+        fixmedins_code=data.fixmedins_code,
+        begndate=data.begndate,
+        enddate=data.enddate,
+        status=SETTLED,
+        insutype=data.insutype.value if data.insutype is not None else None,
+        med_types=clr_type_med_types(data.clr_type) if data.clr_type is not None else None,
+    )
+    count, medfee, fund, acct = totals.count, totals.medfee_fen, totals.fund_pay_fen, totals.acct_pay_fen
     ours_fen = {"medfee_sumamt": medfee, "fund_pay_sumamt": fund, "acct_pay": acct}
     differences = TotalsDifferences(
         **{
@@ -114,7 +100,7 @@ async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) 
             fund_pay_sumamt=fen_to_yuan(fund),
             acct_pay=fen_to_yuan(acct),
             fixmedins_setl_cnt=count,
-            acct_mulaid_pay=fen_to_yuan(mulaid),
+            acct_mulaid_pay=fen_to_yuan(totals.acct_mulaid_pay_fen),
         ),
         theirs=TotalsFigures(
             medfee_sumamt=data.medfee_sumamt,
@@ -129,31 +115,33 @@ async def reconcile_totals(session: AsyncSession, data: TotalsReconciliationIn) 
 # --- 对明细 -----------------------------------------------------------------------------------------------
 
 
+def _amounts_fen(ours: StandingSettlement) -> dict[str, int]:
+    return {
+        "medfee_sumamt": ours.medfee_fen,
+        "fund_pay_sumamt": ours.fund_pay_fen,
+        "acct_pay": ours.acct_pay_fen,
+    }
+
+
+def _our_out(ours: StandingSettlement) -> OurSettlement:
+    return OurSettlement(
+        setl_id=ours.setl_id,
+        medins_setl_id=ours.medins_setl_id,
+        business_date=ours.business_date,
+        medfee_sumamt=fen_to_yuan(ours.medfee_fen),
+        fund_pay_sumamt=fen_to_yuan(ours.fund_pay_fen),
+        acct_pay=fen_to_yuan(ours.acct_pay_fen),
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class _Ours:
-    setl_id: str
-    medins_setl_id: str
-    business_date: date
-    medfee_fen: int
-    fund_pay_fen: int
-    acct_pay_fen: int
+class Compared:
+    """Their settlements against ours: how many matched, and those that differ, only ours, only theirs."""
 
-    def amounts_fen(self) -> dict[str, int]:
-        return {
-            "medfee_sumamt": self.medfee_fen,
-            "fund_pay_sumamt": self.fund_pay_fen,
-            "acct_pay": self.acct_pay_fen,
-        }
-
-    def out(self) -> OurSettlement:
-        return OurSettlement(
-            setl_id=self.setl_id,
-            medins_setl_id=self.medins_setl_id,
-            business_date=self.business_date,
-            medfee_sumamt=fen_to_yuan(self.medfee_fen),
-            fund_pay_sumamt=fen_to_yuan(self.fund_pay_fen),
-            acct_pay=fen_to_yuan(self.acct_pay_fen),
-        )
+    matched: int
+    differing: list[DifferingSettlement]
+    only_ours: list[OurSettlement]
+    only_theirs: list[DetailItemOut]
 
 
 def check_items(items: Sequence[DetailItemIn]) -> None:
@@ -178,26 +166,24 @@ def check_items(items: Sequence[DetailItemIn]) -> None:
                 )
 
 
-async def _our_settlements(session: AsyncSession, data: DetailsReconciliationIn) -> list[_Ours]:
+async def _our_settlements(
+    uow: SettlementUnitOfWork, data: DetailsReconciliationIn
+) -> list[StandingSettlement]:
     """The period's standing settlements, in one query; 422 when there are more than one request compares."""
-    s = Settlement
-    rows = (
-        await session.execute(
-            sa.select(
-                s.setl_id, s.medins_setl_id, s.business_date, s.medfee_fen, s.fund_pay_fen, s.acct_pay_fen
-            )
-            .where(*_standing(data.fixmedins_code, data.begndate, data.enddate))
-            .order_by(s.setl_time, s.setl_id)
-            .limit(MAX_DETAIL_ITEMS + 1)
-        )
-    ).all()
+    rows = await uow.reports.standing_settlements(
+        fixmedins_code=data.fixmedins_code,
+        begndate=data.begndate,
+        enddate=data.enddate,
+        status=SETTLED,
+        limit=MAX_DETAIL_ITEMS + 1,
+    )
     if len(rows) > MAX_DETAIL_ITEMS:
         raise Unprocessable(
             f"More than {MAX_DETAIL_ITEMS} settlements stand in this period: reconcile a shorter one.",
             code="TOO_MANY_SETTLEMENTS",
             limit=MAX_DETAIL_ITEMS,
         )
-    return [_Ours(*row) for row in rows]
+    return rows
 
 
 def _item_out(item: DetailItemIn) -> DetailItemOut:
@@ -210,8 +196,8 @@ def _item_out(item: DetailItemIn) -> DetailItemOut:
     )
 
 
-def _differing_fields(ours: _Ours, item: DetailItemIn) -> list[str]:
-    amounts = ours.amounts_fen()
+def _differing_fields(ours: StandingSettlement, item: DetailItemIn) -> list[str]:
+    amounts = _amounts_fen(ours)
     fields = [name for name in COMPARED_AMOUNTS if amounts[name] != yuan_to_fen(getattr(item, name))]
     if item.setl_id is not None and item.setl_id != ours.setl_id:
         fields.append("setl_id")
@@ -220,9 +206,7 @@ def _differing_fields(ours: _Ours, item: DetailItemIn) -> list[str]:
     return fields
 
 
-def compare_details(
-    ours: Sequence[_Ours], items: Sequence[DetailItemIn]
-) -> tuple[int, list[DifferingSettlement], list[OurSettlement], list[DetailItemOut]]:
+def compare_details(ours: Sequence[StandingSettlement], items: Sequence[DetailItemIn]) -> Compared:
     """Pair each item with our settlement by setl_id, else by medins_setl_id; then sort out what is left.
 
     An item whose two ids name different settlements of ours pairs by setl_id and reports the other id as
@@ -255,32 +239,32 @@ def compare_details(
                     setl_id=row.setl_id,
                     medins_setl_id=row.medins_setl_id,
                     fields=fields,
-                    ours=row.out(),
+                    ours=_our_out(row),
                     theirs=_item_out(item),
                 )
             )
         else:
             matched += 1
-    only_ours = [row.out() for row in ours if row.setl_id not in paired]
-    return matched, differing, only_ours, only_theirs
+    only_ours = [_our_out(row) for row in ours if row.setl_id not in paired]
+    return Compared(matched, differing, only_ours, only_theirs)
 
 
-async def reconcile_details(session: AsyncSession, data: DetailsReconciliationIn) -> DetailsReconciliationOut:
+async def reconcile_details(
+    *, uow: SettlementUnitOfWork, data: DetailsReconciliationIn
+) -> DetailsReconciliationOut:
     """对明细: each of their settlements against ours — matched, differing, only ours, only theirs."""
     check_period(data.begndate, data.enddate)
     check_items(data.items)
-    await get_institution(session, data.fixmedins_code)
-    matched, differing, only_ours, only_theirs = compare_details(
-        await _our_settlements(session, data), data.items
-    )
-    balanced = not (differing or only_ours or only_theirs)
+    await get_institution(uow=uow, fixmedins_code=data.fixmedins_code)
+    compared = compare_details(await _our_settlements(uow, data), data.items)
+    balanced = not (compared.differing or compared.only_ours or compared.only_theirs)
     return DetailsReconciliationOut(
         fixmedins_code=data.fixmedins_code,
         begndate=data.begndate,
         enddate=data.enddate,
         stmt_rslt="balanced" if balanced else "unbalanced",
-        matched=matched,
-        differing=differing,
-        only_ours=only_ours,
-        only_theirs=only_theirs,
+        matched=compared.matched,
+        differing=compared.differing,
+        only_ours=compared.only_ours,
+        only_theirs=compared.only_theirs,
     )

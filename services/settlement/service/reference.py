@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
-import sqlalchemy as sa
-from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from common.bulk import BadRecord
+from common.bulk import LoadResult, Row, Upserted, valid_rows
 from common.clock import Clock, business_date
-from common.errors import Conflict, NotFound, ProblemError, Unprocessable
+from common.errors import Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
-from common.events.outbox import add_events
 from common.events.settlement import CatalogChanged, InstitutionChanged
+from common.repository import Page
 from settlement.domain import policy as domain
 from settlement.domain.policy import (
     DEFAULT_EFFECTIVE_FROM,
@@ -30,8 +28,11 @@ from settlement.domain.policy import (
     parse_policy,
 )
 from settlement.domain.split import CLASS_A, CLASS_C, CatalogEntry
-from settlement.models import Base, CatalogItem, Institution
+from settlement.models import CatalogItem, Institution
 from settlement.models import PolicyVersion as PolicyVersionRow
+from settlement.repository.catalogue import CatalogueRepository
+from settlement.repository.institutions import InstitutionRepository
+from settlement.repository.policies import PolicyVersionRepository
 from settlement.schemas.reference import (
     CatalogItemIn,
     CatalogItemRow,
@@ -40,30 +41,18 @@ from settlement.schemas.reference import (
     InstitutionRow,
     PolicyIn,
 )
+from settlement.uow import SettlementUnitOfWork
 
 SOURCE = "settlement"
-MAX_ROW_ERRORS = 100
-_CHUNK = 900  # keys per IN (...): well under every driver's limit on bound parameters
-_WRITE_BATCH = 2000
-_DECIMAL_COLUMNS = frozenset({"selfpay_prop", "pric_uplmt_amt", "max_cnt_per_visit"})
-
-Row = dict[str, Any]
-_In = TypeVar("_In", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class LoadResult:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
+class Saved(Generic[T]):
+    """A record created or replaced by a put, and whether it was created."""
 
-
-@dataclass(frozen=True, slots=True)
-class RowError:
-    row: int  # 1-based position of the record in the file (the CSV header is not a record)
-    field: str | None
-    code: str
-    message: str
+    record: T
+    created: bool
 
 
 def decimal_text(value: Decimal, *, places: int = 0) -> str:
@@ -72,6 +61,31 @@ def decimal_text(value: Decimal, *, places: int = 0) -> str:
     exponent = normal.as_tuple().exponent
     assert isinstance(exponent, int)
     return format(normal if -exponent > places else normal.quantize(Decimal(1).scaleb(-places)), "f")
+
+
+async def _announce(
+    uow: SettlementUnitOfWork,
+    upserted: Upserted,
+    *,
+    key: str,
+    subject: str,
+    contract: type[BaseModel],
+    clock: Clock,
+) -> LoadResult:
+    """One event for each record the upsert created or changed, whole as it now stands."""
+    await uow.publish(
+        *(
+            new_event(
+                type=subject,
+                source=SOURCE,
+                subject=row[key],
+                data=contract.model_validate(row).model_dump(mode="json"),
+                clock=clock,
+            )
+            for row in upserted.created + upserted.changed
+        )
+    )
+    return upserted.result
 
 
 # --- institutions ---------------------------------------------------------------------------------------
@@ -96,15 +110,26 @@ def institution_row(fixmedins_code: str, data: InstitutionIn) -> Row:
     }
 
 
+async def _store_institutions(uow: SettlementUnitOfWork, rows: Sequence[Row], *, clock: Clock) -> LoadResult:
+    upserted = await uow.institutions.upsert(rows, now=clock.now())
+    return await _announce(
+        uow,
+        upserted,
+        key="fixmedins_code",
+        subject=Subject.INSTITUTION_CHANGED,
+        contract=InstitutionChanged,
+        clock=clock,
+    )
+
+
 async def find_institution(session: AsyncSession, fixmedins_code: str) -> Institution | None:
-    """The institution of a code, or None."""
-    query = sa.select(Institution).where(Institution.fixmedins_code == fixmedins_code)
-    return (await session.scalars(query)).one_or_none()
+    """The institution of a code, or None (for the claims path, which reads on its own session)."""
+    return await InstitutionRepository(session).find(fixmedins_code)
 
 
-async def get_institution(session: AsyncSession, fixmedins_code: str) -> Institution:
+async def get_institution(*, uow: SettlementUnitOfWork, fixmedins_code: str) -> Institution:
     """The institution of a code, or 404 INSTITUTION_NOT_FOUND."""
-    institution = await find_institution(session, fixmedins_code)
+    institution = await uow.institutions.find(fixmedins_code)
     if institution is None:
         raise NotFound(
             "No such designated institution.", code="INSTITUTION_NOT_FOUND", fixmedins_code=fixmedins_code
@@ -113,42 +138,39 @@ async def get_institution(session: AsyncSession, fixmedins_code: str) -> Institu
 
 
 async def put_institution(
-    session: AsyncSession, fixmedins_code: str, data: InstitutionIn, *, clock: Clock
-) -> tuple[Institution, bool]:
-    """Create or replace one institution; returns it and whether it was created. Emits only on change."""
-    outcome = await _upsert(session, _INSTITUTIONS, [institution_row(fixmedins_code, data)], clock=clock)
-    return await get_institution(session, fixmedins_code), outcome.created == 1
+    *, uow: SettlementUnitOfWork, fixmedins_code: str, data: InstitutionIn, clock: Clock
+) -> Saved[Institution]:
+    """Create or replace one institution; an event only if anything changed."""
+    outcome = await _store_institutions(uow, [institution_row(fixmedins_code, data)], clock=clock)
+    return Saved(await get_institution(uow=uow, fixmedins_code=fixmedins_code), outcome.created == 1)
 
 
-async def load_institutions(session: AsyncSession, records: Sequence[object], *, clock: Clock) -> LoadResult:
+async def load_institutions(
+    *, uow: SettlementUnitOfWork, records: Sequence[object], clock: Clock
+) -> LoadResult:
     """Create or replace many institutions, all or nothing: any bad record is 422 BULK_INVALID."""
-    rows = _valid_rows(
-        records, InstitutionRow, "fixmedins_code", lambda item: institution_row(item.fixmedins_code, item)
+    rows = valid_rows(
+        records,
+        model=InstitutionRow,
+        key="fixmedins_code",
+        to_row=lambda item: institution_row(item.fixmedins_code, item),
     )
-    return await _upsert(session, _INSTITUTIONS, rows, clock=clock)
+    return await _store_institutions(uow, rows, clock=clock)
 
 
 async def list_institutions(
-    session: AsyncSession,
     *,
+    uow: SettlementUnitOfWork,
     admdvs: str | None,
     fixmedins_type: str | None,
     status: str | None,
     limit: int,
-    after: str | None,
-) -> list[Institution]:
-    """Institutions in code order, keyset-paginated on the code."""
-    query = sa.select(Institution)
-    if admdvs:
-        query = query.where(Institution.admdvs == admdvs)
-    if fixmedins_type:
-        query = query.where(Institution.fixmedins_type == fixmedins_type)
-    if status:
-        query = query.where(Institution.status == status)
-    if after is not None:
-        query = query.where(Institution.fixmedins_code > after)
-    query = query.order_by(Institution.fixmedins_code).limit(limit)
-    return list((await session.scalars(query)).all())
+    cursor: str | None,
+) -> Page[Institution]:
+    """Institutions in code order, a page at a time."""
+    return await uow.institutions.page(
+        admdvs=admdvs, fixmedins_type=fixmedins_type, status=status, limit=limit, cursor=cursor
+    )
 
 
 # --- the catalogue --------------------------------------------------------------------------------------
@@ -190,211 +212,55 @@ def catalog_row(med_list_codg: str, data: CatalogItemIn) -> Row:
     }
 
 
-async def find_catalog_item(session: AsyncSession, med_list_codg: str) -> CatalogItem | None:
-    query = sa.select(CatalogItem).where(CatalogItem.med_list_codg == med_list_codg)
-    return (await session.scalars(query)).one_or_none()
+async def _store_catalog(uow: SettlementUnitOfWork, rows: Sequence[Row], *, clock: Clock) -> LoadResult:
+    upserted = await uow.catalogue.upsert(rows, now=clock.now())
+    return await _announce(
+        uow,
+        upserted,
+        key="med_list_codg",
+        subject=Subject.CATALOG_CHANGED,
+        contract=CatalogChanged,
+        clock=clock,
+    )
 
 
-async def get_catalog_item(session: AsyncSession, med_list_codg: str) -> CatalogItem:
+async def get_catalog_item(*, uow: SettlementUnitOfWork, med_list_codg: str) -> CatalogItem:
     """The catalogue item of a code, or 404 CATALOG_ITEM_NOT_FOUND."""
-    item = await find_catalog_item(session, med_list_codg)
+    item = await uow.catalogue.find(med_list_codg)
     if item is None:
         raise NotFound("No such catalogue item.", code="CATALOG_ITEM_NOT_FOUND", med_list_codg=med_list_codg)
     return item
 
 
 async def put_catalog_item(
-    session: AsyncSession, med_list_codg: str, data: CatalogItemIn, *, clock: Clock
-) -> tuple[CatalogItem, bool]:
-    """Create or replace one catalogue item; returns it and whether it was created. Emits only on change."""
-    outcome = await _upsert(session, _CATALOG, [catalog_row(med_list_codg, data)], clock=clock)
-    return await get_catalog_item(session, med_list_codg), outcome.created == 1
+    *, uow: SettlementUnitOfWork, med_list_codg: str, data: CatalogItemIn, clock: Clock
+) -> Saved[CatalogItem]:
+    """Create or replace one catalogue item; an event only if anything changed."""
+    outcome = await _store_catalog(uow, [catalog_row(med_list_codg, data)], clock=clock)
+    return Saved(await get_catalog_item(uow=uow, med_list_codg=med_list_codg), outcome.created == 1)
 
 
-async def load_catalog(session: AsyncSession, records: Sequence[object], *, clock: Clock) -> LoadResult:
+async def load_catalog(*, uow: SettlementUnitOfWork, records: Sequence[object], clock: Clock) -> LoadResult:
     """Create or replace many catalogue items, all or nothing: any bad record is 422 BULK_INVALID."""
-    rows = _valid_rows(
-        records, CatalogItemRow, "med_list_codg", lambda item: catalog_row(item.med_list_codg, item)
+    rows = valid_rows(
+        records,
+        model=CatalogItemRow,
+        key="med_list_codg",
+        to_row=lambda item: catalog_row(item.med_list_codg, item),
     )
-    return await _upsert(session, _CATALOG, rows, clock=clock)
+    return await _store_catalog(uow, rows, clock=clock)
 
 
 async def list_catalog(
-    session: AsyncSession, *, q: str | None, chrgitm_lv: str | None, limit: int, after: str | None
-) -> list[CatalogItem]:
+    *, uow: SettlementUnitOfWork, q: str | None, chrgitm_lv: str | None, limit: int, cursor: str | None
+) -> Page[CatalogItem]:
     """Catalogue items in code order; q matches the start of the code or any part of the name."""
-    query = sa.select(CatalogItem)
-    if q:
-        needle = q.lower()
-        query = query.where(
-            sa.or_(
-                sa.func.lower(CatalogItem.med_list_codg).startswith(needle, autoescape=True),
-                sa.func.lower(CatalogItem.name).contains(needle, autoescape=True),
-            )
-        )
-    if chrgitm_lv:
-        query = query.where(CatalogItem.chrgitm_lv == chrgitm_lv)
-    if after is not None:
-        query = query.where(CatalogItem.med_list_codg > after)
-    query = query.order_by(CatalogItem.med_list_codg).limit(limit)
-    return list((await session.scalars(query)).all())
-
-
-def _decimal(text: str | None) -> Decimal | None:
-    return Decimal(text) if text is not None else None
+    return await uow.catalogue.page(q=q, chrgitm_lv=chrgitm_lv, limit=limit, cursor=cursor)
 
 
 async def catalog_entries(session: AsyncSession, codes: Collection[str]) -> dict[str, CatalogEntry]:
-    """The catalogue entries of the given codes (codes not in the catalogue are simply absent)."""
-    wanted = set(codes)
-    if not wanted:
-        return {}
-    table = CatalogItem.__table__
-    rows = await session.execute(sa.select(table).where(table.c.med_list_codg.in_(wanted)))
-    return {
-        row.med_list_codg: CatalogEntry(
-            med_list_codg=row.med_list_codg,
-            chrgitm_lv=row.chrgitm_lv,
-            selfpay_prop=_decimal(row.selfpay_prop),
-            pric_uplmt_amt=_decimal(row.pric_uplmt_amt),
-            gend_lmt=row.gend_lmt,
-            age_min=row.age_min,
-            age_max=row.age_max,
-            max_cnt_per_visit=_decimal(row.max_cnt_per_visit),
-        )
-        for row in rows
-    }
-
-
-# --- writing reference rows: validate all, then insert the new, update the changed, emit for both --------
-
-
-@dataclass(frozen=True, slots=True)
-class _Kind:
-    model: type[Base]
-    key: str
-    subject: str
-    contract: type[BaseModel]
-
-
-_INSTITUTIONS = _Kind(Institution, "fixmedins_code", Subject.INSTITUTION_CHANGED, InstitutionChanged)
-_CATALOG = _Kind(CatalogItem, "med_list_codg", Subject.CATALOG_CHANGED, CatalogChanged)
-
-
-def _field_of(error: Mapping[str, Any]) -> str | None:
-    loc = error.get("loc") or ()
-    return str(loc[0]) if loc else None
-
-
-def _valid_rows(
-    records: Sequence[object], model: type[_In], key: str, to_row: Callable[[_In], Row]
-) -> list[Row]:
-    """Every record validated and checked; any failure is one 422 BULK_INVALID listing them all."""
-    if not records:
-        raise Unprocessable("The load holds no records.", code="BULK_EMPTY")
-    errors: list[RowError] = []
-    rows: list[Row] = []
-    first_seen: dict[str, int] = {}
-    for number, record in enumerate(records, start=1):
-        if isinstance(record, BadRecord):
-            errors.append(RowError(number, None, "MALFORMED_ROW", record.message))
-            continue
-        try:
-            row = to_row(model.model_validate(record))
-        except ValidationError as exc:
-            errors.extend(
-                RowError(number, _field_of(err), "VALIDATION_ERROR", err["msg"]) for err in exc.errors()
-            )
-            continue
-        except ProblemError as exc:
-            errors.append(RowError(number, exc.extra.get("field"), exc.code, exc.detail))
-            continue
-        code = row[key]
-        if code in first_seen:
-            errors.append(
-                RowError(
-                    number, key, "DUPLICATE_IN_REQUEST", f"{key} {code} is also on row {first_seen[code]}"
-                )
-            )
-            continue
-        first_seen[code] = number
-        rows.append(row)
-    if errors:
-        bad_rows = len({error.row for error in errors})
-        raise Unprocessable(
-            f"{bad_rows} of {len(records)} records are invalid; nothing was written.",
-            code="BULK_INVALID",
-            error_count=len(errors),
-            errors=[asdict(error) for error in errors[:MAX_ROW_ERRORS]],
-        )
-    return rows
-
-
-def _same(old: Mapping[str, Any], new: Row) -> bool:
-    for column, value in new.items():
-        before = old[column]
-        if column in _DECIMAL_COLUMNS and before is not None and value is not None:
-            if Decimal(before) != Decimal(value):
-                return False
-        elif before != value:
-            return False
-    return True
-
-
-async def _upsert(session: AsyncSession, kind: _Kind, rows: Sequence[Row], *, clock: Clock) -> LoadResult:
-    """Insert the new rows, update the changed ones, and write one event for each of those."""
-    table = cast(sa.Table, kind.model.__table__)
-    key_column = table.c[kind.key]
-    by_key = {row[kind.key]: row for row in rows}
-    keys = sorted(by_key)
-    existing: dict[str, Mapping[str, Any]] = {}
-    # Locked in key order, so two loads that overlap wait for each other instead of deadlocking.
-    for start in range(0, len(keys), _CHUNK):
-        query = (
-            sa.select(table)
-            .where(key_column.in_(keys[start : start + _CHUNK]))
-            .order_by(key_column)
-            .with_for_update()
-        )
-        existing.update({row._mapping[kind.key]: row._mapping for row in await session.execute(query)})
-    now = clock.now()
-    created: list[Row] = []
-    changed: list[Row] = []
-    for key in keys:
-        row = by_key[key]
-        before = existing.get(key)
-        if before is None:
-            created.append({**row, "updated_at": now})
-        elif not _same(before, row):
-            changed.append({**row, "updated_at": now})
-    if created:
-        try:
-            async with session.begin_nested():
-                for start in range(0, len(created), _WRITE_BATCH):
-                    await session.execute(sa.insert(table), created[start : start + _WRITE_BATCH])
-        except IntegrityError as exc:  # created by a concurrent request since we looked
-            raise Conflict(
-                "Another request created some of these records at the same moment; retry.",
-                code="CONCURRENT_CHANGE",
-            ) from exc
-    for start in range(0, len(changed), _WRITE_BATCH):
-        await session.execute(sa.update(kind.model), changed[start : start + _WRITE_BATCH])
-    await add_events(
-        session,
-        [
-            new_event(
-                type=kind.subject,
-                source=SOURCE,
-                subject=row[kind.key],
-                data=kind.contract.model_validate(row).model_dump(mode="json"),
-                clock=clock,
-            )
-            for row in created + changed
-        ],
-    )
-    return LoadResult(
-        created=len(created), updated=len(changed), unchanged=len(rows) - len(created) - len(changed)
-    )
+    """The catalogue entries of the given codes, absent when not in the catalogue (for the claims path)."""
+    return await CatalogueRepository(session).entries(codes)
 
 
 # --- the policy -----------------------------------------------------------------------------------------
@@ -433,10 +299,13 @@ def _record(row: PolicyVersionRow) -> PolicyRecord:
     )
 
 
-async def policy_records(session: AsyncSession) -> list[PolicyRecord]:
+async def _records(policies: PolicyVersionRepository) -> list[PolicyRecord]:
+    return [DEFAULT_RECORD, *(_record(row) for row in await policies.in_effective_order())]
+
+
+async def policy_records(*, uow: SettlementUnitOfWork) -> list[PolicyRecord]:
     """Every version in effective order, the built-in default first."""
-    rows = await session.scalars(sa.select(PolicyVersionRow).order_by(PolicyVersionRow.effective_from))
-    return [DEFAULT_RECORD, *(_record(row) for row in rows)]
+    return await _records(uow.policies)
 
 
 def record_in_force(records: Sequence[PolicyRecord], on: date) -> PolicyRecord:
@@ -448,7 +317,7 @@ def record_in_force(records: Sequence[PolicyRecord], on: date) -> PolicyRecord:
 
 
 async def add_policy_version(
-    session: AsyncSession, data: PolicyIn, *, created_by: str, clock: Clock
+    *, uow: SettlementUnitOfWork, data: PolicyIn, created_by: str, clock: Clock
 ) -> PolicyRecord:
     """A new policy version from a future date: settlements already made keep the meaning they had."""
     today = business_date(clock.now())
@@ -464,10 +333,7 @@ async def add_policy_version(
         parse_policy(parameters)
     except PolicyError as exc:
         raise Unprocessable(str(exc), code="INVALID_POLICY") from exc
-    same_date = sa.select(PolicyVersionRow.version_id).where(
-        PolicyVersionRow.effective_from == data.effective_from
-    )
-    existing = await session.scalar(same_date)
+    existing = await uow.policies.version_from(data.effective_from)
     if existing is not None:
         raise Conflict(
             f"A policy version takes effect on {data.effective_from} already.",
@@ -481,14 +347,10 @@ async def add_policy_version(
         created_by=created_by,
         created_at=clock.now(),
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError as exc:  # added concurrently a moment ago
+    if not await uow.policies.insert(row):  # added concurrently a moment ago
         raise Conflict(
             f"A policy version takes effect on {data.effective_from} already.", code="POLICY_EXISTS"
-        ) from exc
+        )
     return _record(row)
 
 
@@ -513,7 +375,7 @@ class PolicyBook:
                 record.effective_from,
                 DEFAULT_POLICY if record.version == 0 else parse_policy(record.parameters),
             )
-            for record in await policy_records(session)
+            for record in await _records(PolicyVersionRepository(session))
         ]
         # A load that began before an invalidate() may hold what the invalidation replaced: use, don't keep.
         if generation == self._generation:
