@@ -32,7 +32,7 @@ import sqlalchemy as sa
 
 from common.clock import FrozenClock
 from common.config import AppEnv
-from common.db import Database, UtcDateTime
+from common.db import Database, UtcDateTime, table_of
 from common.embedded_nats import free_port
 from common.logs import configure_logging
 from common.migrations import upgrade
@@ -40,8 +40,9 @@ from common.progress import ProgressBar
 from common.testing.apps import app_client
 from pricing.app import create_app
 from pricing.config import Settings
-from pricing.models import Drug, Pharmacy, table_of
+from pricing.models import Drug, Pharmacy
 from pricing.service.reference import recompute
+from pricing.uow import PricingUnitOfWork
 
 NOW = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 REGIONS = ("420100", "420102", "429006", "500000")
@@ -179,15 +180,15 @@ async def measure_recompute(url: str, *, drugs: int, pharmacies: int, density: f
         # The repair: every table and reference rebuilt from all the latest prices, as of a moment when
         # all of them are inside the window (the old tenth exactly on its edge).
         started = time.perf_counter()
-        async with db.transaction() as session:
-            rebuilt = await recompute(session, window_days=30, now=NOW - timedelta(days=15), rebuild=True)
+        async with PricingUnitOfWork(db) as uow:
+            rebuilt = await recompute(uow=uow, window_days=30, now=NOW - timedelta(days=15), rebuild=True)
         rebuild_s = time.perf_counter() - started
         print(f"  rebuilt in {rebuild_s:.1f}s; ageing the old tenth out ...", file=sys.stderr)
         # The periodic run: fifteen days on the old tenth has left the window; every group loses prices,
         # so every reference is recomputed from its maintained price table.
         started = time.perf_counter()
-        async with db.transaction() as session:
-            result = await recompute(session, window_days=30, now=NOW)
+        async with PricingUnitOfWork(db) as uow:
+            result = await recompute(uow=uow, window_days=30, now=NOW)
         seconds = time.perf_counter() - started
     finally:
         await db.dispose()

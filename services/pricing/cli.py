@@ -24,7 +24,8 @@ from common.migrations import upgrade
 from common.progress import ProgressBar
 from pricing.config import Settings
 from pricing.schemas.drugs import DrugRow
-from pricing.service.drugs import load_drug_rows, valid_rows
+from pricing.service.drugs import load_drug_rows, valid_drug_rows
+from pricing.uow import PricingUnitOfWork
 
 
 @dataclass
@@ -40,13 +41,13 @@ async def load_drugs(
 ) -> LoadReport:
     """Validate the whole CSV (ProblemError BULK_INVALID if any row is bad), then write it in batches."""
     body = await asyncio.to_thread(path.read_bytes)
-    rows = valid_rows(csv_records(decode_csv(body, "utf-8"), DrugRow))
+    rows = valid_drug_rows(csv_records(decode_csv(body, "utf-8"), DrugRow))
     report = LoadReport()
     bar = ProgressBar(len(rows), label="drugs") if show_progress else None
     # One transaction: all or nothing for the file, as the API's bulk load.
-    async with db.transaction() as session:
+    async with PricingUnitOfWork(db) as uow:
         for start in range(0, len(rows), batch_size):
-            outcome = await load_drug_rows(session, rows[start : start + batch_size], clock=clock)
+            outcome = await load_drug_rows(uow=uow, rows=rows[start : start + batch_size], clock=clock)
             report.created += outcome.created
             report.updated += outcome.updated
             report.unchanged += outcome.unchanged

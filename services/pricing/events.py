@@ -18,6 +18,7 @@ from pricing.service import reference
 from pricing.service import settings as monitoring
 from pricing.service.observations import record_settlement, withdraw_settlement
 from pricing.service.pharmacies import apply_institution_changed
+from pricing.uow import PricingUnitOfWork
 
 log = logging.getLogger("pricing.events")
 
@@ -43,19 +44,25 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
 
 async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
-    """Apply one settlement event in the consumer's transaction (a contract mismatch raises: dead-lettered)."""
+    """Apply one settlement event in the consumer's transaction (a contract mismatch raises: dead-lettered).
+
+    The use cases run on a unit of work inside the runner's transaction (the inbox row commits with them).
+    """
+    uow = PricingUnitOfWork.within(session)
     if event.type == Subject.INSTITUTION_CHANGED:
         await apply_institution_changed(
-            session, InstitutionChanged.model_validate(event.data), event_time=event.time
+            uow=uow, data=InstitutionChanged.model_validate(event.data), event_time=event.time
         )
     elif event.type == Subject.SETTLED:
-        recorded = await record_settlement(session, SettlementSettled.model_validate(event.data), clock=clock)
+        recorded = await record_settlement(
+            uow=uow, data=SettlementSettled.model_validate(event.data), clock=clock
+        )
         skipped = sum(1 for outcome in recorded.outcomes if not outcome.accepted)
         if skipped:
             log.info("settlement %s: %d lines not observed", event.subject, skipped)
     elif event.type == Subject.REVERSED:
         withdrawn = await withdraw_settlement(
-            session, SettlementReversed.model_validate(event.data), clock=clock
+            uow=uow, data=SettlementReversed.model_validate(event.data), clock=clock
         )
         if withdrawn:
             log.info("reversal %s: %d observations withdrawn", event.subject, withdrawn)
@@ -68,10 +75,10 @@ def recompute_worker(interval_s: float) -> Callable[[FastAPI], Awaitable[None]]:
         while True:
             await asyncio.sleep(interval_s)
             try:
-                async with app.state.db.transaction() as session:
-                    settings = await monitoring.current(session)
+                async with PricingUnitOfWork(app.state.db) as uow:
+                    settings = await monitoring.current(uow=uow)
                     await reference.recompute(
-                        session, window_days=settings.window_days, now=app.state.clock.now()
+                        uow=uow, window_days=settings.window_days, now=app.state.clock.now()
                     )
             except asyncio.CancelledError:
                 raise

@@ -7,7 +7,7 @@ are integer fen; quantities are their exact decimal text.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -19,11 +19,6 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = new_metadata()
-
-
-def table_of(model: type[Base]) -> sa.Table:
-    """A model's Core table, for bulk statements."""
-    return cast(sa.Table, model.__table__)
 
 
 class Drug(Base):

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from common.db import DbSession
+from common.deps import PROBLEMS, ClockDep
 from common.params import PathId
 from common.principal import OpsPrincipal, Role
-from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal, ensure_scope
+from pricing.api.deps import PharmacyPrincipal, ensure_scope
 from pricing.domain.money import micro_to_price
 from pricing.models import PriceAlert
 from pricing.schemas.drugs import FixmedinsCode
 from pricing.schemas.monitoring import AlertLight, AlertOut, AlertPage, AlertStatus, ResolveIn
 from pricing.service import alerts as service
+from pricing.uow import Uow
 
 router = APIRouter()
 ALERTS = "alerts 价格预警"
@@ -50,7 +51,7 @@ def alert_out(alert: PriceAlert) -> AlertOut:
     summary="Alerts, newest first (a POS sees its own pharmacy's) 预警列表",
 )
 async def list_alerts(
-    session: DbSession,
+    uow: Uow,
     who: PharmacyPrincipal,
     light: Annotated[AlertLight | None, Query(description="yellow | red")] = None,
     status: Annotated[AlertStatus | None, Query(description="open | resolved")] = None,
@@ -72,7 +73,7 @@ async def list_alerts(
         fixmedins_code = fixmedins_code or who.scope
         ensure_scope(who, fixmedins_code or "")
     found = await service.list_alerts(
-        session,
+        uow=uow,
         light=light.value if light else None,
         status=status.value if status else None,
         fixmedins_code=fixmedins_code,
@@ -88,12 +89,12 @@ async def list_alerts(
 @router.get(
     "/alerts/{alert_id}", response_model=AlertOut, responses=PROBLEMS, tags=[ALERTS], summary="One alert"
 )
-async def get_alert(alert_id: PathId, session: DbSession, who: PharmacyPrincipal) -> AlertOut:
+async def get_alert(alert_id: PathId, uow: Uow, who: PharmacyPrincipal) -> AlertOut:
     """One price alert: its sale, price, reference and ratio, and once resolved who resolved it and how.
 
     A pharmacy may read only its own (403 SCOPE_FORBIDDEN). 404 ALERT_NOT_FOUND.
     """
-    alert = await service.get_alert(session, alert_id)
+    alert = await service.get_alert(uow=uow, alert_id=alert_id)
     ensure_scope(who, alert.fixmedins_code)
     return alert_out(alert)
 
@@ -108,7 +109,7 @@ async def get_alert(alert_id: PathId, session: DbSession, who: PharmacyPrincipal
 async def resolve_alert(
     alert_id: PathId,
     body: ResolveIn,
-    session: DbSession,
+    uow: Uow,
     ops: OpsPrincipal,
     clock: ClockDep,
 ) -> AlertOut:
@@ -120,6 +121,6 @@ async def resolve_alert(
     409 ALERT_ALREADY_RESOLVED for an alert closed before; 404 ALERT_NOT_FOUND. Publishes the resolution.
     """
     alert = await service.resolve_alert(
-        session, alert_id, note=body.note, resolved_by=ops.client_id, clock=clock
+        uow=uow, alert_id=alert_id, note=body.note, resolved_by=ops.client_id, clock=clock
     )
     return alert_out(alert)

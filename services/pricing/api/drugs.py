@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from common.bulk import BULK_RESPONSES, bulk_body, records_of
-from common.db import DbSession
-from common.pagination import decode_cursor, encode_cursor
+from common.deps import PROBLEMS, ClockDep
 from common.principal import OpsPrincipal
-from pricing.api.deps import PROBLEMS, AnyPrincipal, ClockDep
+from pricing.api.deps import AnyPrincipal
 from pricing.domain.money import micro_to_price
 from pricing.models import Drug
 from pricing.schemas.drugs import Admdvs, BulkOut, DrugIn, DrugOut, DrugPage, DrugRow, MedListCodg
 from pricing.schemas.monitoring import ComparedPharmacy, CompareOut
 from pricing.service import compare as comparison
 from pricing.service import drugs as service
+from pricing.uow import Uow
 
 router = APIRouter()
 DRUGS = "drugs 药品基础信息"
@@ -50,7 +50,7 @@ def drug_out(drug: Drug) -> DrugOut:
 async def put_drug(
     med_list_codg: DrugCode,
     body: DrugIn,
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     clock: ClockDep,
     response: Response,
@@ -64,10 +64,10 @@ async def put_drug(
     light of every later sale: a price above 1.5 × it (the configurable factor) is red whatever the
     reference.
     """
-    drug, created = await service.put_drug(session, med_list_codg, body, clock=clock)
-    if not created:
+    put = await service.put_drug(uow=uow, med_list_codg=med_list_codg, data=body, clock=clock)
+    if not put.created:
         response.status_code = 200
-    return drug_out(drug)
+    return drug_out(put.drug)
 
 
 @router.post(
@@ -97,14 +97,14 @@ async def put_drug(
         "XJ01CAA0001010101,阿莫西林胶囊,胶囊剂,0.25g*24粒,,,\n",
     ),
 )
-async def load_drugs(request: Request, session: DbSession, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+async def load_drugs(request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
     """Create or replace many drugs at once (the catalogue's initial load or a monthly refresh), as JSON or CSV.
 
     All or nothing: one bad record is 422 BULK_INVALID listing the rows and fields at fault, and nothing is
     written. The answer counts the drugs created, updated and unchanged, so a reloaded file is harmless.
     """
     records = await records_of(request, "drugs", DrugRow)
-    outcome = await service.load_drugs(session, records, clock=clock)
+    outcome = await service.load_drugs(uow=uow, records=records, clock=clock)
     return BulkOut(created=outcome.created, updated=outcome.updated, unchanged=outcome.unchanged)
 
 
@@ -115,9 +115,9 @@ async def load_drugs(request: Request, session: DbSession, _ops: OpsPrincipal, c
     tags=[DRUGS],
     summary="One drug 药品查询",
 )
-async def get_drug(med_list_codg: DrugCode, session: DbSession, _who: AnyPrincipal) -> DrugOut:
+async def get_drug(med_list_codg: DrugCode, uow: Uow, _who: AnyPrincipal) -> DrugOut:
     """One drug's reference data with its listing and procurement prices. 404 DRUG_NOT_FOUND."""
-    return drug_out(await service.get_drug(session, med_list_codg))
+    return drug_out(await service.get_drug(uow=uow, med_list_codg=med_list_codg))
 
 
 @router.get(
@@ -128,7 +128,7 @@ async def get_drug(med_list_codg: DrugCode, session: DbSession, _who: AnyPrincip
     summary="Search drugs by name 药品名称检索 (open to the public)",
 )
 async def search_drugs(
-    session: DbSession,
+    uow: Uow,
     _who: AnyPrincipal,
     q: Annotated[
         str | None,
@@ -144,16 +144,10 @@ async def search_drugs(
     Open to the public site (with its key) as well as to hospitals, pharmacies and staff: the first step of
     a price comparison. Without `q`, every drug. Pass `next_cursor` as `cursor` for the next page.
     """
-    found = await service.search_drugs(
-        session,
-        q=(q.strip() or None) if q else None,
-        limit=limit + 1,
-        after=decode_cursor(cursor, parts=1)[0] if cursor else None,
+    page = await service.search_drugs(
+        uow=uow, q=(q.strip() or None) if q else None, limit=limit, cursor=cursor
     )
-    return DrugPage(
-        items=[drug_out(drug) for drug in found[:limit]],
-        next_cursor=encode_cursor(found[limit - 1].med_list_codg) if len(found) > limit else None,
-    )
+    return DrugPage(items=[drug_out(drug) for drug in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -164,7 +158,7 @@ async def search_drugs(
     summary="Compare a drug's price across the pharmacies of a region, cheapest first 药价比价 (open to the public)",
 )
 async def compare(
-    session: DbSession,
+    uow: Uow,
     _who: AnyPrincipal,
     clock: ClockDep,
     med_list_codg: Annotated[MedListCodg, Query(description="医保目录编码 drug code")],
@@ -178,8 +172,10 @@ async def compare(
     is cheapest and which prices are out of line. `reference_pric` is null while the region has none yet.
     404 DRUG_NOT_FOUND.
     """
-    drug = await service.get_drug(session, med_list_codg)
-    found = await comparison.compare(session, drug, admdvs, now=clock.now(), limit=limit)
+    found = await comparison.compare(
+        uow=uow, med_list_codg=med_list_codg, admdvs=admdvs, now=clock.now(), limit=limit
+    )
+    drug = found.drug
     return CompareOut(
         med_list_codg=drug.med_list_codg,
         generic_name=drug.generic_name,

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from common.db import DbSession
+from common.deps import PROBLEMS
 from common.money import fen_to_yuan
 from common.principal import OpsPrincipal
-from pricing.api.deps import PROBLEMS, PharmacyPrincipal, ensure_scope
+from pricing.api.deps import PharmacyPrincipal, ensure_scope
 from pricing.schemas.drugs import Admdvs, FixmedinsCode
 from pricing.schemas.monitoring import PriceIndexOut, RankingOut
 from pricing.service import index as service
 from pricing.service import settings as monitoring
 from pricing.service.index import PharmacyIndex
+from pricing.uow import Uow
 
 router = APIRouter()
 INDEX = "price index 量价比较指数"
@@ -46,7 +47,7 @@ def index_out(found: PharmacyIndex, warning_line: str) -> PriceIndexOut:
 async def pharmacy_index(
     fixmedins_code: Annotated[FixmedinsCode, Path(description="定点零售药店编码")],
     month: Month,
-    session: DbSession,
+    uow: Uow,
     who: PharmacyPrincipal,
 ) -> PriceIndexOut:
     """A pharmacy's volume-price comparison index (量价比较指数) for a month.
@@ -59,9 +60,9 @@ async def pharmacy_index(
     pharmacy may read only its own.
     """
     ensure_scope(who, fixmedins_code)
-    settings = await monitoring.current(session)
+    settings = await monitoring.current(uow=uow)
     found = await service.pharmacy_index(
-        session, fixmedins_code, month=month, warning_line=settings.index_warning_line
+        uow=uow, fixmedins_code=fixmedins_code, month=month, warning_line=settings.index_warning_line
     )
     return index_out(found, format(settings.index_warning_line, "f"))
 
@@ -75,7 +76,7 @@ async def pharmacy_index(
 )
 async def ranking(
     month: Month,
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     admdvs: Annotated[Admdvs | None, Query(description="行政区划; absent: every region")] = None,
 ) -> RankingOut:
@@ -84,10 +85,10 @@ async def ranking(
     Those strictly above the warning line are listed apart in `listed`: the bureau's list of pharmacies to
     interview (约谈).
     """
-    settings = await monitoring.current(session)
+    settings = await monitoring.current(uow=uow)
     line = format(settings.index_warning_line, "f")
     found = await service.ranking(
-        session, month=month, admdvs=admdvs, warning_line=settings.index_warning_line
+        uow=uow, month=month, admdvs=admdvs, warning_line=settings.index_warning_line
     )
     return RankingOut(
         month=month,

@@ -6,15 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from common.db import DbSession
+from common.deps import PROBLEMS, ClockDep
 from common.principal import OpsPrincipal
-from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal
+from pricing.api.deps import PharmacyPrincipal
 from pricing.domain.money import micro_to_price
 from pricing.schemas.drugs import Admdvs, MedListCodg, MonitoringSettingsIn, MonitoringSettingsOut
 from pricing.schemas.monitoring import RecomputeOut, ReferencePriceOut
 from pricing.service import reference as service
 from pricing.service import settings as monitoring
 from pricing.service.settings import Monitoring
+from pricing.uow import Uow
 
 router = APIRouter()
 REFERENCE = "reference prices 参考价"
@@ -29,7 +30,7 @@ SETTINGS = "settings 预警参数"
     summary="Reference prices by drug and region 参考价查询",
 )
 async def list_reference_prices(
-    session: DbSession,
+    uow: Uow,
     _who: PharmacyPrincipal,
     med_list_codg: Annotated[MedListCodg | None, Query(description="医保目录编码")] = None,
     admdvs: Annotated[Admdvs | None, Query(description="行政区划")] = None,
@@ -41,7 +42,7 @@ async def list_reference_prices(
     their median, and says which (`basis`) and over how many pharmacies. Sales keep it current; prices that
     age out of the window leave at the next recompute.
     """
-    found = await service.list_references(session, med_list_codg=med_list_codg, admdvs=admdvs, limit=limit)
+    found = await service.list_references(uow=uow, med_list_codg=med_list_codg, admdvs=admdvs, limit=limit)
     return [
         ReferencePriceOut(
             med_list_codg=row.med_list_codg,
@@ -67,14 +68,14 @@ async def list_reference_prices(
     "latest prices instead: a repair, and much slower.",
 )
 async def recompute(
-    session: DbSession,
+    uow: Uow,
     _ops: OpsPrincipal,
     clock: ClockDep,
     rebuild: Annotated[bool, Query(description="rebuild everything from the latest prices (repair)")] = False,
 ) -> RecomputeOut:
-    settings = await monitoring.current(session)
+    settings = await monitoring.current(uow=uow)
     result = await service.recompute(
-        session, window_days=settings.window_days, now=clock.now(), rebuild=rebuild
+        uow=uow, window_days=settings.window_days, now=clock.now(), rebuild=rebuild
     )
     return RecomputeOut(
         aged_out=result.aged_out,
@@ -103,11 +104,11 @@ def settings_out(settings: Monitoring) -> MonitoringSettingsOut:
     tags=[SETTINGS],
     summary="预警参数 settings",
 )
-async def get_settings(session: DbSession, _ops: OpsPrincipal) -> MonitoringSettingsOut:
+async def get_settings(uow: Uow, _ops: OpsPrincipal) -> MonitoringSettingsOut:
     """The monitoring settings in force: the yellow and red thresholds of the difference ratio (差值比), the
     procurement factor, the reference-price window in days, the index warning line, and who set them when.
     """
-    return settings_out(await monitoring.current(session))
+    return settings_out(await monitoring.current(uow=uow))
 
 
 @router.put(
@@ -119,6 +120,6 @@ async def get_settings(session: DbSession, _ops: OpsPrincipal) -> MonitoringSett
     description="A new window applies to the next sale of each drug and to the next recompute.",
 )
 async def put_settings(
-    body: MonitoringSettingsIn, session: DbSession, ops: OpsPrincipal, clock: ClockDep
+    body: MonitoringSettingsIn, uow: Uow, ops: OpsPrincipal, clock: ClockDep
 ) -> MonitoringSettingsOut:
-    return settings_out(await monitoring.replace(session, body, updated_by=ops.client_id, clock=clock))
+    return settings_out(await monitoring.replace(uow=uow, data=body, updated_by=ops.client_id, clock=clock))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from common.db import DbSession
-from pricing.api.deps import PROBLEMS, ClockDep, PharmacyPrincipal, ensure_scope
+from common.deps import PROBLEMS, ClockDep
+from pricing.api.deps import PharmacyPrincipal, ensure_scope
+from pricing.domain.observations import SaleLine
 from pricing.schemas.monitoring import SaleResult, SalesIn, SalesOut
-from pricing.service.observations import SaleLine, record_sales
+from pricing.service.observations import record_sales
+from pricing.uow import Uow
 
 router = APIRouter()
 
@@ -22,9 +24,7 @@ router = APIRouter()
     "answer (`replay: true`); the same sale_id with other content is rejected with SALE_ID_CONFLICT. "
     "An unknown drug or pharmacy rejects that line with its reason; the other lines are recorded.",
 )
-async def upload_sales(
-    body: SalesIn, session: DbSession, who: PharmacyPrincipal, clock: ClockDep
-) -> SalesOut:
+async def upload_sales(body: SalesIn, uow: Uow, who: PharmacyPrincipal, clock: ClockDep) -> SalesOut:
     ensure_scope(who, body.fixmedins_code)
     lines = [
         SaleLine(
@@ -37,7 +37,7 @@ async def upload_sales(
         )
         for line in body.sales
     ]
-    recorded = await record_sales(session, body.fixmedins_code, lines, clock=clock)
+    recorded = await record_sales(uow=uow, fixmedins_code=body.fixmedins_code, lines=lines, clock=clock)
     results = [
         SaleResult(
             sale_id=outcome.sale_id,

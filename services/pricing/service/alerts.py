@@ -6,19 +6,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.clock import Clock
-from common.errors import Conflict, NotFound
+from common.errors import Conflict
 from common.events.contracts import Subject
 from common.events.envelope import new_event
-from common.events.outbox import add_event
 from common.events.pricing import AlertRaised, AlertResolved
 from pricing.domain.light import Light, Verdict
 from pricing.domain.money import micro_to_price
 from pricing.models import PriceAlert
+from pricing.uow import PricingUnitOfWork
 
 SOURCE = "pricing"
 OPEN, RESOLVED = "open", "resolved"
@@ -41,7 +37,7 @@ def open_key(fixmedins_code: str, med_list_codg: str, light: str) -> str:
     return f"{fixmedins_code}|{med_list_codg}|{light}"
 
 
-async def raise_alerts(session: AsyncSession, sightings: Sequence[Sighting], *, clock: Clock) -> int:
+async def raise_alerts(*, uow: PricingUnitOfWork, sightings: Sequence[Sighting], clock: Clock) -> int:
     """Raise an alert for each (pharmacy, drug, light) not already open; count the sighting on an open one.
 
     Returns how many alerts were raised.
@@ -51,26 +47,31 @@ async def raise_alerts(session: AsyncSession, sightings: Sequence[Sighting], *, 
         return 0
     now = clock.now()
     keys = sorted({open_key(s.fixmedins_code, s.med_list_codg, s.verdict.light.value) for s in wanted})
-    found = await session.scalars(sa.select(PriceAlert).where(PriceAlert.open_key.in_(keys)))
-    open_alerts = {alert.open_key: alert for alert in found}
+    open_alerts = await uow.alerts.open_by_key(keys)
     raised = 0
     for sighting in wanted:
         key = open_key(sighting.fixmedins_code, sighting.med_list_codg, sighting.verdict.light.value)
         alert = open_alerts.get(key)
         if alert is None:
-            alert, created = await _raise(session, sighting, key, now=now, clock=clock)
-            raised += created
-            open_alerts[key] = alert
+            raising = await _raise(uow, sighting, key, now=now, clock=clock)
+            raised += raising.raised
+            open_alerts[key] = raising.alert
             continue
         alert.occurrences += 1
         alert.last_seen_at = now
-    await session.flush()
+    await uow.flush()
     return raised
 
 
+@dataclass(frozen=True, slots=True)
+class _Raising:
+    alert: PriceAlert
+    raised: bool  # False: a concurrent upload had raised it a moment ago
+
+
 async def _raise(
-    session: AsyncSession, sighting: Sighting, key: str, *, now: datetime, clock: Clock
-) -> tuple[PriceAlert, bool]:
+    uow: PricingUnitOfWork, sighting: Sighting, key: str, *, now: datetime, clock: Clock
+) -> _Raising:
     alert = PriceAlert(
         open_key=key,
         fixmedins_code=sighting.fixmedins_code,
@@ -87,15 +88,11 @@ async def _raise(
         raised_at=now,
         last_seen_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(alert)
-            await session.flush()
-    except IntegrityError:  # raised by a concurrent upload a moment ago: count this sighting on it
-        existing = (await session.scalars(sa.select(PriceAlert).where(PriceAlert.open_key == key))).one()
+    if await uow.alerts.add_new(alert) is None:  # raised by a concurrent upload: count this sighting on it
+        existing = await uow.alerts.open_of(key)
         existing.occurrences += 1
         existing.last_seen_at = now
-        return existing, False
+        return _Raising(existing, raised=False)
     data = AlertRaised(
         alert_id=alert.alert_id,
         fixmedins_code=alert.fixmedins_code,
@@ -109,29 +106,26 @@ async def _raise(
         sale_id=alert.sale_id,
         raised_at=now,
     )
-    await add_event(
-        session,
+    await uow.publish(
         new_event(
             type=Subject.ALERT_RAISED,
             source=SOURCE,
             subject=str(alert.alert_id),
             data=data.model_dump(mode="json"),
             clock=clock,
-        ),
+        )
     )
-    return alert, True
+    return _Raising(alert, raised=True)
 
 
-async def get_alert(session: AsyncSession, alert_id: int) -> PriceAlert:
-    alert = await session.get(PriceAlert, alert_id)
-    if alert is None:
-        raise NotFound("No such alert.", code="ALERT_NOT_FOUND", alert_id=alert_id)
-    return alert
+async def get_alert(*, uow: PricingUnitOfWork, alert_id: int) -> PriceAlert:
+    """One alert, or 404 ALERT_NOT_FOUND."""
+    return await uow.alerts.must_get(alert_id)
 
 
 async def list_alerts(
-    session: AsyncSession,
     *,
+    uow: PricingUnitOfWork,
     light: str | None,
     status: str | None,
     fixmedins_code: str | None,
@@ -139,26 +133,16 @@ async def list_alerts(
     before: int | None,
 ) -> list[PriceAlert]:
     """Alerts newest first, keyset-paginated on the id."""
-    query = sa.select(PriceAlert)
-    if light:
-        query = query.where(PriceAlert.light == light)
-    if status:
-        query = query.where(PriceAlert.status == status)
-    if fixmedins_code:
-        query = query.where(PriceAlert.fixmedins_code == fixmedins_code)
-    if before is not None:
-        query = query.where(PriceAlert.alert_id < before)
-    query = query.order_by(PriceAlert.alert_id.desc()).limit(limit)
-    return list((await session.scalars(query)).all())
+    return await uow.alerts.newest(
+        light=light, status=status, fixmedins_code=fixmedins_code, limit=limit, before=before
+    )
 
 
 async def resolve_alert(
-    session: AsyncSession, alert_id: int, *, note: str, resolved_by: str, clock: Clock
+    *, uow: PricingUnitOfWork, alert_id: int, note: str, resolved_by: str, clock: Clock
 ) -> PriceAlert:
     """Close an open alert with a note; the next out-of-line price raises a new one."""
-    alert = await session.get(PriceAlert, alert_id, with_for_update=True)
-    if alert is None:
-        raise NotFound("No such alert.", code="ALERT_NOT_FOUND", alert_id=alert_id)
+    alert = await uow.alerts.must_get(alert_id, for_update=True)
     if alert.status == RESOLVED:
         raise Conflict("The alert is resolved already.", code="ALERT_ALREADY_RESOLVED", alert_id=alert_id)
     now = clock.now()
@@ -167,7 +151,7 @@ async def resolve_alert(
     alert.resolved_at = now
     alert.resolved_by = resolved_by
     alert.note = note
-    await session.flush()
+    await uow.flush()
     data = AlertResolved(
         alert_id=alert.alert_id,
         fixmedins_code=alert.fixmedins_code,
@@ -177,14 +161,13 @@ async def resolve_alert(
         resolved_at=now,
         resolved_by=resolved_by,
     )
-    await add_event(
-        session,
+    await uow.publish(
         new_event(
             type=Subject.ALERT_RESOLVED,
             source=SOURCE,
             subject=str(alert.alert_id),
             data=data.model_dump(mode="json"),
             clock=clock,
-        ),
+        )
     )
     return alert

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from pricing.domain.light import Light, light_of
-from pricing.models import Drug, LatestPrice, Pharmacy, ReferencePrice
+from pricing.models import Drug
 from pricing.service import settings as monitoring
+from pricing.uow import PricingUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,30 +28,25 @@ class Comparison:
     offers: list[Offer]
 
 
-async def compare(session: AsyncSession, drug: Drug, admdvs: str, *, now: datetime, limit: int) -> Comparison:
+async def compare(
+    *, uow: PricingUnitOfWork, med_list_codg: str, admdvs: str, now: datetime, limit: int
+) -> Comparison:
     """Pharmacies whose latest price lies in the window, cheapest first (then by code), with their light."""
-    settings = await monitoring.current(session)
-    reference = await session.get(ReferencePrice, (drug.med_list_codg, admdvs))
+    drug = await uow.drugs.must_get(med_list_codg)
+    settings = await monitoring.current(uow=uow)
+    reference = await uow.references.of_group(drug.med_list_codg, admdvs)
     cutoff = now - timedelta(days=settings.window_days)
-    rows = await session.execute(
-        sa.select(
-            LatestPrice.fixmedins_code,
-            Pharmacy.fixmedins_name,
-            LatestPrice.price_micro,
-            LatestPrice.observed_at,
-        )
-        .join(Pharmacy, Pharmacy.fixmedins_code == LatestPrice.fixmedins_code)
-        .where(
-            LatestPrice.med_list_codg == drug.med_list_codg,
-            LatestPrice.admdvs == admdvs,
-            LatestPrice.observed_at >= cutoff,
-        )
-        .order_by(LatestPrice.price_micro, LatestPrice.fixmedins_code)
-        .limit(limit)
-    )
     offers = []
-    for code, name, price, observed_at in rows:
-        base = reference.price_micro if reference is not None else price
-        verdict = light_of(price, base, drug.procurement_price_micro, settings.thresholds)
-        offers.append(Offer(code, name, price, verdict.light, observed_at))
+    for found in await uow.references.offers(drug.med_list_codg, admdvs, cutoff=cutoff, limit=limit):
+        base = reference.price_micro if reference is not None else found.price_micro
+        verdict = light_of(found.price_micro, base, drug.procurement_price_micro, settings.thresholds)
+        offers.append(
+            Offer(
+                found.fixmedins_code,
+                found.fixmedins_name,
+                found.price_micro,
+                verdict.light,
+                found.observed_at,
+            )
+        )
     return Comparison(drug, admdvs, reference.price_micro if reference is not None else None, offers)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from pricing.domain.index import above_warning_line, price_index
-from pricing.models import Observation, Pharmacy
+from pricing.uow import PricingUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,28 +22,13 @@ class PharmacyIndex:
     above: bool
 
 
-def _sums() -> Any:
-    return sa.select(
-        Observation.fixmedins_code,
-        sa.func.count(),
-        sa.func.coalesce(sa.func.sum(Observation.amount_fen), 0),
-        sa.func.coalesce(sa.func.sum(Observation.reference_amount_fen), 0),
-    )
-
-
 async def pharmacy_index(
-    session: AsyncSession, fixmedins_code: str, *, month: str, warning_line: Decimal
+    *, uow: PricingUnitOfWork, fixmedins_code: str, month: str, warning_line: Decimal
 ) -> PharmacyIndex:
     """One pharmacy's index over the sales of a month (zero lines: no index)."""
-    pharmacy = await session.get(Pharmacy, fixmedins_code)
-    row = (
-        await session.execute(
-            _sums()
-            .where(Observation.fixmedins_code == fixmedins_code, Observation.month == month)
-            .group_by(Observation.fixmedins_code)
-        )
-    ).one_or_none()
-    lines, sales, reference = (row[1], int(row[2]), int(row[3])) if row else (0, 0, 0)
+    pharmacy = await uow.pharmacies.get(fixmedins_code)
+    sums = await uow.observations.month_of(fixmedins_code, month)
+    lines, sales, reference = (sums.lines, sums.sales_fen, sums.reference_fen) if sums else (0, 0, 0)
     index = price_index(sales, reference)
     return PharmacyIndex(
         fixmedins_code=fixmedins_code,
@@ -63,35 +44,24 @@ async def pharmacy_index(
 
 
 async def ranking(
-    session: AsyncSession, *, month: str, admdvs: str | None, warning_line: Decimal
+    *, uow: PricingUnitOfWork, month: str, admdvs: str | None, warning_line: Decimal
 ) -> list[PharmacyIndex]:
     """Every pharmacy with sales in the month (of a region, if given), highest index first, then by code."""
-    query = _sums().where(Observation.month == month).group_by(Observation.fixmedins_code)
-    if admdvs:
-        query = query.where(Observation.admdvs == admdvs)
-    rows = (await session.execute(query)).all()
-    codes = [row[0] for row in rows]
-    names = {
-        code: (name, region)
-        for code, name, region in await session.execute(
-            sa.select(Pharmacy.fixmedins_code, Pharmacy.fixmedins_name, Pharmacy.admdvs).where(
-                Pharmacy.fixmedins_code.in_(codes)
-            )
-        )
-    }
+    sums = await uow.observations.month_by_pharmacy(month, admdvs=admdvs)
+    names = await uow.pharmacies.names_of([item.fixmedins_code for item in sums])
     found = []
-    for code, lines, sales, reference in rows:
-        index = price_index(int(sales), int(reference))
-        name, region = names.get(code, (None, None))
+    for item in sums:
+        index = price_index(item.sales_fen, item.reference_fen)
+        name, region = names.get(item.fixmedins_code, (None, None))
         found.append(
             PharmacyIndex(
-                fixmedins_code=code,
+                fixmedins_code=item.fixmedins_code,
                 fixmedins_name=name,
                 admdvs=region or admdvs,
                 month=month,
-                lines=lines,
-                sales_fen=int(sales),
-                reference_fen=int(reference),
+                lines=item.lines,
+                sales_fen=item.sales_fen,
+                reference_fen=item.reference_fen,
                 index=index,
                 above=above_warning_line(index, warning_line),
             )

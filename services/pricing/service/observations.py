@@ -3,57 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock, business_date
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.national import PHARMACY
-from pricing.domain.light import Verdict, light_of
-from pricing.domain.money import line_amount_fen, micro_to_price, price_to_micro
-from pricing.models import Drug, Observation, Pharmacy, table_of
+from pricing.domain.money import line_amount_fen, micro_to_price
+from pricing.domain.observations import Kind, SaleLine, classify, newest_prices, observe
+from pricing.models import Observation
 from pricing.service import settings as monitoring
 from pricing.service.alerts import Sighting, raise_alerts
-from pricing.service.reference import lock_groups, restore_latest, update_references
+from pricing.uow import PricingUnitOfWork
 
 POS, SETTLEMENT = "pos", "settlement"
 PHARMACY_MED_TYPE = PHARMACY  # 定点药店购药
-# A POS clock a little ahead of ours is a clock, not a sale from the future.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-_CHUNK = 900
 _RACE_RETRIES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class SaleLine:
-    sale_id: str
-    med_list_codg: str
-    price: Decimal
-    cnt: Decimal
-    sel_time: datetime
-    drug_trac_codg: Sequence[str] = ()
-
-    def fingerprint(self) -> str:
-        """What a retry must repeat exactly: the same sale_id with anything else different is a conflict."""
-        canonical = json.dumps(
-            [
-                self.med_list_codg,
-                price_to_micro(self.price),
-                format(self.cnt.normalize(), "f"),
-                self.sel_time.astimezone(UTC).isoformat(),
-                list(self.drug_trac_codg),
-            ],
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +45,6 @@ class Recorded:
     alerts_raised: int = 0
 
 
-def _rejected(sale_id: str, reason: str, message: str) -> LineOutcome:
-    return LineOutcome(sale_id=sale_id, accepted=False, reason=reason, message=message)
-
-
 def _outcome_of(row: Observation, *, replay: bool) -> LineOutcome:
     return LineOutcome(
         sale_id=row.sale_id,
@@ -94,17 +59,18 @@ def _outcome_of(row: Observation, *, replay: bool) -> LineOutcome:
 
 
 async def record_sales(
-    session: AsyncSession, fixmedins_code: str, lines: Sequence[SaleLine], *, clock: Clock
+    *, uow: PricingUnitOfWork, fixmedins_code: str, lines: Sequence[SaleLine], clock: Clock
 ) -> Recorded:
     """Record a pharmacy's sale lines: each accepted with its light, or rejected with a reason."""
-    pharmacy = await session.get(Pharmacy, fixmedins_code)
+    pharmacy = await uow.pharmacies.get(fixmedins_code)
     if pharmacy is None:
         return Recorded(
             [
-                _rejected(
-                    line.sale_id,
-                    "PHARMACY_NOT_FOUND",
-                    f"{fixmedins_code} is not a designated pharmacy known to price monitoring.",
+                LineOutcome(
+                    sale_id=line.sale_id,
+                    accepted=False,
+                    reason="PHARMACY_NOT_FOUND",
+                    message=f"{fixmedins_code} is not a designated pharmacy known to price monitoring.",
                 )
                 for line in lines
             ]
@@ -114,9 +80,9 @@ async def record_sales(
     # first one's lines and answers them as a replay or a conflict, as if it had come after.
     for attempt in range(_RACE_RETRIES):
         try:
-            async with session.begin_nested():
+            async with uow.savepoint():
                 return await _record(
-                    session, pharmacy.fixmedins_code, pharmacy.admdvs, lines, source=POS, clock=clock
+                    uow, pharmacy.fixmedins_code, pharmacy.admdvs, lines, source=POS, clock=clock
                 )
         except IntegrityError:
             if attempt == _RACE_RETRIES - 1:
@@ -124,11 +90,11 @@ async def record_sales(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def record_settlement(session: AsyncSession, data: SettlementSettled, *, clock: Clock) -> Recorded:
+async def record_settlement(*, uow: PricingUnitOfWork, data: SettlementSettled, clock: Clock) -> Recorded:
     """A pharmacy settlement (med_type 41): each fee line of a drug we know is a price observation."""
     if data.med_type != PHARMACY_MED_TYPE:
         return Recorded()
-    pharmacy = await session.get(Pharmacy, data.fixmedins_code)
+    pharmacy = await uow.pharmacies.get(data.fixmedins_code)
     admdvs = pharmacy.admdvs if pharmacy is not None else data.admdvs
     lines = [
         SaleLine(
@@ -142,11 +108,11 @@ async def record_settlement(session: AsyncSession, data: SettlementSettled, *, c
         for line in data.feedetail
         if line.pric > 0 and line.cnt > 0
     ]
-    return await _record(session, data.fixmedins_code, admdvs, lines, source=SETTLEMENT, clock=clock)
+    return await _record(uow, data.fixmedins_code, admdvs, lines, source=SETTLEMENT, clock=clock)
 
 
 async def _record(
-    session: AsyncSession,
+    uow: PricingUnitOfWork,
     fixmedins_code: str,
     admdvs: str,
     lines: Sequence[SaleLine],
@@ -154,98 +120,55 @@ async def _record(
     source: str,
     clock: Clock,
 ) -> Recorded:
+    """Classify the lines (domain), move the references, write the fresh ones, raise their alerts."""
     now = clock.now()
-    settings = await monitoring.current(session)
-    codes = sorted({line.med_list_codg for line in lines})
-    drugs: dict[str, Drug] = {}
-    for start in range(0, len(codes), _CHUNK):
-        found = await session.scalars(
-            sa.select(Drug).where(Drug.med_list_codg.in_(codes[start : start + _CHUNK]))
-        )
-        drugs.update({drug.med_list_codg: drug for drug in found})
+    settings = await monitoring.current(uow=uow)
+    drugs = await uow.drugs.by_codes(sorted({line.med_list_codg for line in lines}))
     # Before reading what is recorded: a retry racing its original waits for it, then finds it.
-    await lock_groups(session, admdvs, drugs)
-    sale_ids = sorted({line.sale_id for line in lines})
-    stored: dict[str, Observation] = {}
-    for start in range(0, len(sale_ids), _CHUNK):
-        found_rows = await session.scalars(
-            sa.select(Observation).where(
-                Observation.fixmedins_code == fixmedins_code,
-                Observation.sale_id.in_(sale_ids[start : start + _CHUNK]),
-            )
-        )
-        stored.update({row.sale_id: row for row in found_rows})
-
-    outcomes: list[LineOutcome | None] = []
-    fresh: list[tuple[int, SaleLine, str]] = []  # (position, line, fingerprint)
-    seen_in_request: dict[str, tuple[str, int]] = {}
-    for position, line in enumerate(lines):
-        fingerprint = line.fingerprint()
-        previous = stored.get(line.sale_id)
-        if previous is not None:
-            if previous.fingerprint == fingerprint:
-                outcomes.append(_outcome_of(previous, replay=True))
-            else:
-                outcomes.append(
-                    _rejected(
-                        line.sale_id,
-                        "SALE_ID_CONFLICT",
-                        "This sale_id was recorded with different content; a new sale needs a new sale_id.",
-                    )
-                )
-            continue
-        if line.sale_id in seen_in_request:
-            first_fingerprint, first_position = seen_in_request[line.sale_id]
-            if first_fingerprint == fingerprint:
-                outcomes.append(None)  # the same as the first: answered like it once that one is recorded
-                fresh.append((position, line, "dup:" + str(first_position)))
-            else:
-                outcomes.append(
-                    _rejected(
-                        line.sale_id,
-                        "SALE_ID_CONFLICT",
-                        f"This sale_id is also on line {first_position + 1} with different content.",
-                    )
-                )
-            continue
-        if line.med_list_codg not in drugs:
-            outcomes.append(
-                _rejected(
-                    line.sale_id, "DRUG_NOT_FOUND", f"No drug {line.med_list_codg} in the reference data."
-                )
-            )
-            continue
-        if line.sel_time > now + FUTURE_TOLERANCE:
-            outcomes.append(_rejected(line.sale_id, "SEL_TIME_IN_FUTURE", "sel_time lies in the future."))
-            continue
-        seen_in_request[line.sale_id] = (fingerprint, position)
-        outcomes.append(None)
-        fresh.append((position, line, fingerprint))
-
-    new_lines = [(position, line, fp) for position, line, fp in fresh if not fp.startswith("dup:")]
-    latest: dict[str, tuple[int, datetime]] = {}
-    for _, line, _ in sorted(new_lines, key=lambda item: item[1].sel_time):
-        latest[line.med_list_codg] = (price_to_micro(line.price), line.sel_time)
-    cutoff = now - timedelta(days=settings.window_days)
-    references = await update_references(
-        session, fixmedins_code=fixmedins_code, admdvs=admdvs, latest=latest, cutoff=cutoff, now=now
+    await uow.references.lock_groups(admdvs, drugs)
+    stored = await uow.observations.of_sales(fixmedins_code, sorted({line.sale_id for line in lines}))
+    classified = classify(
+        lines,
+        stored={sale_id: row.fingerprint for sale_id, row in stored.items()},
+        known_drugs=drugs.keys(),
+        now=now,
+    )
+    references = await uow.references.update_references(
+        fixmedins_code=fixmedins_code,
+        admdvs=admdvs,
+        latest=newest_prices(classified.fresh),
+        cutoff=now - timedelta(days=settings.window_days),
+        now=now,
     )
 
+    outcomes: list[LineOutcome | None] = []
+    for line, kind in zip(lines, classified.kinds, strict=True):
+        if kind.kind is Kind.REPLAY:
+            outcomes.append(_outcome_of(stored[line.sale_id], replay=True))
+        elif kind.kind is Kind.REJECTED:
+            outcomes.append(
+                LineOutcome(sale_id=line.sale_id, accepted=False, reason=kind.reason, message=kind.message)
+            )
+        else:
+            outcomes.append(None)  # fresh, or a repeat answered like its first once that one is recorded
     rows: list[dict[str, object]] = []
     sightings: list[Sighting] = []
-    for position, line, fingerprint in new_lines:
-        drug = drugs[line.med_list_codg]
-        price = price_to_micro(line.price)
+    for fresh in classified.fresh:
+        line = fresh.line
         reference = references.get(line.med_list_codg)
-        # Only a sale older than the window can find no reference: it is measured against itself.
-        reference_micro = reference.price_micro if reference is not None else price
-        verdict: Verdict = light_of(price, reference_micro, drug.procurement_price_micro, settings.thresholds)
+        seen = observe(
+            line,
+            reference_micro=reference.price_micro if reference is not None else None,
+            procurement_micro=drugs[line.med_list_codg].procurement_price_micro,
+            thresholds=settings.thresholds,
+        )
+        price, reference_micro, verdict = seen.price_micro, seen.reference_micro, seen.verdict
         rows.append(
             {
                 "fixmedins_code": fixmedins_code,
                 "sale_id": line.sale_id,
                 "source": source,
-                "fingerprint": fingerprint,
+                "fingerprint": fresh.fingerprint,
                 "med_list_codg": line.med_list_codg,
                 "admdvs": admdvs,
                 "price_micro": price,
@@ -262,7 +185,7 @@ async def _record(
                 "recorded_at": now,
             }
         )
-        outcomes[position] = LineOutcome(
+        outcomes[fresh.position] = LineOutcome(
             sale_id=line.sale_id,
             accepted=True,
             light=verdict.light.value,
@@ -276,54 +199,39 @@ async def _record(
                 fixmedins_code, line.med_list_codg, admdvs, line.sale_id, price, reference_micro, verdict
             )
         )
-    for start in range(0, len(rows), 2000):
-        await session.execute(sa.insert(table_of(Observation)), rows[start : start + 2000])
-    for position, _line, marker in fresh:
-        if marker.startswith("dup:"):
-            first = outcomes[int(marker.removeprefix("dup:"))]
+    await uow.observations.insert_many(rows)
+    for position, kind in enumerate(classified.kinds):
+        if kind.kind is Kind.REPEAT:
+            assert kind.first is not None
+            first = outcomes[kind.first]
             assert first is not None
             outcomes[position] = dataclasses.replace(first, replay=True)
-    raised = await raise_alerts(session, sightings, clock=clock)
+    raised = await raise_alerts(uow=uow, sightings=sightings, clock=clock)
     final = [outcome for outcome in outcomes if outcome is not None]
     assert len(final) == len(lines)
     return Recorded(final, raised)
 
 
-async def withdraw_settlement(session: AsyncSession, data: SettlementReversed, *, clock: Clock) -> int:
+async def withdraw_settlement(*, uow: PricingUnitOfWork, data: SettlementReversed, clock: Clock) -> int:
     """A reversed pharmacy settlement was never a sale: its observations go, and each drug's latest price
     of that pharmacy (and so the region's reference) is what it was without them. Returns how many went.
     """
     if data.med_type != PHARMACY_MED_TYPE:
         return 0
-    rows = list(
-        (
-            await session.scalars(
-                sa.select(Observation).where(
-                    Observation.fixmedins_code == data.fixmedins_code,
-                    Observation.source == SETTLEMENT,
-                    Observation.sale_id.like(f"{data.orig_setl_id}:%"),
-                )
-            )
-        ).all()
+    rows = await uow.observations.of_settlement(
+        data.fixmedins_code, source=SETTLEMENT, setl_id=data.orig_setl_id
     )
     if not rows:
         return 0
     now = clock.now()
-    settings = await monitoring.current(session)
+    settings = await monitoring.current(uow=uow)
     cutoff = now - timedelta(days=settings.window_days)
     groups = sorted({(row.admdvs, row.med_list_codg) for row in rows})
     for admdvs in sorted({admdvs for admdvs, _ in groups}):
-        await lock_groups(session, admdvs, [drug for region, drug in groups if region == admdvs])
-    for row in rows:
-        await session.delete(row)
-    await session.flush()
+        await uow.references.lock_groups(admdvs, [drug for region, drug in groups if region == admdvs])
+    await uow.observations.remove(rows)
     for admdvs, drug in groups:
-        await restore_latest(
-            session,
-            fixmedins_code=data.fixmedins_code,
-            admdvs=admdvs,
-            med_list_codg=drug,
-            cutoff=cutoff,
-            now=now,
+        await uow.references.restore_latest(
+            fixmedins_code=data.fixmedins_code, admdvs=admdvs, med_list_codg=drug, cutoff=cutoff, now=now
         )
     return len(rows)

@@ -6,16 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.clock import Clock
 from common.errors import Unprocessable
 from pricing.domain.light import Thresholds
-from pricing.models import MonitoringSettings
 from pricing.schemas.drugs import MonitoringSettingsIn
-
-_ROW_ID = 1
+from pricing.uow import PricingUnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +25,9 @@ class Monitoring:
 DEFAULTS = Monitoring(thresholds=Thresholds(), window_days=30, index_warning_line=Decimal("1.10"))
 
 
-async def current(session: AsyncSession) -> Monitoring:
+async def current(*, uow: PricingUnitOfWork) -> Monitoring:
     """The settings in force: ops' row, or the defaults of DESIGN §8."""
-    row = await session.get(MonitoringSettings, _ROW_ID)
+    row = await uow.settings.row()
     if row is None:
         return DEFAULTS
     return Monitoring(
@@ -49,7 +44,7 @@ async def current(session: AsyncSession) -> Monitoring:
 
 
 async def replace(
-    session: AsyncSession, data: MonitoringSettingsIn, *, updated_by: str, clock: Clock
+    *, uow: PricingUnitOfWork, data: MonitoringSettingsIn, updated_by: str, clock: Clock
 ) -> Monitoring:
     """Replace the settings; the red threshold must lie above the yellow one."""
     if data.red_threshold <= data.yellow_threshold:
@@ -65,12 +60,6 @@ async def replace(
         "updated_by": updated_by,
         "updated_at": clock.now(),
     }
-    row = await session.get(MonitoringSettings, _ROW_ID, with_for_update=True)
-    if row is None:
-        session.add(MonitoringSettings(settings_id=_ROW_ID, **values))
-    else:
-        await session.execute(
-            sa.update(MonitoringSettings).where(MonitoringSettings.settings_id == _ROW_ID).values(**values)
-        )
-    await session.flush()
-    return await current(session)
+    existing = await uow.settings.row(for_update=True)
+    await uow.settings.write(values, exists=existing is not None)
+    return await current(uow=uow)

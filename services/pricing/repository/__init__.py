@@ -1,0 +1,1 @@
+"""Pricing's repositories, one module per aggregate: all of its SQL; they query and flush, never commit."""

@@ -1,0 +1,87 @@
+"""Observations: the sale lines recorded, looked up by sale_id, written in batches, summed for the index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from common.db import table_of
+from common.repository import RepositoryBase
+from pricing.models import Observation
+
+_CHUNK = 900
+_WRITE_BATCH = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSums:
+    """A pharmacy's sale lines of a month: how many, and their amounts at its prices and at the reference."""
+
+    fixmedins_code: str
+    lines: int
+    sales_fen: int
+    reference_fen: int
+
+
+def _sums() -> Any:
+    return sa.select(
+        Observation.fixmedins_code,
+        sa.func.count(),
+        sa.func.coalesce(sa.func.sum(Observation.amount_fen), 0),
+        sa.func.coalesce(sa.func.sum(Observation.reference_amount_fen), 0),
+    )
+
+
+class ObservationRepository(RepositoryBase[Observation]):
+    model = Observation
+
+    async def of_sales(self, fixmedins_code: str, sale_ids: Sequence[str]) -> dict[str, Observation]:
+        """The lines a pharmacy recorded under these sale_ids (`sale_ids` sorted)."""
+        stored: dict[str, Observation] = {}
+        for start in range(0, len(sale_ids), _CHUNK):
+            found = await self.session.scalars(
+                sa.select(Observation).where(
+                    Observation.fixmedins_code == fixmedins_code,
+                    Observation.sale_id.in_(sale_ids[start : start + _CHUNK]),
+                )
+            )
+            stored.update({row.sale_id: row for row in found})
+        return stored
+
+    async def insert_many(self, rows: Sequence[dict[str, object]]) -> None:
+        for start in range(0, len(rows), _WRITE_BATCH):
+            await self.session.execute(sa.insert(table_of(Observation)), rows[start : start + _WRITE_BATCH])
+
+    async def of_settlement(self, fixmedins_code: str, *, source: str, setl_id: str) -> list[Observation]:
+        """The lines observed from one settlement (their sale_id is `setl_id:feedetl_sn`)."""
+        query = sa.select(Observation).where(
+            Observation.fixmedins_code == fixmedins_code,
+            Observation.source == source,
+            Observation.sale_id.like(f"{setl_id}:%"),
+        )
+        return list((await self.session.scalars(query)).all())
+
+    async def remove(self, rows: Sequence[Observation]) -> None:
+        for row in rows:
+            await self.session.delete(row)
+        await self.session.flush()
+
+    async def month_of(self, fixmedins_code: str, month: str) -> MonthSums | None:
+        row = (
+            await self.session.execute(
+                _sums()
+                .where(Observation.fixmedins_code == fixmedins_code, Observation.month == month)
+                .group_by(Observation.fixmedins_code)
+            )
+        ).one_or_none()
+        return MonthSums(row[0], row[1], int(row[2]), int(row[3])) if row else None
+
+    async def month_by_pharmacy(self, month: str, *, admdvs: str | None) -> list[MonthSums]:
+        query = _sums().where(Observation.month == month).group_by(Observation.fixmedins_code)
+        if admdvs:
+            query = query.where(Observation.admdvs == admdvs)
+        rows = (await self.session.execute(query)).all()
+        return [MonthSums(code, lines, int(sales), int(ref)) for code, lines, sales, ref in rows]
