@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -10,17 +12,31 @@ from fastapi.responses import RedirectResponse
 from common.app import create_service_app
 from common.clock import Clock
 from common.docs import install_docs
-from gateway.admin import router as admin_router
+from gateway.api.admin import router as admin_router
+from gateway.api.overview import router as overview_router
+from gateway.api.proxy import RateLimiter, proxy_router
 from gateway.config import Settings
 from gateway.national.api import router as national_router
 from gateway.openapi import MergedOpenAPI, services_ready
-from gateway.overview import router as overview_router
-from gateway.proxy import proxy_router, upstream_client
+from gateway.service.keys import KeyStore, ensure_bootstrap_key
+from gateway.signature import NonceCache
+from gateway.upstream import upstream_client
 
 DESCRIPTION = (
     "统一入口 — the one entry point of the medical-insurance platform. Every service's API is here under "
     "its prefix: `/enrollment/*` 参保登记, `/settlement/*` 结算, `/pricing/*` 药品价格监测, `/fraud/*` 智能监控."
 )
+
+
+@asynccontextmanager
+async def callers(app: FastAPI) -> AsyncIterator[None]:
+    """Who may call: the API keys (a fresh install's bootstrap ops key first), TIF nonces, rate limits."""
+    settings: Settings = app.state.settings
+    app.state.keys = KeyStore(app.state.db, cache_s=settings.key_cache_s)
+    app.state.nonces = NonceCache(settings.nonce_cache_size)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    await ensure_bootstrap_key(db=app.state.db, var_dir=settings.var_dir, now=app.state.clock.now())
+    yield
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -32,7 +48,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         description=DESCRIPTION,
         routers=[admin_router, overview_router, national_router, proxy_router(list(settings.upstreams()))],
         clock=clock,
-        resources=[upstream_client],
+        resources=[callers, upstream_client],
         with_dead_letters=False,
         openapi_url=None,  # the gateway serves the merged document below instead of its own
     )

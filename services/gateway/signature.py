@@ -12,7 +12,7 @@ from fastapi import Request
 from common.errors import Unauthorized
 from common.principal import Principal
 from gateway.config import Settings
-from gateway.keys import KeyStore
+from gateway.service.keys import KeyStore
 
 # The scheme of TIF (Tencent Integration Framework), the gateway in front of Guangdong's medical-insurance
 # platform and others: x-tif-paasid names the caller, x-tif-timestamp is unix seconds, x-tif-nonce is any

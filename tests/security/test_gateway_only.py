@@ -19,7 +19,7 @@ from fastapi.routing import iter_route_contexts
 from common.clock import FrozenClock
 from common.db import create_engine
 from common.principal import Principal, Role, sign_principal
-from gateway import keys as gateway_keys
+from gateway.service import keys as gateway_keys
 from tests.security.conftest import Platform, bearer
 from tests.security.test_route_matrix import DECLARED_OPEN
 

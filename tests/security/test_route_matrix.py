@@ -19,9 +19,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import iter_route_contexts
 
 from common.principal import Role
-from gateway import admin, overview
+from gateway.api import admin, overview
 from gateway.national.api import PATH as NATIONAL_PATH
-from gateway.proxy import PUBLIC_ROUTES
+from gateway.api.proxy import PUBLIC_ROUTES
 from tests.security.conftest import Platform, bearer
 
 ALL_ROLES = frozenset(Role)

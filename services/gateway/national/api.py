@@ -9,14 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 
 from common.errors import ProblemError
-from common.principal import Principal
-from gateway.models import NationalMessage
+from gateway.api.proxy import admit
 from gateway.national import docs
 from gateway.national.calls import Context
 from gateway.national.envelope import (
@@ -29,7 +26,8 @@ from gateway.national.envelope import (
     ref_msgid,
 )
 from gateway.national.transactions import TRANSACTIONS
-from gateway.proxy import _admit
+from gateway.service import national
+from gateway.uow import GatewayUnitOfWork
 
 log = logging.getLogger("gateway.national")
 router = APIRouter(tags=["national interface 国家接口"])
@@ -74,54 +72,11 @@ def _parse(body: bytes, content_type: str | None) -> tuple[Envelope, dict[str, A
     return envelope, normalised
 
 
-async def _replayed(request: Request, client_id: str, msgid: str, digest: str) -> dict[str, Any] | None:
-    async with request.app.state.db.transaction(readonly=True) as session:
-        stored = await session.scalar(
-            sa.select(NationalMessage).where(
-                NationalMessage.client_id == client_id, NationalMessage.msgid == msgid
-            )
-        )
-    if stored is None:
-        return None
-    if stored.request_hash != digest:
-        raise NationalError(
-            "MSGID_CONFLICT", f"msgid {msgid} was used already for another message; send a new msgid."
-        )
-    return dict(stored.answer)
-
-
-async def _remember(
-    request: Request,
-    principal: Principal,
-    envelope: Envelope,
-    digest: str,
-    reply: dict[str, Any],
-    now: datetime,
-) -> dict[str, Any]:
-    """Store a successful answer; when a concurrent copy of the message got there first, its answer wins."""
-    try:
-        async with request.app.state.db.transaction() as session:
-            session.add(
-                NationalMessage(
-                    client_id=principal.client_id,
-                    msgid=envelope.msgid,
-                    infno=envelope.infno,
-                    request_hash=digest,
-                    answer=reply,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        first = await _replayed(request, principal.client_id, envelope.msgid, digest)
-        return first or reply
-    return reply
-
-
 async def _handle(request: Request, received: datetime) -> dict[str, Any]:
     clock = request.app.state.clock
     refmsgid = ref_msgid(None, received)
     try:
-        principal, body = await _admit(request, "national", "callService")
+        principal, body = await admit(request, "national", "callService")
     except ProblemError as exc:
         return answer(
             infcode=FAILURE,
@@ -139,7 +94,10 @@ async def _handle(request: Request, received: datetime) -> dict[str, Any]:
                 "SCOPE_FORBIDDEN", f"This API key may not act for institution {envelope.fixmedins_code}."
             )
         digest = _request_hash(raw)
-        replay = await _replayed(request, principal.client_id, envelope.msgid, digest)
+        async with GatewayUnitOfWork(request.app.state.db, readonly=True) as uow:
+            replay = await national.replayed(
+                uow=uow, client_id=principal.client_id, msgid=envelope.msgid, digest=digest
+            )
         if replay is not None:
             return replay
         transaction = TRANSACTIONS.get(envelope.infno)
@@ -159,7 +117,15 @@ async def _handle(request: Request, received: datetime) -> dict[str, Any]:
         infcode=SUCCESS, refmsgid=refmsgid, received=received, responded=clock.now(), output=output
     )
     reply = json.loads(json.dumps(reply, default=str))
-    return await _remember(request, principal, envelope, digest, reply, received)
+    return await national.remember(
+        db=request.app.state.db,
+        client_id=principal.client_id,
+        msgid=envelope.msgid,
+        infno=envelope.infno,
+        digest=digest,
+        reply=reply,
+        now=received,
+    )
 
 
 @router.post(

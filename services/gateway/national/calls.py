@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 from fastapi import Request
 
-from common.logs import request_id_var
-from common.principal import Principal, sign_principal
-from gateway.config import Settings
+from common.db import Database
+from common.principal import Principal
 from gateway.national.envelope import Envelope, NationalError
+from gateway.upstream import send
 
 log = logging.getLogger("gateway.national")
 
@@ -31,6 +31,12 @@ class Context:
     @property
     def fixmedins_code(self) -> str:
         return self.envelope.fixmedins_code
+
+    @property
+    def db(self) -> Database:
+        """The gateway's database, for the units of work of sign-ins and stored messages."""
+        db: Database = self.request.app.state.db
+        return db
 
     async def call(
         self,
@@ -49,21 +55,9 @@ class Context:
         came from elsewhere (`{"feedetail": "input.feedetail"}`): an input fault the service finds is then
         answered in the caller's terms, `[INVALID_INPUT] input.data.med_type: ...`, never the service's own path.
         """
-        settings: Settings = self.request.app.state.settings
-        client: httpx.AsyncClient = self.request.app.state.upstream
-        headers = {
-            "x-request-id": request_id_var.get() or "",
-            **sign_principal(
-                self.principal,
-                secret=settings.internal_secret,
-                method=method,
-                path=path,
-                now=self.request.app.state.clock.now(),
-            ),
-        }
         try:
-            response = await client.request(
-                method, f"{settings.upstreams()[service]}{path}", params=params, json=json, headers=headers
+            response = await send(
+                self.request, self.principal, service, method, path, params=params, json=json
             )
         except httpx.TimeoutException as exc:
             raise NationalError("UPSTREAM_TIMEOUT", f"The {service} service did not answer in time.") from exc

@@ -7,8 +7,6 @@ import secrets
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
-
 from common.clock import SHANGHAI, business_date
 from common.national import (
     CERT_EC_TOKEN,
@@ -22,10 +20,11 @@ from common.national import (
     age_on,
     described,
 )
-from gateway.models import NationalSignIn
 from gateway.national import nodes
 from gateway.national.calls import Context
 from gateway.national.envelope import NATIONAL_DATETIME, NationalError, to_date
+from gateway.service import national
+from gateway.uow import GatewayUnitOfWork
 
 Output = dict[str, Any]
 
@@ -51,17 +50,16 @@ async def sign_in(ctx: Context, data: dict[str, Any]) -> Output:
     given = nodes.node(nodes.SignIn, data.get("signIn"), "input.signIn")
     local = ctx.now.astimezone(SHANGHAI)
     sign_no = f"{local:%Y%m%d%H%M%S}{secrets.randbelow(10**12):012d}"
-    async with ctx.request.app.state.db.transaction() as session:
-        session.add(
-            NationalSignIn(
-                sign_no=sign_no,
-                client_id=ctx.principal.client_id,
-                fixmedins_code=ctx.fixmedins_code,
-                opter_no=given.opter_no,
-                mac=given.mac,
-                ip=given.ip,
-                sign_time=ctx.now,
-            )
+    async with GatewayUnitOfWork(ctx.db) as uow:
+        await national.sign_in(
+            uow=uow,
+            sign_no=sign_no,
+            client_id=ctx.principal.client_id,
+            fixmedins_code=ctx.fixmedins_code,
+            opter_no=given.opter_no,
+            mac=given.mac,
+            ip=given.ip,
+            now=ctx.now,
         )
     return {"signinoutb": {"sign_time": local.strftime(NATIONAL_DATETIME), "sign_no": sign_no}}
 
@@ -69,27 +67,14 @@ async def sign_in(ctx: Context, data: dict[str, Any]) -> Output:
 async def sign_out(ctx: Context, data: dict[str, Any]) -> Output:
     """9002: ends the operator's sign-in; signing out again answers the first sign-out time."""
     given = nodes.node(nodes.SignOut, data.get("signOut"), "input.signOut")
-    async with ctx.request.app.state.db.transaction() as session:
-        signed = await session.scalar(
-            sa.select(NationalSignIn)
-            .where(
-                NationalSignIn.sign_no == given.sign_no,
-                NationalSignIn.client_id == ctx.principal.client_id,
-            )
-            .with_for_update()
+    async with GatewayUnitOfWork(ctx.db) as uow:
+        out_time = await national.sign_out(
+            uow=uow,
+            sign_no=given.sign_no,
+            client_id=ctx.principal.client_id,
+            opter_no=given.opter_no,
+            now=ctx.now,
         )
-        if signed is None:
-            raise NationalError(
-                "SIGN_NO_UNKNOWN", f"No sign-in {given.sign_no} of this API key (9001 first)."
-            )
-        if signed.opter_no != given.opter_no:
-            raise NationalError(
-                "OPTER_MISMATCH",
-                f"Sign-in {given.sign_no} is operator {signed.opter_no}'s, not {given.opter_no}'s.",
-            )
-        if signed.sign_out_time is None:
-            signed.sign_out_time = ctx.now
-        out_time = signed.sign_out_time
     return {"signoutoutb": {"sign_time": out_time.astimezone(SHANGHAI).strftime(NATIONAL_DATETIME)}}
 
 

@@ -11,8 +11,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
-
 from common.clock import business_date
 from common.national import PHARMACY
 from gateway.models import NationalMessage
@@ -21,6 +19,8 @@ from gateway.national.calls import Context
 from gateway.national.envelope import NationalError, to_iso, to_national
 from gateway.national.persons import person_fields
 from gateway.national.visits import cancel_visit, same_person, trace_codes, visit_of, withdraw_lines
+from gateway.service import national
+from gateway.uow import GatewayUnitOfWork
 
 Output = dict[str, Any]
 REVERSED_AMOUNTS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "acct_mulaid_pay", "psn_cash_pay")
@@ -236,13 +236,8 @@ async def settlement_query(ctx: Context, data: dict[str, Any]) -> Output:
 
 
 async def _original(ctx: Context, omsgid: str) -> NationalMessage | None:
-    async with ctx.request.app.state.db.transaction(readonly=True) as session:
-        found: NationalMessage | None = await session.scalar(
-            sa.select(NationalMessage).where(
-                NationalMessage.client_id == ctx.principal.client_id, NationalMessage.msgid == omsgid
-            )
-        )
-    return found
+    async with GatewayUnitOfWork(ctx.db, readonly=True) as uow:
+        return await national.stored_message(uow=uow, client_id=ctx.principal.client_id, msgid=omsgid)
 
 
 def _undone(given: nodes.Correction, undone: bool, what: str, **more: Any) -> Output:

@@ -16,10 +16,9 @@ from pydantic import BaseModel, Field
 
 from common.clock import business_date
 from common.errors import Forbidden, NotFound
-from common.logs import request_id_var
-from common.principal import Principal, Role, sign_principal
-from gateway.admin import caller
-from gateway.config import Settings
+from common.principal import Principal, Role
+from gateway.api.admin import caller
+from gateway.upstream import send
 
 log = logging.getLogger("gateway.overview")
 router = APIRouter(tags=["overview 概览"])
@@ -48,20 +47,8 @@ class InstitutionOverview(Overview):
 async def _fetch(
     request: Request, principal: Principal, service: str, path: str, params: dict[str, Any] | None = None
 ) -> Section:
-    settings: Settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.upstream
-    headers = {
-        "x-request-id": request_id_var.get() or "",
-        **sign_principal(
-            principal,
-            secret=settings.internal_secret,
-            method="GET",
-            path=path,
-            now=request.app.state.clock.now(),
-        ),
-    }
     try:
-        response = await client.get(f"{settings.upstreams()[service]}{path}", params=params, headers=headers)
+        response = await send(request, principal, service, "GET", path, params=params)
     except httpx.HTTPError as exc:
         log.warning("overview: %s unavailable (%s)", service, type(exc).__name__)
         return Section(service=service, status="unavailable", error={"code": "SERVICE_UNAVAILABLE"})

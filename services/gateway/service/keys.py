@@ -9,17 +9,18 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import Database
+from common.errors import Conflict, NotFound
 from common.principal import Principal, Role
 from gateway.models import ApiClient
+from gateway.uow import GatewayUnitOfWork
 
 log = logging.getLogger("gateway.keys")
 _KEY = re.compile(r"^ybj_([0-9a-f]{8})_([A-Za-z0-9_-]{32})$")
@@ -40,7 +41,7 @@ def _hash(key: str) -> str:
 
 
 async def issue_key(
-    session: AsyncSession, *, name: str, role: Role, scope: str | None, now: datetime
+    *, uow: GatewayUnitOfWork, name: str, role: Role, scope: str | None, now: datetime
 ) -> IssuedKey:
     """A new client with a fresh key; the key is returned once and only its hash is kept."""
     prefix, secret = secrets.token_hex(4), secrets.token_urlsafe(24)
@@ -55,9 +56,38 @@ async def issue_key(
         created_at=now,
         revoked_at=None,
     )
-    session.add(client)
-    await session.flush()
+    uow.clients.add(client)
+    await uow.clients.flush()
     return IssuedKey(client, key)
+
+
+async def register_client(
+    *, uow: GatewayUnitOfWork, name: str, role: Role, scope: str | None, now: datetime
+) -> IssuedKey:
+    """A new API client with its key (shown once); 409 CLIENT_EXISTS for a name taken."""
+    try:
+        return await issue_key(uow=uow, name=name, role=role, scope=scope, now=now)
+    except IntegrityError as exc:
+        raise Conflict("A client with this name exists already.", code="CLIENT_EXISTS") from exc
+
+
+async def list_clients(*, uow: GatewayUnitOfWork) -> Sequence[ApiClient]:
+    """Every API client, newest first."""
+    return await uow.clients.newest_first()
+
+
+async def revoke_client(*, db: Database, keys: KeyStore, client_id: str, now: datetime) -> ApiClient:
+    """Revoke a client's key (a revoked one stays as it is), then drop it from this replica's cache."""
+    # Its own unit of work: the cache is dropped once the revocation is committed, so no request in between
+    # can cache the key as still valid.
+    async with GatewayUnitOfWork(db) as uow:
+        client = await uow.clients.get(client_id, for_update=True)
+        if client is None:
+            raise NotFound("No such API client.", code="CLIENT_NOT_FOUND")
+        if client.revoked_at is None:
+            client.revoked_at = now
+    keys.forget(client_id)
+    return client
 
 
 class KeyStore:
@@ -80,8 +110,8 @@ class KeyStore:
         cached = self._cache.get(digest)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self.db.transaction(readonly=True) as session:
-            client = await session.scalar(sa.select(ApiClient).where(ApiClient.key_prefix == match[1]))
+        async with GatewayUnitOfWork(self.db, readonly=True) as uow:
+            client = await uow.clients.by_key_prefix(match[1])
         principal = None
         if client is not None and client.revoked_at is None and hmac.compare_digest(client.key_hash, digest):
             principal = Principal(client_id=client.client_id, role=Role(client.role), scope=client.scope)
@@ -96,8 +126,8 @@ class KeyStore:
         cached = self._cache.get(entry)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
-        async with self.db.transaction(readonly=True) as session:
-            client = await session.get(ApiClient, client_id)
+        async with GatewayUnitOfWork(self.db, readonly=True) as uow:
+            client = await uow.clients.get(client_id)
         principal = None
         if client is not None and client.revoked_at is None:
             principal = Principal(client_id=client.client_id, role=Role(client.role), scope=client.scope)
@@ -117,18 +147,15 @@ def _write_secret(path: Path, key: str) -> None:
     path.write_text(key + "\n")
 
 
-async def ensure_bootstrap_key(db: Database, var_dir: Path, *, now: datetime) -> Path | None:
+async def ensure_bootstrap_key(*, db: Database, var_dir: Path, now: datetime) -> Path | None:
     """On a fresh install, issue an ops key and write it to var/bootstrap-ops-key (mode 600), once."""
-    async with db.transaction() as session:
-        if await session.scalar(
-            sa.select(sa.func.count()).select_from(ApiClient).where(ApiClient.role == "ops")
-        ):
-            return None
-        try:
-            async with session.begin_nested():
-                issued = await issue_key(session, name=BOOTSTRAP_NAME, role=Role.OPS, scope=None, now=now)
-        except IntegrityError:
-            return None  # another replica did it a moment ago
+    try:
+        async with GatewayUnitOfWork(db) as uow:
+            if await uow.clients.count_with_role(Role.OPS.value):
+                return None
+            issued = await issue_key(uow=uow, name=BOOTSTRAP_NAME, role=Role.OPS, scope=None, now=now)
+    except IntegrityError:
+        return None  # another replica did it a moment ago
     path = var_dir / BOOTSTRAP_FILE
     await asyncio.to_thread(_write_secret, path, issued.key)
     log.warning("fresh install: a bootstrap ops API key was written to %s", path)

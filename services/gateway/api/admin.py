@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
-from sqlalchemy.exc import IntegrityError
 
-from common.errors import Conflict, Forbidden, NotFound, Unauthorized
+from common.deps import ClockDep, DatabaseDep
+from common.errors import Conflict, Forbidden, Unauthorized
 from common.principal import Principal, Role
 from gateway import signature
 from gateway.config import Settings
-from gateway.keys import KeyStore, issue_key
 from gateway.models import ApiClient
+from gateway.service import keys
+from gateway.service.keys import KeyStore
+from gateway.uow import Uow
 
 Scope = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[0-9A-Za-z]+$")
@@ -96,8 +97,8 @@ async def _key_holder(request: Request) -> Principal:
             code="API_KEY_MISSING",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    keys: KeyStore = request.app.state.keys
-    principal = await keys.authenticate(key.strip())
+    store: KeyStore = request.app.state.keys
+    principal = await store.authenticate(key.strip())
     if principal is None:
         raise Unauthorized(
             "The API key is not valid or has been revoked.",
@@ -125,7 +126,7 @@ router = APIRouter(prefix="/admin/clients", tags=["API clients 接入方"])
     responses={409: {"description": "CLIENT_EXISTS: a client with this name exists already"}},
     summary="Issue an API key 发放密钥 and its TIF passToken (shown once)",
 )
-async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
+async def issue(body: ClientIn, request: Request, _ops: Ops, uow: Uow, clock: ClockDep) -> IssuedOut:
     """Register a caller of the platform and issue its API key, shown this once.
 
     The caller is a hospital's HIS or a pharmacy's POS (scoped to its own institution code), bureau staff
@@ -133,14 +134,9 @@ async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
     gateway keeps only its SHA-256 hash. Send it as `Authorization: Bearer <key>`. Names are unique (409
     CLIENT_EXISTS). Bureau staff (ops) only.
     """
-    db = request.app.state.db
-    try:
-        async with db.transaction() as session:
-            issued = await issue_key(
-                session, name=body.name, role=body.role, scope=body.scope, now=request.app.state.clock.now()
-            )
-    except IntegrityError as exc:
-        raise Conflict("A client with this name exists already.", code="CLIENT_EXISTS") from exc
+    issued = await keys.register_client(
+        uow=uow, name=body.name, role=body.role, scope=body.scope, now=clock.now()
+    )
     settings: Settings = request.app.state.settings
     client_id = issued.client.client_id
     return IssuedOut(
@@ -152,15 +148,13 @@ async def issue(body: ClientIn, request: Request, _ops: Ops) -> IssuedOut:
 
 
 @router.get("", response_model=list[ClientOut], summary="List API clients 接入方列表")
-async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
+async def list_clients(_ops: Ops, uow: Uow) -> list[ClientOut]:
     """Every API client, newest first; the keys themselves are never shown again.
 
     Name, role, scope, the key's public prefix (to recognise it), when it was issued and whether it was
     revoked. Bureau staff (ops) only.
     """
-    async with request.app.state.db.transaction(readonly=True) as session:
-        clients = (await session.scalars(sa.select(ApiClient).order_by(ApiClient.created_at.desc()))).all()
-    return [ClientOut(**_out(client)) for client in clients]
+    return [ClientOut(**_out(client)) for client in await keys.list_clients(uow=uow)]
 
 
 @router.post(
@@ -172,7 +166,7 @@ async def list_clients(request: Request, _ops: Ops) -> list[ClientOut]:
     },
     summary="Revoke an API key 吊销密钥",
 )
-async def revoke(client_id: str, request: Request, ops: Ops) -> ClientOut:
+async def revoke(client_id: str, request: Request, ops: Ops, db: DatabaseDep, clock: ClockDep) -> ClientOut:
     """Revoke a client's API key: its calls are refused with 401 API_KEY_INVALID from then on.
 
     At once on this gateway, on other replicas within their short key cache. Revoking a revoked client
@@ -181,12 +175,7 @@ async def revoke(client_id: str, request: Request, ops: Ops) -> ClientOut:
     """
     if client_id == ops.client_id:
         raise Conflict("A client cannot revoke its own key.", code="CANNOT_REVOKE_SELF")
-    async with request.app.state.db.transaction() as session:
-        client = await session.get(ApiClient, client_id, with_for_update=True)
-        if client is None:
-            raise NotFound("No such API client.", code="CLIENT_NOT_FOUND")
-        if client.revoked_at is None:
-            client.revoked_at = request.app.state.clock.now()
-        out = ClientOut(**_out(client))
-    request.app.state.keys.forget(client_id)
-    return out
+    client = await keys.revoke_client(
+        db=db, keys=request.app.state.keys, client_id=client_id, now=clock.now()
+    )
+    return ClientOut(**_out(client))

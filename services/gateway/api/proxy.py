@@ -6,12 +6,10 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 import httpx
-from fastapi import APIRouter, FastAPI, Request, Response
-from httpx_aiohttp import AiohttpTransport
+from fastapi import APIRouter, Request, Response
 
 from common.errors import (
     BadRequest,
@@ -22,12 +20,10 @@ from common.errors import (
     ServiceUnavailable,
     TooManyRequests,
 )
-from common.logs import request_id_var
-from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, Role, sign_principal
-from gateway.admin import caller
+from common.principal import PRINCIPAL_HEADER, SIGNATURE_HEADER, Principal, Role
+from gateway.api.admin import caller
 from gateway.config import Settings
-from gateway.keys import KeyStore, ensure_bootstrap_key
-from gateway.signature import NonceCache
+from gateway.upstream import send
 
 log = logging.getLogger("gateway.proxy")
 
@@ -65,27 +61,6 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
         yield bytes(view[start : start + _CHUNK])
 
 
-@asynccontextmanager
-async def upstream_client(app: FastAPI) -> AsyncIterator[None]:
-    """One pooled client for the life of the gateway."""
-    settings: Settings = app.state.settings
-    timeout = httpx.Timeout(settings.upstream_timeout_s, connect=settings.upstream_connect_timeout_s)
-    limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_connections,
-    )
-    app.state.keys = KeyStore(app.state.db, cache_s=settings.key_cache_s)
-    app.state.nonces = NonceCache(settings.nonce_cache_size)
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    await ensure_bootstrap_key(app.state.db, settings.var_dir, now=app.state.clock.now())
-    # aiohttp under httpx's API: the forwarding hop is the platform's hottest path, and httpx's own
-    # transport is the slow part of it (DESIGN.md §11 measured about 3x between them).
-    transport = AiohttpTransport(limits=limits)
-    async with httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False) as client:
-        app.state.upstream = client
-        yield
-
-
 # What the public may reach: price comparison and drug search (DESIGN.md §9).
 PUBLIC_ROUTES = (("GET", "pricing", "compare"), ("GET", "pricing", "drugs"))
 
@@ -109,7 +84,7 @@ class RateLimiter:
         return (1 - tokens) / self.rate
 
 
-async def _admit(request: Request, service: str, path: str) -> tuple[Principal, bytes]:
+async def admit(request: Request, service: str, path: str) -> tuple[Principal, bytes]:
     """Authenticate, authorise, rate-limit and read the body within its limit."""
     settings: Settings = request.app.state.settings
     principal = await caller(request)
@@ -147,29 +122,21 @@ async def _admit(request: Request, service: str, path: str) -> tuple[Principal, 
 
 async def forward(request: Request, service: str, path: str) -> Response:
     """Admit the request, then send it on to `service` under the signed principal and hand back the answer."""
-    principal, body = await _admit(request, service, path)
-    settings: Settings = request.app.state.settings
-    client: httpx.AsyncClient = request.app.state.upstream
-    # `path` arrives decoded; encoded again, what the client percent-encoded reaches the service as sent.
-    url = f"{settings.upstreams()[service]}/{quote(path, safe=_PATH_SAFE)}"
+    principal, body = await admit(request, service, path)
     # Raw bytes, as the client sent them: a header value outside ASCII (latin-1 on the wire) is passed on for
     # the service to judge, where re-encoding the decoded text as ASCII would fail here with a 500.
     headers = [(k, v) for k, v in request.headers.raw if k.decode("latin-1").lower() not in _DROP_REQUEST]
-    headers.append((b"x-request-id", (request_id_var.get() or "").encode()))
-    signed = sign_principal(
-        principal,
-        secret=settings.internal_secret,
-        method=request.method,
-        path=f"/{path}",
-        now=request.app.state.clock.now(),
-    )
-    headers.extend((k.encode(), v.encode()) for k, v in signed.items())
     if len(body) > _STREAM_ABOVE:
         headers.append((b"content-length", str(len(body)).encode()))
     try:
-        upstream = await client.request(
+        upstream = await send(
+            request,
+            principal,
+            service,
             request.method,
-            url,
+            f"/{path}",
+            # `path` arrives decoded; encoded again, what the client percent-encoded reaches the service as sent.
+            target=f"/{quote(path, safe=_PATH_SAFE)}",
             params=request.url.query or None,
             headers=headers,
             content=body if len(body) <= _STREAM_ABOVE else _chunks(body),
