@@ -20,8 +20,8 @@ from fastapi.routing import iter_route_contexts
 
 from common.principal import Role
 from gateway.api import admin, overview
-from gateway.national.api import PATH as NATIONAL_PATH
 from gateway.api.proxy import PUBLIC_ROUTES
+from gateway.national.api import PATH as NATIONAL_PATH
 from tests.security.conftest import Platform, bearer
 
 ALL_ROLES = frozenset(Role)
