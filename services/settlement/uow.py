@@ -8,16 +8,23 @@ from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.uow import UnitOfWork, request_unit_of_work
+from settlement.repository.accounts import AccountRepository
+from settlement.repository.accumulators import AccumulatorRepository
 from settlement.repository.catalogue import CatalogueRepository
 from settlement.repository.day_closes import DayCloseRepository
 from settlement.repository.deductions import DeductionRepository
 from settlement.repository.disbursements import DisbursementRepository
+from settlement.repository.fee_lines import FeeLineRepository
 from settlement.repository.institutions import InstitutionRepository
+from settlement.repository.journal import JournalRepository
 from settlement.repository.monthly import MonthlyRepository
+from settlement.repository.persons import PersonRepository
 from settlement.repository.policies import PolicyVersionRepository
 from settlement.repository.prepayments import PrepaymentRepository
 from settlement.repository.projection import ProjectionRepository
 from settlement.repository.reports import ReportRepository
+from settlement.repository.settlements import SettlementRepository
+from settlement.repository.visits import VisitRepository
 
 
 class SettlementUnitOfWork(UnitOfWork):
@@ -25,6 +32,13 @@ class SettlementUnitOfWork(UnitOfWork):
 
     def bind(self, session: AsyncSession) -> None:
         # One line per repository, e.g. `self.visits = VisitRepository(session)`.
+        self.visits = VisitRepository(session)
+        self.fee_lines = FeeLineRepository(session)
+        self.settlements = SettlementRepository(session)
+        self.persons = PersonRepository(session)
+        self.accounts = AccountRepository(session)
+        self.accumulators = AccumulatorRepository(session)
+        self.journal = JournalRepository(session)
         self.institutions = InstitutionRepository(session)
         self.catalogue = CatalogueRepository(session)
         self.policies = PolicyVersionRepository(session)

@@ -19,7 +19,7 @@ from settlement.models import (
     InsuredPerson,
     PersonalAccount,
 )
-from settlement.service.ledger import post_journal
+from settlement.repository.journal import post_journal
 
 SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ from common.db import Database
 from common.principal import Principal, Role
 from settlement.domain.ledger import contribution_legs
 from settlement.models import PersonalAccount, Settlement, SettlementReversal
-from settlement.service.ledger import post_journal
+from settlement.repository.journal import post_journal
 from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import SEEDED_AT, seed_catalog, seed_institution, seed_person
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from common.db import DbSession
-from settlement.api.deps import PROBLEMS, ClockDep, DatabaseDep, InstitutionPrincipal
+from common.deps import PROBLEMS, ClockDep, DatabaseDep
+from settlement.api.deps import InstitutionPrincipal
 from settlement.schemas.claims import (
     DischargeIn,
     FeeDetailsIn,
@@ -31,9 +31,10 @@ from settlement.schemas.claims import (
     VisitOut,
     VisitPage,
 )
-from settlement.service import claims
+from settlement.service import reversal, settle, settlements, visits
 from settlement.service.reference import PolicyBook
 from settlement.service.review import Reviewer
+from settlement.uow import Uow
 
 router = APIRouter(tags=["settlement 结算"], responses=PROBLEMS)
 
@@ -48,18 +49,18 @@ PolicyBookDep = Annotated[PolicyBook, Depends(_policy_book)]
 
 async def _settle_deps(
     request: Request, db: DatabaseDep, clock: ClockDep, book: PolicyBookDep
-) -> claims.SettleDeps:
+) -> settle.SettleDeps:
     settings = request.app.state.settings
     reviewer = Reviewer(
         request.app.state.nats, timeout_s=settings.review_timeout_ms / 1000, enabled=settings.review_enabled
     )
-    return claims.SettleDeps(db=db, clock=clock, policy_book=book, reviewer=reviewer)
+    return settle.SettleDeps(db=db, clock=clock, policy_book=book, reviewer=reviewer)
 
 
-SettleDepsDep = Annotated[claims.SettleDeps, Depends(_settle_deps)]
+SettleDepsDep = Annotated[settle.SettleDeps, Depends(_settle_deps)]
 
 
-def _settled(result: claims.SettleResult) -> JSONResponse:
+def _settled(result: settle.SettleResult) -> JSONResponse:
     """201 for a new settlement; 200 with the very same body for a retry of it."""
     return JSONResponse(
         result.body,
@@ -78,7 +79,7 @@ def _settled(result: claims.SettleResult) -> JSONResponse:
     summary="Register a visit or admission 就诊登记 (2201/2401)",
 )
 async def register_visit(
-    body: VisitIn, session: DbSession, principal: InstitutionPrincipal, clock: ClockDep, book: PolicyBookDep
+    body: VisitIn, uow: Uow, principal: InstitutionPrincipal, clock: ClockDep, book: PolicyBookDep
 ) -> VisitOut:
     """Opens a visit (an outpatient visit, an admission, a pharmacy purchase) for lines to be uploaded to.
 
@@ -88,8 +89,7 @@ async def register_visit(
     `med_type` is any national code (MED_TYPE_UNKNOWN otherwise) that the policy in force maps to a benefit
     (MED_TYPE_NOT_COVERED otherwise). Nothing is written on a refusal.
     """
-    visit = await claims.register_visit(session, body, principal=principal, clock=clock, policy_book=book)
-    return claims.visit_out(visit, [])
+    return await visits.register_visit(uow=uow, data=body, principal=principal, clock=clock, policy_book=book)
 
 
 @router.get(
@@ -98,7 +98,7 @@ async def register_visit(
     summary="A person's visits 就诊信息查询 (5201), newest first",
 )
 async def list_visits(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     psn_no: Annotated[str, Query(min_length=1, max_length=20, description="人员编号 the person")],
     fixmedins_code: Annotated[
@@ -115,8 +115,8 @@ async def list_visits(
 ) -> VisitPage:
     """The person's visits by begntime, newest first, each with its standing fee lines, paginated with
     `limit` and `cursor` as GET /settlements. An institution's HIS/POS sees only its own institution's."""
-    return await claims.list_visits(
-        session,
+    return await visits.list_visits(
+        uow=uow,
         principal=principal,
         psn_no=psn_no,
         fixmedins_code=fixmedins_code,
@@ -128,10 +128,9 @@ async def list_visits(
 
 
 @router.get("/visits/{mdtrt_id}", response_model=VisitOut, summary="A visit with its fee details 就诊信息")
-async def get_visit(mdtrt_id: str, session: DbSession, principal: InstitutionPrincipal) -> VisitOut:
+async def get_visit(mdtrt_id: str, uow: Uow, principal: InstitutionPrincipal) -> VisitOut:
     """The visit as it stands (open, settled or cancelled) with the lines uploaded and not withdrawn."""
-    visit = await claims.get_visit(session, mdtrt_id, principal=principal)
-    return claims.visit_out(visit, await claims.active_lines(session, mdtrt_id))
+    return await visits.get_visit(uow=uow, mdtrt_id=mdtrt_id, principal=principal)
 
 
 @router.patch(
@@ -142,7 +141,7 @@ async def get_visit(mdtrt_id: str, session: DbSession, principal: InstitutionPri
 async def amend_visit(
     mdtrt_id: str,
     body: VisitAmendmentIn,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
     book: PolicyBookDep,
@@ -150,8 +149,8 @@ async def amend_visit(
     """Replaces the diagnosis (a new `dise_codg` takes the `dise_name` sent with it, or none) and/or the
     med_type, while the visit is open (VISIT_SETTLED, VISIT_CANCELLED otherwise). The new med_type is checked
     as at registration and may not move the visit into or out of a stay (MED_TYPE_CHANGE_REFUSED)."""
-    return await claims.amend_visit(
-        session, mdtrt_id, body, principal=principal, clock=clock, policy_book=book
+    return await visits.amend_visit(
+        uow=uow, mdtrt_id=mdtrt_id, data=body, principal=principal, clock=clock, policy_book=book
     )
 
 
@@ -163,14 +162,16 @@ async def amend_visit(
 async def cancel_visit(
     mdtrt_id: str,
     body: VisitCancellationIn,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
 ) -> VisitOut:
     """Cancels an open visit with no standing settlement (VISIT_SETTLED: reverse it first); its uploaded lines
     are withdrawn with it and nothing more can be done on it (VISIT_CANCELLED). Cancelling a cancelled visit
     again answers the same."""
-    return await claims.cancel_visit(session, mdtrt_id, reason=body.reason, principal=principal, clock=clock)
+    return await visits.cancel_visit(
+        uow=uow, mdtrt_id=mdtrt_id, reason=body.reason, principal=principal, clock=clock
+    )
 
 
 @router.post(
@@ -181,7 +182,7 @@ async def cancel_visit(
 async def discharge_visit(
     mdtrt_id: str,
     body: DischargeIn,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
     book: PolicyBookDep,
@@ -190,8 +191,8 @@ async def discharge_visit(
     VISIT_NOT_INPATIENT): `endtime` (not before begntime: ENDTIME_BEFORE_BEGNTIME) becomes the visit's
     endtime, and the stay's settlement ends there; a discharge diagnosis replaces the visit's. The same
     discharge again answers the same; a different one is VISIT_DISCHARGED (undo the first)."""
-    return await claims.discharge_visit(
-        session, mdtrt_id, body, principal=principal, clock=clock, policy_book=book
+    return await visits.discharge_visit(
+        uow=uow, mdtrt_id=mdtrt_id, data=body, principal=principal, clock=clock, policy_book=book
     )
 
 
@@ -200,10 +201,10 @@ async def discharge_visit(
     response_model=VisitOut,
     summary="Undo a discharge 出院撤销 (2405)",
 )
-async def undo_discharge(mdtrt_id: str, session: DbSession, principal: InstitutionPrincipal) -> VisitOut:
+async def undo_discharge(mdtrt_id: str, uow: Uow, principal: InstitutionPrincipal) -> VisitOut:
     """Clears the discharge time and way: the stay goes on. Not while a settlement stands (VISIT_SETTLED:
     reverse it first); VISIT_NOT_DISCHARGED when there is no discharge to undo."""
-    return await claims.undo_discharge(session, mdtrt_id, principal=principal)
+    return await visits.undo_discharge(uow=uow, mdtrt_id=mdtrt_id, principal=principal)
 
 
 # --- fee details -----------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ async def undo_discharge(mdtrt_id: str, session: DbSession, principal: Instituti
 async def upload_fee_details(
     mdtrt_id: str,
     body: FeeDetailsIn,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
     book: PolicyBookDep,
@@ -226,8 +227,8 @@ async def upload_fee_details(
     """Stores the lines of an open visit (stays upload day by day) and answers each line's split (steps 1–2
     of the split). A line sent again unchanged is a retry; with other content FEEDETL_SN_CONFLICT (withdraw
     it first). Each line must add up (cnt × pric) and fall within the visit."""
-    return await claims.upload_fee_details(
-        session, mdtrt_id, body.feedetail, principal=principal, clock=clock, policy_book=book
+    return await visits.upload_fee_details(
+        uow=uow, mdtrt_id=mdtrt_id, lines=body.feedetail, principal=principal, clock=clock, policy_book=book
     )
 
 
@@ -237,11 +238,11 @@ async def upload_fee_details(
     summary="Withdraw a fee line 费用明细撤销 (2205), before settlement",
 )
 async def withdraw_fee_detail(
-    mdtrt_id: str, feedetl_sn: str, session: DbSession, principal: InstitutionPrincipal
+    mdtrt_id: str, feedetl_sn: str, uow: Uow, principal: InstitutionPrincipal
 ) -> Response:
     """Withdraws one standing line of an open visit (FEE_DETAIL_NOT_FOUND when there is none such); the same
     number may be uploaded again afterwards."""
-    await claims.withdraw_fee_detail(session, mdtrt_id, feedetl_sn, principal=principal)
+    await visits.withdraw_fee_detail(uow=uow, mdtrt_id=mdtrt_id, feedetl_sn=feedetl_sn, principal=principal)
     return Response(status_code=204)
 
 
@@ -251,12 +252,12 @@ async def withdraw_fee_detail(
     summary="Withdraw fee lines by charge batch or number 费用明细撤销 (2205), atomically",
 )
 async def withdraw_fee_details(
-    mdtrt_id: str, body: FeeWithdrawalIn, session: DbSession, principal: InstitutionPrincipal
+    mdtrt_id: str, body: FeeWithdrawalIn, uow: Uow, principal: InstitutionPrincipal
 ) -> FeeWithdrawalOut:
     """Withdraws at once every standing line of an open visit that matches: of charge batch `chrg_bchno`,
     among the numbers `feedetl_sn`, both (the batch's lines among those numbers), or every line when neither
     is given. Nothing matching is FEE_DETAIL_NOT_FOUND and withdraws nothing."""
-    return await claims.withdraw_fee_details(session, mdtrt_id, body, principal=principal)
+    return await visits.withdraw_fee_details(uow=uow, mdtrt_id=mdtrt_id, data=body, principal=principal)
 
 
 # --- settlement ------------------------------------------------------------------------------------------
@@ -278,15 +279,14 @@ async def pre_settle(
     """The split of the visit's standing lines under the policy in force and the person's year as it stands,
     as the settlement would answer it now. Nothing is stored or locked: a settlement may differ if the year
     moves in between."""
-    async with db.transaction(readonly=True) as session:
-        return await claims.pre_settle(
-            session,
-            mdtrt_id,
-            acct_used=bool(body and body.acct_used_flag),
-            principal=principal,
-            clock=clock,
-            policy_book=book,
-        )
+    return await settle.pre_settle(
+        db=db,
+        mdtrt_id=mdtrt_id,
+        acct_used=bool(body and body.acct_used_flag),
+        principal=principal,
+        clock=clock,
+        policy_book=book,
+    )
 
 
 @router.post(
@@ -303,7 +303,7 @@ async def settle_visit(
     settlement.settled event, together. A stay ends at `endtime` if sent, else at its discharge (2402); with
     neither it is NOT_DISCHARGED unless `mid_setl_flag` is 1 (中途结算). The same medins_setl_id with the same
     body answers the original result (200); with another body SETTLEMENT_CONFLICT."""
-    return _settled(await claims.settle_visit(mdtrt_id, body, principal=principal, deps=deps))
+    return _settled(await settle.settle_visit(mdtrt_id=mdtrt_id, data=body, principal=principal, deps=deps))
 
 
 @router.post(
@@ -319,7 +319,7 @@ async def settle_one_call(
     """For a visit whose lines are all known when it settles (outpatient care, a pharmacy purchase, a stay
     sent whole): the visit, its lines and the settlement in one transaction. The same medins_setl_id with the
     same body answers the original result (200); with another body SETTLEMENT_CONFLICT."""
-    return _settled(await claims.settle_one_call(body, principal=principal, deps=deps))
+    return _settled(await settle.settle_one_call(data=body, principal=principal, deps=deps))
 
 
 @router.post(
@@ -329,12 +329,12 @@ async def settle_one_call(
     summary="Reverse a settlement 冲正/撤销 (2208/2305); a second reversal is 409",
 )
 async def reverse(
-    setl_id: str, body: ReversalIn, principal: InstitutionPrincipal, db: DatabaseDep, clock: ClockDep
+    setl_id: str, body: ReversalIn, principal: InstitutionPrincipal, uow: Uow, clock: ClockDep
 ) -> ReversalOut:
     """Takes back what the settlement added to the person's year and drew from the accounts, with opposite
     ledger legs, in today's business day; the visit is open again. A second reversal is ALREADY_REVERSED."""
-    return await claims.reverse_settlement(
-        setl_id, reason=body.reason, principal=principal, db=db, clock=clock
+    return await reversal.reverse_settlement(
+        uow=uow, setl_id=setl_id, reason=body.reason, principal=principal, clock=clock
     )
 
 
@@ -343,16 +343,14 @@ async def reverse(
     response_model=SettlementRecord,
     summary="A settlement as answered, with its status",
 )
-async def get_settlement(
-    setl_id: str, session: DbSession, principal: InstitutionPrincipal
-) -> SettlementRecord:
+async def get_settlement(setl_id: str, uow: Uow, principal: InstitutionPrincipal) -> SettlementRecord:
     """The very body the settlement answered, with its status (settled | reversed) and the reversal's id."""
-    return await claims.get_settlement(session, setl_id, principal=principal)
+    return await settlements.get_settlement(uow=uow, setl_id=setl_id, principal=principal)
 
 
 @router.get("/settlements", response_model=SettlementPage, summary="Settlements, newest first")
 async def list_settlements(
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     fixmedins_code: Annotated[str | None, Query(max_length=30)] = None,
     date: Annotated[dt.date | None, Query(description="business date (Asia/Shanghai)")] = None,
@@ -369,8 +367,8 @@ async def list_settlements(
     """Settlements by setl_time, newest first, reversed ones included (with their status), filtered by any of
     institution, business date, person, visit and medins_setl_id (exact). An institution's HIS/POS sees only
     its own institution's."""
-    return await claims.list_settlements(
-        session,
+    return await settlements.list_settlements(
+        uow=uow,
         principal=principal,
         fixmedins_code=fixmedins_code,
         on=date,

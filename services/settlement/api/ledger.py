@@ -7,22 +7,23 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from common.clock import business_date
-from common.db import DbSession
+from common.deps import PROBLEMS, ClockDep
 from common.principal import OpsPrincipal
-from settlement.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal
+from settlement.api.deps import InstitutionPrincipal
 from settlement.schemas.claims import AccountOut, AccumulatorsOut, LedgerCheckOut
-from settlement.service import claims, ledger
+from settlement.service import ledger
+from settlement.uow import Uow
 
 router = APIRouter(tags=["accounts and ledger 个人账户与基金账"], responses=PROBLEMS)
 
 
 @router.get("/accounts/{psn_no}", response_model=AccountOut, summary="A personal account 个人账户")
-async def get_account(psn_no: str, session: DbSession, principal: InstitutionPrincipal) -> AccountOut:
+async def get_account(psn_no: str, uow: Uow, principal: InstitutionPrincipal) -> AccountOut:
     """A person's personal account (个人账户): its balance, and the family holder if one is bound.
 
     A relative bound through family mutual aid (家庭共济) pays from the holder's account.
     """
-    return await claims.account_view(session, psn_no)
+    return await ledger.account_view(uow=uow, psn_no=psn_no)
 
 
 @router.get(
@@ -32,7 +33,7 @@ async def get_account(psn_no: str, session: DbSession, principal: InstitutionPri
 )
 async def get_accumulators(
     psn_no: str,
-    session: DbSession,
+    uow: Uow,
     principal: InstitutionPrincipal,
     clock: ClockDep,
     year: Annotated[
@@ -46,7 +47,7 @@ async def get_accumulators(
     what the split of the next settlement reads. Only settlements that stand count (a reversal takes its
     amounts back out).
     """
-    return await claims.year_totals(session, psn_no, year or business_date(clock.now()).year)
+    return await ledger.year_totals(uow=uow, psn_no=psn_no, year=year or business_date(clock.now()).year)
 
 
 @router.get(
@@ -54,11 +55,11 @@ async def get_accumulators(
     response_model=LedgerCheckOut,
     summary="Recompute balances from the journal and report every difference 账务核对",
 )
-async def check_ledger(session: DbSession, principal: OpsPrincipal) -> LedgerCheckOut:
+async def check_ledger(uow: Uow, principal: OpsPrincipal) -> LedgerCheckOut:
     """Recompute every balance and total from the double-entry journal and report each difference.
 
     Covers the funds and the bank, every personal account and institution account, each person's yearly
     totals and each settlement's journal. `balanced: true` means nothing differs; a difference is a bug
     to investigate, never corrected here. Read-only; for the bureau's auditors and the on-call engineer.
     """
-    return LedgerCheckOut.model_validate(await ledger.check_ledger(session))
+    return LedgerCheckOut.model_validate(await ledger.check_ledger(uow=uow))

@@ -1,0 +1,95 @@
+"""A person's year under a scheme (累计): read, locked for a settlement, added to and taken back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from common.db import table_of
+from common.repository import RepositoryBase
+from settlement.domain.split import YearToDate
+from settlement.models import YearAccumulator
+
+_YEAR = table_of(YearAccumulator)
+_AMOUNTS = ("outpatient_dedc_fen", "outpatient_pool_fen", "pool_fen", "pool_self_fen", "supp_fen", "maf_fen")
+
+
+def _lock_year_statement(dialect: str) -> Any:
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_YEAR)
+    # One statement: create the row if new, and lock it either way (ON CONFLICT DO UPDATE takes the row lock
+    # on PostgreSQL and waits for a concurrent holder; the no-op update changes nothing).
+    return insert.on_conflict_do_update(
+        index_elements=[_YEAR.c.psn_no, _YEAR.c.insutype, _YEAR.c.year],
+        set_={"settlement_count": _YEAR.c.settlement_count},
+    ).returning(*(_YEAR.c[name] for name in _AMOUNTS))
+
+
+# Built once with bound parameters: compiled once, then only executed (the settle path's hot statements).
+_LOCK_YEAR = {dialect: _lock_year_statement(dialect) for dialect in ("postgresql", "sqlite")}
+_NEW_YEAR = {**dict.fromkeys(_AMOUNTS, 0), "settlement_count": 0}
+_ADD_TO_YEAR = (
+    sa.update(_YEAR)
+    .where(
+        _YEAR.c.psn_no == sa.bindparam("k_psn_no"),
+        _YEAR.c.insutype == sa.bindparam("k_insutype"),
+        _YEAR.c.year == sa.bindparam("k_year"),
+    )
+    .values(
+        {
+            name: _YEAR.c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
+            for name in (*_AMOUNTS, "settlement_count")
+        }
+    )
+)
+
+
+class AccumulatorRepository(RepositoryBase[YearAccumulator]):
+    model = YearAccumulator
+
+    async def lock_year(self, *, psn_no: str, insutype: str, year: int) -> YearToDate:
+        """The person's year under a scheme, locked until the transaction ends (created at zero if new)."""
+        statement = _LOCK_YEAR[self.session.get_bind().dialect.name]
+        row = (
+            await self.session.execute(
+                statement, {"psn_no": psn_no, "insutype": insutype, "year": year, **_NEW_YEAR}
+            )
+        ).one()
+        return YearToDate(*row)
+
+    async def read_year(self, *, psn_no: str, insutype: str, year: int) -> YearToDate:
+        """The person's year as it stands, unlocked (zero if there is none yet)."""
+        row = await self.session.get(YearAccumulator, (psn_no, insutype, year))
+        if row is None:
+            return YearToDate()
+        return YearToDate(*(getattr(row, name) for name in _AMOUNTS))
+
+    async def add_to_year(
+        self, *, psn_no: str, insutype: str, year: int, delta: YearToDate, sign: int, count: int
+    ) -> None:
+        """Add a settlement's amounts to the year (sign 1, count 1) or take them back (sign -1, count -1)."""
+        await self.session.execute(
+            _ADD_TO_YEAR,
+            {
+                "k_psn_no": psn_no,
+                "k_insutype": insutype,
+                "k_year": year,
+                "d_outpatient_dedc_fen": sign * delta.outpatient_dedc_fen,
+                "d_outpatient_pool_fen": sign * delta.outpatient_pool_fen,
+                "d_pool_fen": sign * delta.pool_fen,
+                "d_pool_self_fen": sign * delta.pool_self_fen,
+                "d_supp_fen": sign * delta.supp_fen,
+                "d_maf_fen": sign * delta.maf_fen,
+                "d_settlement_count": count,
+            },
+        )
+
+    async def of_year(self, psn_no: str, year: int) -> list[YearAccumulator]:
+        """The person's totals of a year, one per basic insutype, in insutype order."""
+        rows = await self.session.scalars(
+            sa.select(YearAccumulator)
+            .where(YearAccumulator.psn_no == psn_no, YearAccumulator.year == year)
+            .order_by(YearAccumulator.insutype)
+        )
+        return list(rows.all())
