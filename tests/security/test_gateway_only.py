@@ -33,7 +33,7 @@ def _routes(platform: Platform, service: str) -> list[tuple[str, str]]:
         path, methods = route.path, route.methods or set()
         if not path or path in DECLARED_OPEN or path in ("/metrics", "/openapi.json", "/docs", "/redoc"):
             continue
-        if path.startswith("/docs"):
+        if path.startswith(("/docs", "/redoc")):  # the docs pages and their assets are public by design
             continue
         concrete = "/".join("1" if part.startswith("{") else part for part in path.split("/"))
         found += [(method, concrete) for method in sorted(methods - {"HEAD", "OPTIONS"})]
