@@ -8,12 +8,13 @@ PYTEST_ARGS ?=
 # `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
-.PHONY: run run-pg test test-faults demo bench bench-pg lint format install clean-var help openapi-snapshot
+.PHONY: run run-pg test test-slow test-faults demo bench bench-pg lint format install clean-var help openapi-snapshot
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
 	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
 	@echo "make test   - set up .venv and run the whole test suite (the slow fault scenarios excepted)"
+	@echo "make test-slow - whole programs as a user runs them (bench, demo, make run) and generated input"
 	@echo "make test-faults - the fault scenarios: NATS and services killed, databases cut, long fuzzing"
 	@echo "make demo   - start the platform, load a small synthetic city, play days of traffic, print a report"
 	@echo "make lint   - ruff and mypy"
@@ -40,7 +41,11 @@ run-pg: $(STAMP)
 	@$(PY) -m common.devrun --postgres "$(PG_URL)"
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not faults" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not faults and not slow" $(PYTEST_ARGS)
+
+# Whole programs run as a user would (quick bench, demo, make run) and the generated-input run (also in CI).
+test-slow: $(STAMP)
+	$(PY) -m pytest -m "slow and not faults" $(PYTEST_ARGS)
 
 # The merged OpenAPI document as reviewed: rewrite tests/gateway/openapi-snapshot.json after an API change.
 openapi-snapshot: $(STAMP)

@@ -20,6 +20,8 @@ import pytest
 from common import pgdev
 from common.testing.databases import backends, postgres_admin_url
 
+pytestmark = pytest.mark.slow  # a smoke run of a whole program: `make test-slow`, in CI
+
 REPO = Path(__file__).resolve().parents[2]
 LEVELS = (1, 4)
 SERVICES = ("gateway", "enrollment", "settlement", "pricing", "fraud")

@@ -12,9 +12,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.city import generate_city
 from bench.demo import MONTH_END
 from common.embedded_nats import port_open
+
+pytestmark = pytest.mark.slow  # a smoke run of a whole program: `make test-slow`, in CI
 
 REPO = Path(__file__).resolve().parents[2]
 PERSONS, DAYS, SEED = 200, 2, 5

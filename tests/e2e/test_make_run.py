@@ -25,6 +25,8 @@ from common.db import create_engine
 from common.embedded_nats import free_port, port_open
 from common.testing.databases import backends, postgres_admin_url
 
+pytestmark = pytest.mark.slow  # a smoke run of a whole program: `make test-slow`, in CI
+
 SERVICES = ("gateway", "enrollment", "settlement", "pricing", "fraud")
 
 

@@ -95,6 +95,7 @@ async def _run(platform: Platform, max_examples: int, *, thorough: bool) -> Run:
     return run
 
 
+@pytest.mark.slow  # two minutes of generated requests: `make test-slow`, in CI
 async def test_every_operation_through_the_gateway_survives_generated_input(platform: Platform) -> None:
     await _run(platform, max_examples=5, thorough=False)
 
