@@ -31,7 +31,6 @@ from settlement.domain.day_close import PAID, PENDING, DayTotals
 from settlement.domain.ledger import BANK, Leg, payable_account
 from settlement.models import DailyStatement, DayClose, Disbursement
 from settlement.repository.day_closes import DayCloseRepository
-from settlement.service.ledger import post_journal
 from settlement.uow import SettlementUnitOfWork
 
 log = logging.getLogger("settlement.day_close")
@@ -222,8 +221,7 @@ async def mark_paid(
     disbursement.paid_at = now
     disbursement.paid_by = paid_by
     disbursement.payment_ref = payment_ref
-    await post_journal(
-        uow.session,
+    await uow.journal.post(
         kind="disbursement",
         ref=f"disbursement:{disbursement_id}",
         business_date=business_date(now),

@@ -54,7 +54,6 @@ from settlement.schemas.monthly import (
     ReconciliationStatus,
     Totals,
 )
-from settlement.service.ledger import post_journal
 from settlement.uow import SettlementUnitOfWork
 
 log = logging.getLogger("settlement.monthly")
@@ -275,8 +274,7 @@ async def _post_deductions(
     on = month_bounds(month)[1]
     for deduction in await uow.deductions.to_post(finding_ids):
         fund = fund_account(POOL_FUND.get(deduction.insutype or "", "recovered"))
-        await post_journal(
-            uow.session,
+        await uow.journal.post(
             kind="deduction",
             ref=f"deduction:{deduction.finding_id}",
             business_date=on,
@@ -562,8 +560,7 @@ async def _new_prepayment(
         return None
     # The money leaves the fund's bank now; the institution's payable turns toward a receivable until a
     # month recovers it.
-    await post_journal(
-        uow.session,
+    await uow.journal.post(
         kind="prepayment",
         ref=f"prepayment:{row.prepayment_id}",
         business_date=data.paid_date,

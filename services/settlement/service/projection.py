@@ -14,7 +14,6 @@ from common.events.enrollment import (
 )
 from common.money import yuan_to_fen
 from settlement.domain.ledger import contribution_legs
-from settlement.service.ledger import post_journal
 from settlement.uow import SettlementUnitOfWork
 
 CONTRIBUTION_JOURNAL = "contribution"
@@ -89,8 +88,7 @@ async def apply_contribution_paid(
     if await uow.projection.journal_posted(CONTRIBUTION_JOURNAL, ref):
         return False
     await uow.projection.credit_account(data.psn_no, acct_fen, now=now)
-    await post_journal(
-        uow.session,
+    await uow.journal.post(
         kind=CONTRIBUTION_JOURNAL,
         ref=ref,
         business_date=business_date(data.paid_at),
