@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import nats
 import pytest
 import pytest_asyncio
 
@@ -21,6 +20,7 @@ from common.config import AppEnv
 from common.embedded_nats import EmbeddedNats
 from common.testing.apps import LiveServer, app_client
 from common.testing.databases import DatabaseSet, empty_database
+from common.testing.plugin import fresh_streams
 from enrollment.app import create_app as create_enrollment
 from enrollment.config import Settings as EnrollmentSettings
 from fraud.app import create_app as create_fraud
@@ -39,23 +39,12 @@ from tests.settlement.seed import SEEDED_AT, seed_catalog, seed_institution
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 
 
-async def _fresh_streams(url: str) -> None:
-    client = await nats.connect(url)
-    try:
-        js = client.jetstream()
-        for info in await js.streams_info():
-            if info.config.name:
-                await js.delete_stream(info.config.name)
-    finally:
-        await client.close()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def his(
     database_set: DatabaseSet, nats_server: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[His]:
     """A HIS, a POS and the bureau's ops, each with its key, in front of the whole platform."""
-    await _fresh_streams(nats_server.url)
+    await fresh_streams(nats_server.url)
     clock = FrozenClock(START)
     var_dir: Path = tmp_path_factory.mktemp("national")
     urls = database_set.urls

@@ -4,31 +4,37 @@ gateway on one NATS, every role's API key, and a snapshot of every table of ever
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 import sqlalchemy as sa
 
 from common.clock import FrozenClock
 from common.config import AppEnv
 from common.db import create_engine
+from common.embedded_nats import EmbeddedNats
 from common.testing.apps import LiveServer, wait_for
-from common.testing.databases import Databases
+from common.testing.databases import Databases, DatabaseSet, empty_database
+from common.testing.plugin import fresh_streams
 from enrollment.app import create_app as create_enrollment
 from enrollment.config import Settings as EnrollmentSettings
 from fraud.app import create_app as create_fraud
 from fraud.config import Settings as FraudSettings
 from gateway.app import create_app as create_gateway
+from gateway.config import Settings as GatewaySettings
 from pricing.app import create_app as create_pricing
 from pricing.config import Settings as PricingSettings
 from settlement.app import create_app as create_settlement
 from settlement.config import Settings as SettlementSettings
-from tests.gateway.test_proxy import gateway_settings
 from tests.pricing.conftest import seed_pharmacies
 from tests.settlement.seed import credit_account, seed_catalog, seed_institution, seed_person
 
@@ -65,15 +71,15 @@ class Platform:
         return self.gateway if name == "gateway" else self.services[name]
 
 
-@pytest.fixture
-async def platform(
-    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
+@contextlib.asynccontextmanager
+async def _running_platform(
+    urls: dict[str, str], nats_url: str, clock: FrozenClock, var_dir: Path
 ) -> AsyncIterator[Platform]:
     """Enrollment, settlement, pricing and fraud behind the gateway, seeded with two hospitals, a pharmacy,
     a catalogue item, a drug and a person with money in the account."""
 
     def settings_of(module: Any, name: str, **extra: Any) -> Any:
-        return module(database_url=databases.url(name), nats_url=nats_url, app_env=AppEnv.TEST, **extra)
+        return module(database_url=urls[name], nats_url=nats_url, app_env=AppEnv.TEST, **extra)
 
     services = {
         "enrollment": LiveServer(
@@ -89,10 +95,12 @@ async def platform(
     }
     gateway = LiveServer(
         create_gateway(
-            gateway_settings(
-                databases,
-                nats_url,
-                tmp_path,
+            GatewaySettings(
+                database_url=urls["gateway"],
+                nats_url=nats_url,
+                app_env=AppEnv.TEST,
+                var_dir=var_dir,
+                upstream_connect_timeout_s=0.5,
                 # A bulk call of the documented maximum (10,000 items) may take over the default 15 s on a
                 # busy 2-core test machine; a 504 here would be the machine's, not the input's.
                 upstream_timeout_s=60.0,
@@ -103,9 +111,11 @@ async def platform(
     )
     started: list[LiveServer] = []
     try:
-        for server in (*services.values(), gateway):
-            await server.start()
+        for server in services.values():
             started.append(server)
+        await asyncio.gather(*(server.start() for server in services.values()))
+        started.append(gateway)
+        await gateway.start()
         settlement_db = services["settlement"].app.state.db
         for code, kind in ((HOSPITAL, "hospital"), (OTHER_HOSPITAL, "hospital"), (PHARMACY, "pharmacy")):
             await seed_institution(settlement_db, code, fixmedins_type=kind)
@@ -113,7 +123,7 @@ async def platform(
         await seed_person(settlement_db, "P1")
         await credit_account(settlement_db, "P1", 10_000)
         await seed_pharmacies(services["pricing"].app.state.db, PHARMACY)
-        ops_key = (tmp_path / "bootstrap-ops-key").read_text().strip()
+        ops_key = (var_dir / "bootstrap-ops-key").read_text().strip()
         async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
             keys, client_ids = {"ops": ops_key}, {}
             for name, (role, scope) in CLIENTS.items():
@@ -137,12 +147,39 @@ async def platform(
                 services=services,
                 client=client,
                 keys=keys,
-                database_urls={name: databases.url(name) for name in (*SERVICES, "gateway")},
+                database_urls={name: urls[name] for name in (*SERVICES, "gateway")},
                 client_ids=client_ids,
             )
     finally:
-        for server in reversed(started):
-            await server.stop()
+        await asyncio.gather(*(server.stop() for server in started))
+
+
+@pytest.fixture
+async def platform(
+    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
+) -> AsyncIterator[Platform]:
+    """The platform of one test."""
+    urls = {name: databases.url(name) for name in (*SERVICES, "gateway")}
+    async with _running_platform(urls, nats_url, clock, tmp_path) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_platform(
+    database_set: DatabaseSet, nats_server: EmbeddedNats, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Platform]:
+    """One platform for a whole module whose tests each prove they change nothing (test modules that use it
+    run in the module's event loop: `pytestmark = pytest.mark.asyncio(loop_scope="module")`)."""
+    await fresh_streams(nats_server.url)
+    urls = {name: database_set.urls[name] for name in (*SERVICES, "gateway")}
+    clock = FrozenClock(datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+    try:
+        async with _running_platform(
+            urls, nats_server.url, clock, tmp_path_factory.mktemp("platform")
+        ) as running:
+            yield running
+    finally:
+        await asyncio.gather(*(empty_database(url) for url in urls.values()))
 
 
 async def snapshot(url: str) -> dict[str, tuple[int, str]]:

@@ -61,10 +61,9 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNa
     server.stop()
 
 
-@pytest.fixture
-async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
-    """The shared server's URL, with every stream deleted first so no test sees another's events."""
-    client = await nats.connect(nats_server.url)
+async def fresh_streams(url: str) -> None:
+    """Delete every stream of the server, so what starts next sees no event of what ran before."""
+    client = await nats.connect(url)
     try:
         js = client.jetstream()
         for info in await js.streams_info():
@@ -72,6 +71,12 @@ async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
                 await js.delete_stream(info.config.name)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def nats_url(nats_server: EmbeddedNats) -> AsyncIterator[str]:
+    """The shared server's URL, with every stream deleted first so no test sees another's events."""
+    await fresh_streams(nats_server.url)
     yield nats_server.url
 
 
