@@ -32,7 +32,7 @@ from settlement.schemas.claims import (
 from settlement.service.review import ReviewOutcome
 
 if TYPE_CHECKING:
-    from settlement.service.claim import SettleContext
+    from settlement.service.context import SettleContext
 
 
 # --- fee lines and visits --------------------------------------------------------------------------------

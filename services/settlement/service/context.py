@@ -21,6 +21,7 @@ from common.errors import Conflict, Forbidden, NotFound, ProblemError, Unprocess
 from common.money import yuan_to_fen
 from common.national import Benefit
 from common.principal import Principal, ensure_scope
+from settlement.domain import day_close
 from settlement.domain.claims import (
     CANCELLED,
     OPEN,
@@ -49,7 +50,7 @@ from settlement.domain.split import (
     split_settlement,
 )
 from settlement.models import Institution, Visit
-from settlement.schemas.claims import FeeLineIn
+from settlement.schemas.claims import FeeLineIn, OneCallSettlementIn
 from settlement.service.reference import PolicyBook
 from settlement.uow import SettlementUnitOfWork
 
@@ -126,6 +127,18 @@ async def ensure_open(*, uow: SettlementUnitOfWork, visit: Visit) -> None:
         )
 
 
+def one_call_header(data: OneCallSettlementIn) -> ClaimHeader:
+    return ClaimHeader(
+        fixmedins_code=data.fixmedins_code,
+        psn_no=data.psn_no,
+        insutype=data.insutype.value,
+        med_type=data.med_type,
+        begntime=data.begntime,
+        endtime=data.endtime,
+        dise_codg=data.dise_codg,
+    )
+
+
 def visit_header(visit: Visit) -> ClaimHeader:
     return ClaimHeader(
         fixmedins_code=visit.fixmedins_code,
@@ -136,6 +149,16 @@ def visit_header(visit: Visit) -> ClaimHeader:
         endtime=visit.endtime,
         dise_codg=visit.dise_codg,
     )
+
+
+async def counting_day(*, uow: SettlementUnitOfWork, on: date) -> date:
+    """The day close that will count a settlement or reversal of business date `on`.
+
+    Takes the day close's shared lock first (a close in progress finishes before this reads), then reads the
+    last closed day in a statement of its own, whose snapshot is taken after the lock is granted.
+    """
+    await uow.day_closes.lock_for_write()
+    return day_close.counting_day(on, await uow.day_closes.last_closed())
 
 
 # --- what the split needs ------------------------------------------------------------------------------

@@ -8,12 +8,11 @@ from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.principal import Principal, ensure_scope
 from settlement.domain.claims import OPEN, REVERSED
-from settlement.domain.day_close import counting_day
 from settlement.domain.ledger import reversal_legs
 from settlement.mappers import reversal_out, reversed_event_data, year_delta
 from settlement.models import SettlementReversal
 from settlement.schemas.claims import ReversalOut
-from settlement.service.claim import new_id
+from settlement.service.context import counting_day, new_id
 from settlement.service.settle import SETTLEMENTS, SOURCE
 from settlement.uow import SettlementUnitOfWork
 
@@ -55,8 +54,7 @@ async def reverse_settlement(
     answer = reversal_out(
         settlement, reversal_id=reversal_id, reason=reason, setl_time=now, balc_fen=balc_fen
     )
-    await uow.day_closes.lock_for_write()
-    counted_on = counting_day(on, await uow.day_closes.last_closed())
+    counted_on = await counting_day(uow=uow, on=on)
     uow.settlements.add_reversal(
         SettlementReversal(
             setl_id=reversal_id,

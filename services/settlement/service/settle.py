@@ -26,13 +26,11 @@ from common.national import Benefit
 from common.principal import Principal, ensure_scope
 from settlement.domain.claims import (
     SETTLED,
-    ClaimHeader,
     line_refusal,
     stay_end,
     time_refusal,
     unknown_med_type,
 )
-from settlement.domain.day_close import counting_day
 from settlement.domain.ledger import settlement_legs
 from settlement.domain.split import SettlementSplit
 from settlement.mappers import (
@@ -50,12 +48,14 @@ from settlement.mappers import (
 )
 from settlement.models import Visit
 from settlement.schemas.claims import OneCallSettlementIn, PreSettlementOut, SettleVisitIn
-from settlement.service.claim import (
+from settlement.service.context import (
     SettleContext,
     accepted,
+    counting_day,
     ensure_open,
     load_context,
     new_id,
+    one_call_header,
     request_hash,
     split_of,
     visit_header,
@@ -146,15 +146,7 @@ async def settle_one_call(
     """一站式结算: the visit, its lines and the settlement in one transaction, keyed by medins_setl_id."""
     ensure_scope(principal, data.fixmedins_code)
     fingerprint = request_hash(data)
-    header = ClaimHeader(
-        data.fixmedins_code,
-        data.psn_no,
-        data.insutype.value,
-        data.med_type,
-        data.begntime,
-        data.endtime,
-        data.dise_codg,
-    )
+    header = one_call_header(data)
     now = deps.clock.now()
     async with SettlementUnitOfWork(deps.db, readonly=True) as uow:
         replay = await _replay(uow, data.fixmedins_code, data.medins_setl_id, fingerprint)
@@ -310,8 +302,7 @@ async def _draw(uow: SettlementUnitOfWork, claim: ReviewedClaim, *, on: date) ->
     ytd = await uow.accumulators.lock_year(
         psn_no=header.psn_no, insutype=claim.context.coverage.insutype, year=on.year
     )
-    await uow.day_closes.lock_for_write()
-    counted_on = counting_day(on, await uow.day_closes.last_closed())
+    counted_on = await counting_day(uow=uow, on=on)
     # One read either way: the accounts to draw on, locked, or just the balance the answer shows.
     wallets = [header.psn_no, *([holder] if holder and claim.acct_used else [])]
     balances = await uow.accounts.balances(wallets, lock=claim.acct_used)

@@ -35,7 +35,7 @@ from settlement.schemas.claims import (
     VisitOut,
     VisitPage,
 )
-from settlement.service.claim import (
+from settlement.service.context import (
     accepted,
     covered_person,
     ensure_open,
