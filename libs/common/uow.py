@@ -38,6 +38,21 @@ class UnitOfWork:
         self._transaction: AbstractAsyncContextManager[AsyncSession] | None = None
         self._session: AsyncSession | None = None
 
+    @classmethod
+    def within(cls, session: AsyncSession) -> Self:
+        """A unit of work inside a transaction its caller owns (the consumer runner's): it never commits.
+
+        Not opened with `async with`: the runner commits the event's inbox row, the use case's writes and
+        its outbox rows together, or rolls them all back.
+        """
+        uow = cls.__new__(cls)
+        uow.db = None  # type: ignore[assignment]
+        uow.readonly = False
+        uow._transaction = None
+        uow._session = session
+        uow.bind(session)
+        return uow
+
     @property
     def session(self) -> AsyncSession:
         """The transaction's session, for the repositories (use cases never touch it)."""

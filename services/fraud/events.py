@@ -47,7 +47,7 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
 async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Project one settlement event and run the post rules it calls for, in the consumer's transaction."""
-    uow = FraudUnitOfWork.joining(session)
+    uow = FraudUnitOfWork.within(session)
     now = clock.now()
     if event.type == Subject.SETTLED:
         data = SettlementSettled.model_validate(event.data)
@@ -65,7 +65,7 @@ async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, cl
 
 async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Keep the persons' facts; a death runs after_death over the care already settled."""
-    uow = FraudUnitOfWork.joining(session)
+    uow = FraudUnitOfWork.within(session)
     now = clock.now()
     if event.type == Subject.PERSON_REGISTERED:
         await projection.apply_person_registered(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,18 +30,6 @@ class FraudUnitOfWork(UnitOfWork):
         self.claims = ClaimRepository(session)
         self.persons = PersonFactRepository(session)
         self.catalog = CatalogLimitRepository(session)
-
-    @classmethod
-    def joining(cls, session: AsyncSession) -> Self:
-        """A unit of work on a transaction someone else owns: the consumer runner's, for a consumed event.
-
-        The runner opens that transaction, writes the inbox row in it and commits after the handler (then
-        acks), so this one is never entered (`async with`): it lends the repositories and publish() only.
-        """
-        uow = cls.__new__(cls)
-        uow.readonly, uow._transaction, uow._session = False, None, session
-        uow.bind(session)
-        return uow
 
 
 Uow = Annotated[FraudUnitOfWork, Depends(request_unit_of_work(FraudUnitOfWork), scope="function")]

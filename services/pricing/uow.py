@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated
 
 from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
@@ -30,20 +30,6 @@ class PricingUnitOfWork(UnitOfWork):
     def savepoint(self) -> AsyncSessionTransaction:
         """A nested transaction (`async with`): what runs in it can fail and be retried, leaving no trace."""
         return self.session.begin_nested()
-
-    @classmethod
-    def within(cls, session: AsyncSession) -> Self:
-        """A unit of work inside a transaction its caller owns (the consumer runner's): it never commits.
-
-        Not to be opened with `async with`; the runner commits the event's inbox row, the use case's writes
-        and its outbox rows together.
-        """
-        uow = cls.__new__(cls)
-        uow.readonly = False
-        uow._transaction = None
-        uow._session = session
-        uow.bind(session)
-        return uow
 
 
 Uow = Annotated[PricingUnitOfWork, Depends(request_unit_of_work(PricingUnitOfWork), scope="function")]

@@ -6,9 +6,6 @@ the use cases get a unit of work joined to that transaction, so they read and wr
 
 from __future__ import annotations
 
-from types import TracebackType
-from typing import Self
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
@@ -36,27 +33,6 @@ ENROLLMENT_SUBJECTS = (
 )
 FRAUD_DURABLE = "settlement-fraud-findings"
 FRAUD_SUBJECTS = (Subject.FINDING_CONFIRMED,)
-
-
-class _RunnerUnitOfWork(SettlementUnitOfWork):
-    """The consumer runner's transaction as a unit of work: the runner began it and commits or rolls it back."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.readonly = False
-        self._joined = session
-        self.bind(session)
-
-    @property
-    def session(self) -> AsyncSession:
-        return self._joined
-
-    async def __aenter__(self) -> Self:
-        raise RuntimeError("the consumer runner owns this transaction")
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        raise RuntimeError("the consumer runner owns this transaction")
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -88,7 +64,7 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
 async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
     """Apply one enrollment event to the projection, in the consumer's transaction."""
-    uow, when, now = _RunnerUnitOfWork(session), event.time, clock.now()
+    uow, when, now = SettlementUnitOfWork.within(session), event.time, clock.now()
     if event.type == Subject.PERSON_REGISTERED:
         await projection.apply_person_registered(
             uow=uow, data=PersonRegistered.model_validate(event.data), event_time=when, now=now
@@ -119,7 +95,7 @@ async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: 
     """
     if event.type == Subject.FINDING_CONFIRMED:
         await monthly.record_deduction(
-            uow=_RunnerUnitOfWork(session),
+            uow=SettlementUnitOfWork.within(session),
             finding=FindingConfirmed.model_validate(event.data),
             now=clock.now(),
         )
