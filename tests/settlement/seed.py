@@ -19,7 +19,7 @@ from settlement.models import (
     InsuredPerson,
     PersonalAccount,
 )
-from settlement.repository.journal import post_journal
+from settlement.repository.journal import JournalRepository
 
 SEEDED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -133,8 +133,7 @@ async def credit_account(db: Database, psn_no: str, fen: int, *, ref: str | None
         else:
             existing.balc_fen += fen
         await session.flush()
-        await post_journal(
-            session,
+        await JournalRepository(session).post(
             kind="contribution",
             ref=ref or f"seed:{psn_no}:{fen}",
             business_date=business_date(SEEDED_AT),

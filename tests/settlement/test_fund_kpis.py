@@ -15,7 +15,7 @@ from common.db import Database
 from common.principal import Principal, Role
 from settlement.domain.ledger import contribution_legs
 from settlement.models import PersonalAccount, Settlement, SettlementReversal
-from settlement.repository.journal import post_journal
+from settlement.repository.journal import JournalRepository
 from tests.settlement.conftest import as_client, at_shanghai
 from tests.settlement.seed import SEEDED_AT, seed_catalog, seed_institution, seed_person
 
@@ -34,8 +34,7 @@ async def contribute(
             else:
                 account.balc_fen += acct_fen
             await session.flush()
-        await post_journal(
-            session,
+        await JournalRepository(session).post(
             kind="contribution",
             ref=f"test:{psn_no}:{insutype}:{on}",
             business_date=on,

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.db import table_of
 from common.repository import RepositoryBase
@@ -47,33 +46,6 @@ class PostedAmounts:
     journal_fen: tuple[int, int, int]
 
 
-async def post_journal(
-    session: AsyncSession,
-    *,
-    kind: str,
-    ref: str,
-    business_date: date,
-    legs: Sequence[Leg],
-    now: datetime,
-) -> int:
-    """Append one balanced journal (kind: settlement | reversal | contribution | ...); returns its id."""
-    kept = balanced(legs)
-    journal_id = (
-        await session.execute(
-            _INSERT_JOURNAL, {"kind": kind, "ref": ref, "business_date": business_date, "created_at": now}
-        )
-    ).scalar_one()
-    if kept:
-        await session.execute(
-            _INSERT_LEG,
-            [
-                {"journal_id": journal_id, "account": leg.account, "amount_fen": leg.amount_fen}
-                for leg in kept
-            ],
-        )
-    return int(journal_id)
-
-
 class JournalRepository(RepositoryBase[Journal]):
     model = Journal
 
@@ -81,9 +53,21 @@ class JournalRepository(RepositoryBase[Journal]):
         self, *, kind: str, ref: str, business_date: date, legs: Sequence[Leg], now: datetime
     ) -> int:
         """Append one balanced journal (kind: settlement | reversal | contribution | ...); returns its id."""
-        return await post_journal(
-            self.session, kind=kind, ref=ref, business_date=business_date, legs=legs, now=now
-        )
+        kept = balanced(legs)
+        journal_id = (
+            await self.session.execute(
+                _INSERT_JOURNAL, {"kind": kind, "ref": ref, "business_date": business_date, "created_at": now}
+            )
+        ).scalar_one()
+        if kept:
+            await self.session.execute(
+                _INSERT_LEG,
+                [
+                    {"journal_id": journal_id, "account": leg.account, "amount_fen": leg.amount_fen}
+                    for leg in kept
+                ],
+            )
+        return int(journal_id)
 
     async def legs(self, *, kind: str, ref: str) -> list[Leg]:
         """The legs of the journal of a kind for a reference (e.g. the settlement journal of a setl_id)."""

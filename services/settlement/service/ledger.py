@@ -9,7 +9,6 @@ from common.money import fen_to_yuan
 from settlement.domain.ledger_check import account_differences, accumulator_differences, totals
 from settlement.mappers import year_totals as year_totals_out
 from settlement.repository.journal import YEAR_FIELDS
-from settlement.repository.journal import post_journal as post_journal
 from settlement.schemas.claims import AccountOut, AccumulatorsOut
 from settlement.uow import SettlementUnitOfWork
 
