@@ -13,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from common.db import UtcDateTime, new_metadata
-from common.db import table_of as table_of  # the claims path still imports it from here
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _FEN = sa.BigInteger()

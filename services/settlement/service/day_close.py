@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from datetime import date, time, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from common.clock import SHANGHAI, Clock, business_date
 from common.db import Database
 from common.errors import Conflict, NotFound, Unprocessable
@@ -30,23 +28,11 @@ from settlement.domain import day_close as domain
 from settlement.domain.day_close import PAID, PENDING, DayTotals
 from settlement.domain.ledger import BANK, Leg, payable_account
 from settlement.models import DailyStatement, DayClose, Disbursement
-from settlement.repository.day_closes import DayCloseRepository
 from settlement.uow import SettlementUnitOfWork
 
 log = logging.getLogger("settlement.day_close")
 SOURCE = "settlement"
 SCHEDULED_AT = time(0, 30)  # Asia/Shanghai
-
-
-async def counting_day(session: AsyncSession, on: date) -> date:
-    """The writer's side: the day close that will count a settlement or reversal of business date `on`.
-
-    Takes the shared lock first (a close in progress finishes before this reads), then reads the last
-    closed day in a statement of its own, whose snapshot is taken after the lock is granted.
-    """
-    day_closes = DayCloseRepository(session)
-    await day_closes.lock_for_write()
-    return domain.counting_day(on, await day_closes.last_closed())
 
 
 async def _totals(uow: SettlementUnitOfWork, day: date, *, first_close: bool) -> dict[str, DayTotals]:
