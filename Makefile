@@ -5,6 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# make test runs on both cores: one pytest-xdist worker each, with its own databases and nats-server (a
+# module-scoped platform starts once per worker that runs the module). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
 # `make run-pg`: an admin connection to the PostgreSQL that gets the databases ybj_<service>.
 PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
@@ -41,11 +44,11 @@ run-pg: $(STAMP)
 	@$(PY) -m common.devrun --postgres "$(PG_URL)"
 
 test: $(STAMP)
-	$(PY) -m pytest -m "not faults and not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "not faults and not slow" $(PYTEST_ARGS)
 
 # Whole programs run as a user would (quick bench, demo, make run) and the generated-input run (also in CI).
 test-slow: $(STAMP)
-	$(PY) -m pytest -m "slow and not faults" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "slow and not faults" $(PYTEST_ARGS)
 
 # The merged OpenAPI document as reviewed: rewrite tests/gateway/openapi-snapshot.json after an API change.
 openapi-snapshot: $(STAMP)

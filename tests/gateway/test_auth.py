@@ -10,7 +10,7 @@ from common.clock import FrozenClock
 from common.testing.apps import app_client
 from common.testing.databases import Databases
 from gateway.app import create_app as create_gateway
-from tests.gateway.test_proxy import bearer, gateway_client, gateway_settings
+from tests.gateway.conftest import bearer, gateway_client, gateway_settings
 
 HIS = {"name": "协和医院 HIS", "role": "his", "scope": "H42010200001"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.testing.apps import app_client, wait_for
-from tests.gateway.test_proxy import Platform, platform  # noqa: F401 - the fixture
+from tests.gateway.conftest import Platform
 
 
 def _refs(node: Any) -> list[str]:
@@ -17,7 +17,7 @@ def _refs(node: Any) -> list[str]:
     return []
 
 
-async def test_one_document_covers_every_reachable_service_under_its_prefix(platform: Platform) -> None:  # noqa: F811
+async def test_one_document_covers_every_reachable_service_under_its_prefix(platform: Platform) -> None:
     async with app_client(platform.gateway, principal=None) as client:
         document = (await client.get("/openapi.json")).json()
         docs = await client.get("/docs")
@@ -58,7 +58,7 @@ async def test_one_document_covers_every_reachable_service_under_its_prefix(plat
     assert docs.status_code == 200 and "/openapi.json" in docs.text
 
 
-async def test_readiness_reports_each_service_and_stays_up_while_one_is_down(platform: Platform) -> None:  # noqa: F811
+async def test_readiness_reports_each_service_and_stays_up_while_one_is_down(platform: Platform) -> None:
     async with app_client(platform.gateway, principal=None) as client:
         await wait_for(lambda: _nats_ok(client), what="gateway and services on NATS")
         ready = await client.get("/readyz")

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from common.testing.apps import LiveServer
-from tests.gateway.test_proxy import Platform, platform  # noqa: F401 - the fixture
+from tests.gateway.conftest import Platform
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The site (scheme and host) of every page served on this machine: their requests are keyed by it.
@@ -105,7 +105,7 @@ async def _operations_of(base_url: str) -> list[dict[str, Any]]:
 
 
 async def test_swagger_ui_renders_every_operation_with_no_request_leaving_the_machine(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     tmp_path: Path,
 ) -> None:
     _chromium_or_skip()
@@ -125,7 +125,7 @@ async def test_swagger_ui_renders_every_operation_with_no_request_leaving_the_ma
 
 
 async def test_redoc_renders_every_operation_with_no_request_leaving_the_machine(
-    platform: Platform,  # noqa: F811
+    platform: Platform,
     tmp_path: Path,
 ) -> None:
     _chromium_or_skip()

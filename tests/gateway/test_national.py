@@ -29,7 +29,7 @@ from pricing.models import Pharmacy
 from settlement.app import create_app as create_settlement
 from settlement.config import Settings as SettlementSettings
 from settlement.models import Visit
-from tests.gateway.test_proxy import bearer, gateway_client, gateway_settings
+from tests.gateway.conftest import bearer, gateway_client, gateway_settings
 from tests.settlement.seed import SEEDED_AT, count, seed_catalog, seed_institution
 
 HOSPITAL, OTHER_HOSPITAL, PHARMACY = "H42010000001", "H42010000002", "P42010000001"

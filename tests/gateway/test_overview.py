@@ -24,13 +24,12 @@ from pricing.app import create_app as create_pricing
 from pricing.config import Settings as PricingSettings
 from settlement.app import create_app as create_settlement
 from settlement.config import Settings as SettlementSettings
-from tests.gateway.test_proxy import bearer, gateway_client, gateway_settings
-from tests.gateway.test_scopes import HOSPITAL_A, Clients, claim, clients, platform  # noqa: F401
+from tests.gateway.conftest import HOSPITAL_A, Clients, bearer, claim, gateway_client, gateway_settings
 from tests.settlement.seed import seed_catalog, seed_institution, seed_person
 
 
 async def test_a_persons_overview_gathers_enrollment_and_settlement_and_marks_what_is_missing(
-    clients: Clients,  # noqa: F811
+    clients: Clients,
 ) -> None:
     client, ops = clients.client, bearer(clients.keys["ops"])
     first17 = f"420102{date(1980, 5, 1):%Y%m%d}123"
@@ -66,7 +65,7 @@ async def test_a_persons_overview_gathers_enrollment_and_settlement_and_marks_wh
 
 
 async def test_an_institutions_overview_has_todays_totals_and_is_for_ops_only(
-    clients: Clients,  # noqa: F811
+    clients: Clients,
 ) -> None:
     client, keys = clients.client, clients.keys
     made = await client.post(

@@ -2,96 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
 from common.clock import FrozenClock
-from common.config import AppEnv
 from common.logs import request_id_var
 from common.principal import sign_principal
 from common.testing.apps import OPS, LiveServer, app_client, wait_for
 from common.testing.databases import Databases
-from enrollment.app import create_app as create_enrollment
-from enrollment.config import Settings as EnrollmentSettings
-from fraud.app import create_app as create_fraud
-from fraud.config import Settings as FraudSettings
 from gateway.app import create_app as create_gateway
-from gateway.config import Settings as GatewaySettings
-
-
-@dataclass
-class Platform:
-    gateway: FastAPI
-    enrollment: LiveServer
-    fraud: LiveServer
-    var_dir: Path
-
-
-def gateway_settings(
-    databases: Databases, nats_url: str, var_dir: Path, **overrides: object
-) -> GatewaySettings:
-    # Nothing listens on port 9: a service not given by the test is "down".
-    values: dict[str, object] = {
-        "database_url": databases.url("gateway"),
-        "nats_url": nats_url,
-        "app_env": AppEnv.TEST,
-        "var_dir": var_dir,
-        "enrollment_url": "http://127.0.0.1:9",
-        "settlement_url": "http://127.0.0.1:9",
-        "pricing_url": "http://127.0.0.1:9",
-        "fraud_url": "http://127.0.0.1:9",
-        "upstream_connect_timeout_s": 0.5,
-    }
-    return GatewaySettings(**{**values, **overrides})
-
-
-@pytest.fixture
-async def platform(
-    databases: Databases, nats_url: str, clock: FrozenClock, tmp_path: Path
-) -> AsyncIterator[Platform]:
-    enrollment = LiveServer(
-        create_enrollment(
-            EnrollmentSettings(
-                database_url=databases.url("enrollment"), nats_url=nats_url, app_env=AppEnv.TEST
-            ),
-            clock=clock,
-        )
-    )
-    fraud = LiveServer(
-        create_fraud(
-            FraudSettings(database_url=databases.url("fraud"), nats_url=nats_url, app_env=AppEnv.TEST),
-            clock=clock,
-        )
-    )
-    await enrollment.start()
-    await fraud.start()
-    gateway = create_gateway(
-        gateway_settings(databases, nats_url, tmp_path, enrollment_url=enrollment.url, fraud_url=fraud.url),
-        clock=clock,
-    )
-    try:
-        yield Platform(gateway, enrollment, fraud, tmp_path)
-    finally:
-        await enrollment.stop()
-        await fraud.stop()
-
-
-@contextlib.asynccontextmanager
-async def gateway_client(app: FastAPI, var_dir: Path) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    """A client of the running gateway, and the bootstrap ops key it created on its first start."""
-    async with app_client(app, principal=None) as client:
-        yield client, (var_dir / "bootstrap-ops-key").read_text().strip()
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+from tests.gateway.conftest import Platform, bearer, gateway_client, gateway_settings
 
 
 async def test_requests_reach_the_service_behind_the_prefix(platform: Platform) -> None:

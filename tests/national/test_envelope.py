@@ -19,7 +19,7 @@ from common.testing.databases import Databases
 from gateway.app import create_app as create_gateway
 from gateway.models import NationalMessage, NationalSignIn
 from gateway.national.envelope import Envelope
-from tests.gateway.test_proxy import bearer, gateway_client, gateway_settings
+from tests.gateway.conftest import bearer, gateway_client, gateway_settings
 from tests.settlement.seed import count
 
 PATH = "/fsi/api/rsfComIfsService/callService"

@@ -24,29 +24,61 @@ from common.testing.leaks import PersonalDataGuard
 _GUARD = PersonalDataGuard()
 
 
+class _WorkerGuards:
+    """Under pytest-xdist: each worker scans its own log lines; the controller adds up what they found."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.leaks: list[str] = []
+
+    @pytest.hookimpl
+    def pytest_testnodedown(self, node: object, error: object) -> None:
+        found = getattr(node, "workeroutput", {}).get("personal_data_guard", {})
+        self.lines += int(found.get("lines", 0))
+        self.leaks.extend(found.get("leaks", []))
+
+
+def _guards(config: pytest.Config) -> tuple[int, list[str]]:
+    """Log lines scanned and leaks found in this process and, under xdist, in every worker."""
+    workers: _WorkerGuards | None = getattr(config, "_personal_data_workers", None)
+    if workers is None:
+        return _GUARD.lines, _GUARD.leaks
+    return _GUARD.lines + workers.lines, _GUARD.leaks + workers.leaks
+
+
 def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(_GUARD)
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        workers = _WorkerGuards()
+        config._personal_data_workers = workers  # type: ignore[attr-defined]
+        config.pluginmanager.register(workers, "personal-data-workers")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _GUARD.leaks:
+    lines, leaks = _guards(terminalreporter.config)
+    if not leaks:
         terminalreporter.write_line(
-            f"personal-data guard: {_GUARD.lines} log lines scanned, no certno, name or phone in any"
+            f"personal-data guard: {lines} log lines scanned, no certno, name or phone in any"
         )
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     logging.getLogger().removeHandler(_GUARD)
-    if _GUARD.leaks:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports and fails the run
+        workeroutput["personal_data_guard"] = {"lines": _GUARD.lines, "leaks": _GUARD.leaks[:20]}
+        return
+    lines, leaks = _guards(session.config)
+    if leaks:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()
             reporter.write_line(
-                f"PERSONAL DATA IN LOGS: {len(_GUARD.leaks)} of {_GUARD.lines} log lines carry a certno, "
+                f"PERSONAL DATA IN LOGS: {len(leaks)} of {lines} log lines carry a certno, "
                 "a name or a phone number:",
                 red=True,
             )
-            for line in _GUARD.leaks[:20]:
+            for line in leaks[:20]:
                 reporter.write_line(f"  {line}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
