@@ -106,9 +106,10 @@ async def test_concurrent_settlements_reversals_and_a_day_close_keep_the_books_e
 
     # The rest goes into the next day's close: every settlement and reversal in exactly one statement.
     later = FrozenClock(datetime.combine(day + timedelta(days=2), time(1), tzinfo=SHANGHAI))
-    closed_next = (
-        await close_day(db, day=day + timedelta(days=1), closed_by="faults", clock=later)
-    ).day_close
+    async with SettlementUnitOfWork(db) as uow:
+        closed_next = (
+            await close_day(uow=uow, day=day + timedelta(days=1), closed_by="faults", clock=later)
+        ).day_close
     assert closed_first + closed_next.settlement_count == CLAIMS
     async with db.transaction(readonly=True) as session:
         closes = {
