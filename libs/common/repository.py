@@ -22,6 +22,7 @@ from common.errors import BadRequest
 from common.pagination import decode_cursor, encode_cursor
 
 T = TypeVar("T")
+_CHUNK = 900  # keys per IN (...): well under every driver's limit on bound parameters
 Key = InstrumentedAttribute[Any] | sa.ColumnElement[Any]
 
 
@@ -100,6 +101,23 @@ class RepositoryBase(Generic[T]):
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def mark_unset(self, column: str, value: Any, *, key: str, keys: Sequence[Any]) -> int:
+        """Set `column` to `value` on the rows of `keys` where it is still NULL; how many rows it set.
+
+        Rows another transaction marked first are left as they are: a claim that each row is taken once.
+        """
+        table: sa.Table = self.model.__table__
+        marked = 0
+        for start in range(0, len(keys), _CHUNK):
+            result = await self.session.execute(
+                sa.update(table)
+                .where(table.c[key].in_(list(keys[start : start + _CHUNK])))
+                .where(table.c[column].is_(None))
+                .values({column: value})
+            )
+            marked += int(result.rowcount)  # type: ignore[attr-defined]
+        return marked
 
     async def paginate(
         self,

@@ -92,17 +92,8 @@ def one_call_visit_row(data: OneCallSettlementIn, *, mdtrt_id: str, at: datetime
 
 
 def line_out(row: FeeDetail) -> FeeLineOut:
-    return FeeLineOut(
-        feedetl_sn=row.feedetl_sn,
-        med_list_codg=row.med_list_codg,
-        medins_list_codg=row.medins_list_codg,
-        cnt=Decimal(row.cnt),
-        pric=Decimal(row.pric),
-        det_item_fee_sumamt=fen_to_yuan(row.amount_fen),
-        fee_ocur_time=row.fee_ocur_time,
-        drug_trac_codg=list(row.drug_trac_codg),
-        chrg_bchno=row.chrg_bchno,
-    )
+    """A stored line as answered (what was sent, but its diagnosis)."""
+    return FeeLineOut(**line_in(row).model_dump(exclude={"dise_codg"}))
 
 
 def visit_out(visit: Visit, lines: Sequence[FeeDetail]) -> VisitOut:

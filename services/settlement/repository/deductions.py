@@ -9,7 +9,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from common.db import table_of
 from common.repository import Page, RepositoryBase
 from settlement.models import Deduction, Settlement
 from settlement.repository.projection import insert_for
@@ -50,17 +49,7 @@ class DeductionRepository(RepositoryBase[Deduction]):
 
     async def take(self, finding_ids: Sequence[str], month: str) -> int:
         """Mark deductions as a month's, those no month took yet; how many it marked."""
-        table = table_of(Deduction)
-        taken = 0
-        for start in range(0, len(finding_ids), _CHUNK):
-            result = await self.session.execute(
-                sa.update(table)
-                .where(table.c.finding_id.in_(list(finding_ids[start : start + _CHUNK])))
-                .where(table.c.month_applied.is_(None))
-                .values(month_applied=month)
-            )
-            taken += int(result.rowcount)  # type: ignore[attr-defined]
-        return taken
+        return await self.mark_unset("month_applied", month, key="finding_id", keys=finding_ids)
 
     async def to_post(self, finding_ids: Sequence[str]) -> list[DeductionToPost]:
         """The deductions of these findings with the insutype of the settlement each concerns (if any)."""

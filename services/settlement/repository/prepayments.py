@@ -8,7 +8,6 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from common.db import table_of
 from common.repository import Page, RepositoryBase
 from settlement.models import Prepayment
 
@@ -35,17 +34,7 @@ class PrepaymentRepository(RepositoryBase[Prepayment]):
 
     async def take(self, prepayment_ids: Sequence[int], month: str) -> int:
         """Mark prepayments as recovered by a month, those no month recovered yet; how many it marked."""
-        table = table_of(Prepayment)
-        taken = 0
-        for start in range(0, len(prepayment_ids), _CHUNK):
-            result = await self.session.execute(
-                sa.update(table)
-                .where(table.c.prepayment_id.in_(list(prepayment_ids[start : start + _CHUNK])))
-                .where(table.c.recovered_month.is_(None))
-                .values(recovered_month=month)
-            )
-            taken += int(result.rowcount)  # type: ignore[attr-defined]
-        return taken
+        return await self.mark_unset("recovered_month", month, key="prepayment_id", keys=prepayment_ids)
 
     async def page(
         self, *, fixmedins_code: str | None, outstanding: bool | None, limit: int, cursor: str | None
