@@ -211,8 +211,23 @@ def _field_of(error: Mapping[str, Any]) -> str | None:
     return str(loc[0]) if loc else None
 
 
+Key = str | tuple[str, ...]
+"""The column (or columns) that identify a row of a load."""
+
+
+def key_of(row: Mapping[Any, Any], key: Key) -> Any:
+    """A row's key: one value, or a tuple of values for a composite key."""
+    return row[key] if isinstance(key, str) else tuple(row[name] for name in key)
+
+
+def _key_text(key: Key, value: Any) -> str:
+    if isinstance(key, str):
+        return f"{key} {value}"
+    return " ".join(f"{name} {part}" for name, part in zip(key, value, strict=True))
+
+
 def valid_rows(
-    records: Sequence[object], *, model: type[_Model], key: str, to_row: Callable[[_Model], Row]
+    records: Sequence[object], *, model: type[_Model], key: Key, to_row: Callable[[_Model], Row]
 ) -> list[Row]:
     """Every record validated as `model` and made a row; any failure is one 422 BULK_INVALID listing them
     all (up to MAX_ROW_ERRORS, with the count), so nothing is written. A key twice is DUPLICATE_IN_REQUEST."""
@@ -235,11 +250,14 @@ def valid_rows(
         except ProblemError as exc:
             errors.append(RowError(number, exc.extra.get("field"), exc.code, exc.detail))
             continue
-        code = row[key]
+        code = key_of(row, key)
         if code in first_seen:
             errors.append(
                 RowError(
-                    number, key, "DUPLICATE_IN_REQUEST", f"{key} {code} is also on row {first_seen[code]}"
+                    number,
+                    key if isinstance(key, str) else key[-1],
+                    "DUPLICATE_IN_REQUEST",
+                    f"{_key_text(key, code)} is also on row {first_seen[code]}",
                 )
             )
             continue
@@ -265,25 +283,27 @@ async def upsert(
     table: sa.Table,
     rows: Sequence[Row],
     *,
-    key: str,
+    key: Key,
     now: datetime,
     same: Callable[[Mapping[str, Any], Row], bool] = _all_equal,
 ) -> Upserted:
     """Insert the new rows and update the changed ones (`same` says whether a stored row already holds a new
     one's values), stamping `updated_at`. The rows are locked in key order first, so two loads that overlap
     queue instead of deadlocking; a row created by a concurrent load in between is 409 CONCURRENT_CHANGE."""
-    key_column = table.c[key]
-    by_key = {row[key]: row for row in rows}
+    names = (key,) if isinstance(key, str) else key
+    columns = [table.c[name] for name in names]
+    key_column: Any = columns[0] if isinstance(key, str) else sa.tuple_(*columns)
+    by_key = {key_of(row, key): row for row in rows}
     keys = sorted(by_key)
-    existing: dict[Any, Mapping[str, Any]] = {}
+    existing: dict[Any, Any] = {}
     for start in range(0, len(keys), _CHUNK):
         query = (
             sa.select(table)
             .where(key_column.in_(keys[start : start + _CHUNK]))
-            .order_by(key_column)
+            .order_by(*columns)
             .with_for_update()
         )
-        existing.update({row._mapping[key]: row._mapping for row in await session.execute(query)})
+        existing.update({key_of(row._mapping, key): row._mapping for row in await session.execute(query)})
     created: list[Row] = []
     changed: list[Row] = []
     for code in keys:
@@ -304,7 +324,10 @@ async def upsert(
             ) from exc
     for start in range(0, len(changed), _WRITE_BATCH):
         await session.execute(
-            sa.update(table).where(key_column == sa.bindparam(f"_{key}")),
-            [{**row, f"_{key}": row[key]} for row in changed[start : start + _WRITE_BATCH]],
+            sa.update(table).where(*(column == sa.bindparam(f"_{column.name}") for column in columns)),
+            [
+                {**row, **{f"_{name}": row[name] for name in names}}
+                for row in changed[start : start + _WRITE_BATCH]
+            ],
         )
     return Upserted(created, changed, len(rows) - len(created) - len(changed))

@@ -37,6 +37,10 @@ class Institution(Base):
     admdvs: Mapped[str] = mapped_column(sa.String(6), index=True)
     status: Mapped[str] = mapped_column(sa.String(10))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Paid by points (DRG/DIP) for its inpatient cases (hospitals only), with its own coefficient when it
+    # carries one (else the payment year's default for its level), as exact decimal text.
+    points_payment: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false(), default=False)
+    points_coefficient: Mapped[str | None] = mapped_column(sa.String(10))
 
 
 class CatalogItem(Base):
@@ -310,7 +314,7 @@ class Disbursement(Base):
     """拨付单: what the bureau pays the institution for a closed day, due the next day (次日到账)."""
 
     __tablename__ = "disbursement"
-    __table_args__ = (sa.UniqueConstraint("business_date", "fixmedins_code"),)
+    __table_args__ = (sa.UniqueConstraint("business_date", "fixmedins_code", "source"),)
 
     disbursement_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
     business_date: Mapped[date] = mapped_column(sa.Date, index=True)
@@ -322,6 +326,8 @@ class Disbursement(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     paid_by: Mapped[str | None] = mapped_column(sa.String(64))
     payment_ref: Mapped[str | None] = mapped_column(sa.String(64))
+    # What ordered it: "day-close", or "clearing:<year>:<insutype>" for a year clearing's positive balance.
+    source: Mapped[str] = mapped_column(sa.String(40), server_default="day-close", default="day-close")
 
 
 class MonthlyReconciliation(Base):
@@ -359,6 +365,11 @@ class MonthlyStatement(Base):
     prepayment_ids: Mapped[list[int]] = mapped_column(sa.JSON)
     net_adjustment_fen: Mapped[int] = mapped_column(_FEN)
     computed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # 质量保证金 withheld from a points-paid institution (part of the net adjustment), and the month's points
+    # by pool insutype: [{insutype, method, cases, points, hifp_pay_fen, quality_reserve_fen,
+    # provisional_point_value}] (information only; null for an institution not paid by points).
+    quality_reserve_fen: Mapped[int] = mapped_column(_FEN, server_default="0", default=0)
+    points: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
 
 
 class Deduction(Base):
@@ -377,6 +388,9 @@ class Deduction(Base):
     # The month whose confirmed reconciliation took it (null until then).
     month_applied: Mapped[str | None] = mapped_column(sa.String(7), index=True)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # "fraud" (its journal is posted when a month takes it) or "clearing" (a year clearing's recovery, whose
+    # journal the clearing's confirmation already posted).
+    source: Mapped[str] = mapped_column(sa.String(20), server_default="fraud", default="fraud")
 
 
 class Prepayment(Base):
@@ -396,6 +410,169 @@ class Prepayment(Base):
     # the original prepayment back and the same key with another request is refused.
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     request_hash: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+# --- payment by points (DRG/DIP) and the year clearing (年清算), DESIGN §12 ------------------------------
+
+
+class PaymentYear(Base):
+    """A payment year of one pool insutype: method, budget (以收定支) and the parameters of §12."""
+
+    __tablename__ = "payment_year"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    method: Mapped[str] = mapped_column(sa.String(3))  # drg | dip
+    budget_fen: Mapped[int] = mapped_column(_FEN)
+    # Decimal text: quality_reserve_ratio, low_ratio, high_ratio, keep, share, band, yuan_per_point,
+    # coefficient_lv1, coefficient_lv2, coefficient_lv3.
+    parameters: Mapped[dict[str, str]] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PointsGroup(Base):
+    """A DRG or DIP group of a year: points (4 decimals, as text) and the base-year cost per case."""
+
+    __tablename__ = "points_group"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    group_code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    group_name: Mapped[str] = mapped_column(sa.String(200))
+    points: Mapped[str] = mapped_column(sa.String(24))
+    avg_cost_fen: Mapped[int] = mapped_column(_FEN)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DipRow(Base):
+    """A DIP matching row: group ← (main-diagnosis prefix, procedure code; "" = conservative 保守治疗)."""
+
+    __tablename__ = "dip_row"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    dise_prefix: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    oprn_code: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    group_code: Mapped[str] = mapped_column(sa.String(20))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DrgAdrg(Base):
+    """A DRG grouping row: ADRG ← main-diagnosis prefixes and procedures (none: a medical ADRG)."""
+
+    __tablename__ = "drg_adrg"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    adrg: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    adrg_name: Mapped[str | None] = mapped_column(sa.String(200))
+    dise_prefixes: Mapped[list[str]] = mapped_column(sa.JSON)
+    oprn_codes: Mapped[list[str]] = mapped_column(sa.JSON)
+    priority: Mapped[int] = mapped_column(sa.Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DrgComplication(Base):
+    """The CC/MCC list: a diagnosis prefix that, as a secondary diagnosis, makes a case more severe."""
+
+    __tablename__ = "drg_complication"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    dise_prefix: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    level: Mapped[str] = mapped_column(sa.String(3))  # mcc | cc
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SettlementList(Base):
+    """医保结算清单 (4101A) of one settlement: its diagnoses and procedures, replaceable until the year clears."""
+
+    __tablename__ = "settlement_list"
+
+    setl_id: Mapped[str] = mapped_column(sa.ForeignKey("settlement.setl_id"), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    year: Mapped[int] = mapped_column(sa.Integer)
+    # [{"dise_codg", "dise_name", "main"}], [{"oprn_codg", "oprn_name", "main", "oprn_date"}]
+    diagnoses: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    procedures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    revision: Mapped[int] = mapped_column(sa.Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    uploaded_by: Mapped[str] = mapped_column(sa.String(64))
+
+
+class SpecialCase(Base):
+    """特例单议: a case's points set by hand, with the reason, who and when."""
+
+    __tablename__ = "special_case"
+
+    setl_id: Mapped[str] = mapped_column(sa.ForeignKey("settlement.setl_id"), primary_key=True)
+    points: Mapped[str] = mapped_column(sa.String(24))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    set_by: Mapped[str] = mapped_column(sa.String(64))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class QualityScore(Base):
+    """An institution's quality assessment score s_i of a year and pool, in [0, 1] (default 1)."""
+
+    __tablename__ = "quality_score"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), primary_key=True)
+    score: Mapped[str] = mapped_column(sa.String(10))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AnnualClearing(Base):
+    """年清算 of one pool and year: draft (recomputable) → confirmed (journals posted) → locked."""
+
+    __tablename__ = "annual_clearing"
+
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    insutype: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(10))
+    method: Mapped[str] = mapped_column(sa.String(3))
+    budget_fen: Mapped[int] = mapped_column(_FEN)
+    parameters: Mapped[dict[str, str]] = mapped_column(sa.JSON)
+    cases: Mapped[int] = mapped_column(sa.Integer)
+    total_points: Mapped[str] = mapped_column(sa.String(24))
+    n_fen: Mapped[int] = mapped_column(_FEN)
+    f_fen: Mapped[int] = mapped_column(_FEN)
+    point_value: Mapped[str | None] = mapped_column(sa.String(24))
+    computed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    computed_by: Mapped[str] = mapped_column(sa.String(64))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    locked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    locked_by: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class AnnualClearingLine(Base):
+    """One institution's line of a year clearing: every figure of §12, and what it ordered."""
+
+    __tablename__ = "annual_clearing_line"
+    __table_args__ = (sa.UniqueConstraint("year", "insutype", "fixmedins_code"),)
+
+    line_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(sa.Integer)
+    insutype: Mapped[str] = mapped_column(sa.String(3))
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30), index=True)
+    cases: Mapped[int] = mapped_column(sa.Integer)
+    points: Mapped[str] = mapped_column(sa.String(24))
+    cmi: Mapped[str | None] = mapped_column(sa.String(24))
+    n_fen: Mapped[int] = mapped_column(_FEN)
+    f_fen: Mapped[int] = mapped_column(_FEN)
+    e_fen: Mapped[int] = mapped_column(_FEN)
+    a_fen: Mapped[int] = mapped_column(_FEN)
+    withheld_fen: Mapped[int] = mapped_column(_FEN)
+    score: Mapped[str] = mapped_column(sa.String(10))
+    final_fen: Mapped[int] = mapped_column(_FEN)
+    paid_fen: Mapped[int] = mapped_column(_FEN)
+    clearing_fen: Mapped[int] = mapped_column(_FEN)
+    colour: Mapped[str] = mapped_column(sa.String(6))
+    low_cases: Mapped[int] = mapped_column(sa.Integer)
+    high_cases: Mapped[int] = mapped_column(sa.Integer)
+    ungrouped_cases: Mapped[int] = mapped_column(sa.Integer)
+    special_cases: Mapped[int] = mapped_column(sa.Integer)
+    disbursement_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    deduction_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 # --- the fund ledger (append-only double entry, integer fen) -----------------------------------------

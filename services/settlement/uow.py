@@ -19,6 +19,7 @@ from settlement.repository.institutions import InstitutionRepository
 from settlement.repository.journal import JournalRepository
 from settlement.repository.monthly import MonthlyRepository
 from settlement.repository.persons import PersonRepository
+from settlement.repository.points import PointsRepository
 from settlement.repository.policies import PolicyVersionRepository
 from settlement.repository.prepayments import PrepaymentRepository
 from settlement.repository.projection import ProjectionRepository
@@ -49,6 +50,7 @@ class SettlementUnitOfWork(UnitOfWork):
         self.prepayments = PrepaymentRepository(session)
         self.reports = ReportRepository(session)
         self.projection = ProjectionRepository(session)
+        self.points = PointsRepository(session)
 
 
 Uow = Annotated[SettlementUnitOfWork, Depends(request_unit_of_work(SettlementUnitOfWork), scope="function")]

@@ -724,6 +724,7 @@ async def test_a_finding_redelivered_or_published_again_makes_one_deduction(
             "setl_id": "S000000000000000001",
             "psn_no": "P2",
             "family": "split_admission",
+            "source": "fraud",
             "amount": "88.80",
             "confirmed_at": "2026-03-02T01:00:00Z",
             "note": "分解住院，追回统筹基金",

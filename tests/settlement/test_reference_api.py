@@ -97,15 +97,32 @@ async def test_a_hospital_is_created_fetched_and_announced_with_its_whole_record
 ) -> None:
     created = await api.put("/institutions/H42010200001", json=HOSPITAL)
     assert created.status_code == 201, created.text
+    not_by_points = {"points_payment": False, "points_coefficient": None}
     assert created.json() == {
         "fixmedins_code": "H42010200001",
         **HOSPITAL,
+        **not_by_points,
         "updated_at": "2026-03-02T02:00:00Z",
     }
     assert (await api.get("/institutions/H42010200001")).json() == created.json()
     assert await events(settlement_app) == [
-        (Subject.INSTITUTION_CHANGED, "H42010200001", {"fixmedins_code": "H42010200001", **HOSPITAL})
+        (
+            Subject.INSTITUTION_CHANGED,
+            "H42010200001",
+            {"fixmedins_code": "H42010200001", **HOSPITAL, **not_by_points},
+        )
     ]
+
+
+async def test_a_hospital_paid_by_points_carries_its_own_coefficient(api: httpx.AsyncClient) -> None:
+    body = {**HOSPITAL, "points_payment": True, "points_coefficient": "1.050"}
+    created = await api.put("/institutions/H42010200001", json=body)
+    assert created.status_code == 201, created.text
+    assert (created.json()["points_payment"], created.json()["points_coefficient"]) == (True, "1.05")
+    for bad in ("0", "-1", "10.5", "1.00001", "abc"):
+        refused = await api.put("/institutions/H42010200001", json={**body, "points_coefficient": bad})
+        assert refused.status_code == 422, bad
+    assert (await api.get("/institutions/H42010200001")).json()["points_coefficient"] == "1.05"
 
 
 async def test_a_pharmacy_has_no_level(api: httpx.AsyncClient, settlement_app: FastAPI) -> None:

@@ -41,6 +41,7 @@ class Subject:
     REVERSED = "settlement.reversed"
     DAY_CLOSED = "settlement.day.closed"
     MONTH_RECONCILED = "settlement.month.reconciled"
+    YEAR_CLEARED = "settlement.year.cleared"
 
     ALERT_RAISED = "pricing.alert.raised"
     ALERT_RESOLVED = "pricing.alert.resolved"

@@ -25,6 +25,8 @@ class InstitutionChanged(_Contract):
     hosp_lv: int | None = Field(description="1, 2 or 3 for a hospital; null for a pharmacy")
     admdvs: str = Field(description="6-digit region code")
     status: str = Field(description="active | suspended (a suspended institution cannot settle)")
+    points_payment: bool = Field(False, description="its inpatient cases are paid by points (DRG/DIP)")
+    points_coefficient: str | None = Field(None, description="its own coefficient for points, or null")
 
 
 class CatalogChanged(_Contract):

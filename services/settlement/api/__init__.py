@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from settlement.api import claims, day_close, ledger, monthly, reference, reports
+from settlement.api import claims, day_close, ledger, monthly, points, reference, reports
 
 
 def routers() -> list[APIRouter]:
-    return [reference.router, claims.router, ledger.router, day_close.router, monthly.router, reports.router]
+    return [
+        reference.router,
+        claims.router,
+        ledger.router,
+        day_close.router,
+        monthly.router,
+        points.router,
+        reports.router,
+    ]

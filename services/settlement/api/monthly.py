@@ -63,6 +63,7 @@ def _deduction(row: Deduction) -> DeductionOut:
         setl_id=row.setl_id,
         psn_no=row.psn_no,
         family=row.family,
+        source=row.source,
         amount=fen_to_yuan(row.amount_fen),
         confirmed_at=row.confirmed_at,
         note=row.note,

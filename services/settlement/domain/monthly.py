@@ -92,11 +92,13 @@ class InstitutionMonth:
     deductions_fen: int = 0
     prepayment_ids: list[int] = field(default_factory=list)
     prepayments_fen: int = 0
+    quality_reserve_fen: int = 0  # 质量保证金 of a points-paid institution
+    points: list[dict[str, Any]] | None = None
 
     @property
     def net_adjustment_fen(self) -> int:
         """Negative: what the institution owes the bureau (withheld from its next disbursements)."""
-        return -(self.deductions_fen + self.prepayments_fen)
+        return -(self.deductions_fen + self.prepayments_fen + self.quality_reserve_fen)
 
 
 def reconcile_days(

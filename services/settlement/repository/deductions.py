@@ -52,13 +52,14 @@ class DeductionRepository(RepositoryBase[Deduction]):
         return await self.mark_unset("month_applied", month, key="finding_id", keys=finding_ids)
 
     async def to_post(self, finding_ids: Sequence[str]) -> list[DeductionToPost]:
-        """The deductions of these findings with the insutype of the settlement each concerns (if any)."""
+        """The deductions of these findings with the insutype of the settlement each concerns (if any); a year
+        clearing's recoveries are left out, their journal was posted when the clearing was confirmed."""
         rows = await self.session.execute(
             sa.select(
                 Deduction.finding_id, Deduction.fixmedins_code, Deduction.amount_fen, Settlement.insutype
             )
             .outerjoin(Settlement, Settlement.setl_id == Deduction.setl_id)
-            .where(Deduction.finding_id.in_(list(finding_ids)))
+            .where(Deduction.finding_id.in_(list(finding_ids)), Deduction.source == "fraud")
         )
         return [DeductionToPost(*row) for row in rows]
 

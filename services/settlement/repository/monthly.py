@@ -55,8 +55,12 @@ class MonthlyRepository(RepositoryBase[MonthlyReconciliation]):
 
     async def lock(self) -> None:
         """Serialise compute, confirm and lock across replicas, until the transaction ends (PostgreSQL)."""
+        await self.lock_key(MONTHLY_LOCK)
+
+    async def lock_key(self, key: int) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL (SQLite serialises writers already)."""
         if self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(MONTHLY_LOCK)))
+            await self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     async def first_later_month(self, month: str) -> str | None:
         query = (

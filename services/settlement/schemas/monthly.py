@@ -73,7 +73,12 @@ class DeductionOut(BaseModel):
     fixmedins_code: str = Field(description="定点医药机构编码")
     setl_id: str | None = Field(description="结算ID the settlement it is about, if one")
     psn_no: str | None = Field(description="人员编号, if one")
-    family: str | None = Field(description="规则类别 rule family")
+    family: str | None = Field(
+        description="规则类别 rule family (annual_clearing for a year clearing's recovery)"
+    )
+    source: str = Field(
+        description="fraud: a confirmed finding | clearing: a year clearing's negative balance"
+    )
     amount: Yuan = Field(description="扣款金额 amount to recover")
     confirmed_at: datetime = Field(description="确认时间; its Asia/Shanghai date picks the month")
     note: str | None = Field(description="备注")
@@ -127,6 +132,21 @@ class MismatchOut(BaseModel):
     setl_id_count: int = Field(description="how many there are in all")
 
 
+class MonthPointsOut(BaseModel):
+    """A points-paid institution's month under one pool (月度预结算)."""
+
+    insutype: str = Field(description="险种 310 | 390")
+    year: int = Field(description="the payment year of the cases")
+    method: str = Field(description="drg | dip")
+    cases: int = Field(description="the month's cases (by business date)")
+    points: str = Field(description="their points, 4 decimals")
+    hifp_pay: Yuan = Field(description="inpatient 统筹 paid in the month's closes (reversals negative)")
+    quality_reserve: Yuan = Field(description="q × hifp_pay, to the fen")
+    provisional_point_value: str | None = Field(
+        description="(budget × the share of the year gone + N) ÷ T at the month's end, yuan per point"
+    )
+
+
 class MonthlyStatementOut(BaseModel):
     """月结算单 one institution's month."""
 
@@ -142,9 +162,16 @@ class MonthlyStatementOut(BaseModel):
     deduction_ids: list[str] = Field(description="the findings (finding_id)")
     prepayments: Yuan = Field(description="预付 outstanding prepayments recovered this month")
     prepayment_ids: list[int] = Field(description="the prepayments (prepayment_id)")
+    quality_reserve: Yuan = Field(
+        description="质量保证金 withheld from a points-paid institution: q × the month's inpatient hifp_pay"
+    )
+    points: list[MonthPointsOut] | None = Field(
+        description="月度预结算 the month's cases and points by pool (information only); null for an "
+        "institution not paid by points"
+    )
     net_adjustment: Yuan = Field(
-        description="净调整 −(deductions + prepayments): negative is what the institution owes the bureau, "
-        "withheld from its next disbursements"
+        description="净调整 −(deductions + prepayments + quality_reserve): negative is what the institution "
+        "owes the bureau, withheld from its next disbursements"
     )
     computed_at: datetime
 

@@ -76,6 +76,15 @@ SelfpayProp = Annotated[Decimal, BeforeValidator(_share), _ratio_schema("0.10"),
 PositivePrice = Annotated[Price, AfterValidator(_positive)]
 PositiveQuantity = Annotated[Quantity, AfterValidator(_positive)]
 PolicyRatio = Annotated[Decimal, BeforeValidator(_policy_ratio), _ratio_schema("0.85"), _AS_TEXT]
+PointsCoefficient = Annotated[
+    Decimal,
+    BeforeValidator(
+        lambda v: _positive(parse_decimal(v, places=4, what="points_coefficient", limit=Decimal(10)))
+    ),
+    _ratio_schema("1.05"),
+    _AS_TEXT,
+]
+"""An institution's own coefficient for points (0 < c ≤ 10, at most 4 decimals)."""
 MedTypeKey = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,6}$")]
 """医疗类别 as a key of the policy's benefits; whether it is a national code is the policy's own check."""
 
@@ -134,6 +143,13 @@ class InstitutionIn(Strict):
     status: InstitutionStatus = Field(
         description="状态 status: active 正常 | suspended 暂停 (a suspended institution cannot settle)"
     )
+    points_payment: bool = Field(
+        False, description="按点数付费 its inpatient cases are paid by points (DRG/DIP); hospitals only"
+    )
+    points_coefficient: PointsCoefficient | None = Field(
+        None,
+        description="医院系数 its own coefficient for points; absent: the payment year's default for its level",
+    )
 
 
 class InstitutionRow(InstitutionIn):
@@ -165,6 +181,10 @@ class InstitutionOut(BaseModel):
     hosp_lv: int | None = Field(description="医院等级 1, 2, 3; null for a pharmacy")
     admdvs: str = Field(description="所在行政区划 region code")
     status: InstitutionStatus = Field(description="状态 active | suspended")
+    points_payment: bool = Field(description="按点数付费 paid by points (DRG/DIP)")
+    points_coefficient: str | None = Field(
+        description="医院系数 its own coefficient, or null for the default"
+    )
     updated_at: datetime = Field(description="最后变更时间 when it last changed")
 
 

@@ -54,6 +54,7 @@ from settlement.schemas.monthly import (
     ReconciliationStatus,
     Totals,
 )
+from settlement.service.clearing import month_points, points_view, post_reserves
 from settlement.uow import SettlementUnitOfWork
 
 log = logging.getLogger("settlement.monthly")
@@ -86,6 +87,9 @@ async def gather_month(uow: SettlementUnitOfWork, month: str) -> dict[str, Insti
         entry = months.setdefault(prepayment.fixmedins_code, InstitutionMonth())
         entry.prepayment_ids.append(prepayment.prepayment_id)
         entry.prepayments_fen += prepayment.amount_fen
+    for code, points in (await month_points(uow, month)).items():
+        entry = months.setdefault(code, InstitutionMonth())
+        entry.quality_reserve_fen, entry.points = points.quality_reserve_fen, points.entries
     return dict(sorted(months.items()))
 
 
@@ -193,6 +197,8 @@ async def compute_month(
                 "prepayments_fen": entry.prepayments_fen,
                 "prepayment_ids": entry.prepayment_ids,
                 "net_adjustment_fen": entry.net_adjustment_fen,
+                "quality_reserve_fen": entry.quality_reserve_fen,
+                "points": entry.points,
                 "computed_at": now,
             }
             for code, entry in computed.items()
@@ -243,6 +249,9 @@ async def confirm_month(
     )
     now = _utc_now(clock)
     await _post_deductions(uow, deduction_ids, month=month, now=now)
+    await post_reserves(
+        uow, {row.fixmedins_code: row.quality_reserve_fen for row in rows}, month=month, now=now
+    )
     reconciliation.status = CONFIRMED
     reconciliation.confirmed_at, reconciliation.confirmed_by = now, confirmed_by
     await uow.flush()
@@ -389,6 +398,8 @@ def statement_out(row: MonthlyStatement) -> MonthlyStatementOut:
         deduction_ids=list(row.deduction_ids),
         prepayments=fen_to_yuan(row.prepayments_fen),
         prepayment_ids=[int(i) for i in row.prepayment_ids],
+        quality_reserve=fen_to_yuan(row.quality_reserve_fen),
+        points=points_view(row.points),
         net_adjustment=fen_to_yuan(row.net_adjustment_fen),
         computed_at=row.computed_at,
     )

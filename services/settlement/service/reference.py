@@ -100,6 +100,12 @@ def institution_row(fixmedins_code: str, data: InstitutionIn) -> Row:
         )
     if not is_hospital and data.hosp_lv is not None:
         raise Unprocessable("A pharmacy has no hosp_lv.", code="INVALID_HOSP_LV", field="hosp_lv")
+    if not is_hospital and (data.points_payment or data.points_coefficient is not None):
+        raise Unprocessable(
+            "Only a hospital's inpatient care is paid by points: a pharmacy has no points_payment.",
+            code="POINTS_PAYMENT_HOSPITAL_ONLY",
+            field="points_payment",
+        )
     return {
         "fixmedins_code": fixmedins_code,
         "fixmedins_name": data.fixmedins_name,
@@ -107,6 +113,10 @@ def institution_row(fixmedins_code: str, data: InstitutionIn) -> Row:
         "hosp_lv": data.hosp_lv,
         "admdvs": data.admdvs,
         "status": data.status.value,
+        "points_payment": data.points_payment,
+        "points_coefficient": (
+            decimal_text(data.points_coefficient, places=2) if data.points_coefficient is not None else None
+        ),
     }
 
 
