@@ -353,6 +353,13 @@ async def test_the_year_clears_against_the_budget_to_the_fen(
         }
     ]
     assert (await api.post(f"/monthly-reconciliations/{YEAR}-12/confirm")).status_code == 200
+    # Confirmed, the month's reserves are held in inst_reserve, and the check proves them.
+    held = (await api.get("/ledger/check")).json()
+    assert (held["balanced"], held["totals"]["inst_reserve"], held["reserve_differences"]) == (
+        True,
+        "-1732.50",
+        [],
+    )
 
     computed = await api.post("/annual-clearings", json={"year": YEAR, "insutype": "390"})
     assert computed.status_code == 201, computed.text
@@ -444,9 +451,12 @@ async def test_the_year_clears_against_the_budget_to_the_fen(
         ("PUT", f"/settlements/{city['e']}/special-points", {"points": "1", "reason": "改"}),
         ("PUT", f"/quality-scores/{YEAR}/390/H1", {"score": "0.5"}),
         ("PUT", f"/points/{YEAR}/groups/G1", {"group_name": "改", "points": "1", "avg_cost": "1"}),
+        ("POST", f"/settlements/{city['a']}/reversal", {"reason": "退费"}),
     ):
         refused = await api.request(method, path, json=payload)
         assert (refused.status_code, refused.json()["code"]) == (409, "YEAR_CONFIRMED"), path
+    assert (await api.get(f"/settlements/{city['a']}")).json()["status"] == "settled"
+    assert (await api.get(f"/points/{YEAR}/groups/G1")).json()["points"] == "100.0000"
     recompute = await api.post("/annual-clearings", json={"year": YEAR, "insutype": "390"})
     assert (recompute.status_code, recompute.json()["code"]) == (409, "CLEARING_NOT_DRAFT")
     # The recovery lands in the next month's reconciliation as a deduction.
@@ -480,3 +490,73 @@ async def test_the_year_clears_against_the_budget_to_the_fen(
             sa.select(Institution.points_payment).where(Institution.fixmedins_code == "H1")
         )
     assert flagged is True
+
+
+async def test_drg_groups_by_adrg_and_complication_and_falls_back_to_a_less_severe_group(
+    settlement_app: FastAPI, api: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    """310 by DRG: surgical HC2 (K80 + 51.2300) over medical HZ1 (K80); J96 an MCC, E11 a CC; HC2 has groups 1
+    and 5 only, so a CC case falls back to HC25. H1 level 3, employees' deductible 1,000.00, ratio 0.85."""
+    db = settlement_app.state.db
+    await seed_catalog(db, "A01", "01")
+    await seed_institution(db, "H1", hosp_lv=3)
+    for number in range(1, 4):
+        await seed_person(db, f"P{number}", coverage_id=number)
+    clock.set(at_shanghai(YEAR, 12, 10, 9))
+    await put(
+        api,
+        "/institutions/H1",
+        {
+            "fixmedins_name": "机构H1",
+            "fixmedins_type": "hospital",
+            "hosp_lv": 3,
+            "admdvs": "420100",
+            "status": "active",
+            "points_payment": True,
+            "points_coefficient": "1.1",
+        },
+        200,
+    )
+    await put(api, f"/payment-years/{YEAR}/310", {"method": "drg", "budget": "100000.00"})
+    for code, points_, cost in (("HC21", "150", "20000"), ("HC25", "100", "10000"), ("HZ15", "40", "4000")):
+        await put(
+            api, f"/points/{YEAR}/groups/{code}", {"group_name": code, "points": points_, "avg_cost": cost}
+        )
+    await put(
+        api,
+        f"/points/{YEAR}/drg-adrgs/HC2",
+        {"dise_prefixes": ["K80"], "oprn_codes": ["51.2300"], "priority": 1},
+    )
+    await put(api, f"/points/{YEAR}/drg-adrgs/HZ1", {"dise_prefixes": ["K80"], "priority": 5})
+    await put(api, f"/points/{YEAR}/drg-complications/J96", {"level": "mcc"})
+    await put(api, f"/points/{YEAR}/drg-complications/E11", {"level": "cc"})
+    ids = {}
+    for key, psn_no in (("mcc", "P1"), ("cc", "P2"), ("medical", "P3")):
+        body = admission(key, "H1", psn_no, "10000.00", "K80.100") | {"insutype": "310"}
+        response = await api.post("/settlements", json=body)
+        assert response.status_code == 201, response.text
+        ids[key] = response.json()["setlinfo"]["setl_id"]
+
+    def coded(secondary: str, procedure: str | None) -> dict[str, Any]:
+        listed = settlement_list("K80.100", procedure)
+        listed["diagnoses"].append({"dise_codg": secondary, "main": False})
+        return listed
+
+    await put(api, f"/settlements/{ids['mcc']}/settlement-list", coded("J96.000", "51.2300"))
+    await put(api, f"/settlements/{ids['cc']}/settlement-list", coded("E11.900", "51.2300"))
+    await put(api, f"/settlements/{ids['medical']}/settlement-list", coded("J96.000", None))
+    grouped = {
+        key: (await api.get(f"/settlements/{setl_id}/grouping")).json() for key, setl_id in ids.items()
+    }
+    # mcc: HC21, r = 10,000 ÷ 20,000 = 0.5 → normal, 150 × 1.1 = 165 points.
+    # cc: HC23 missing → HC25, r 1.0 → 100 × 1.1 = 110. medical (an MCC, but HZ11 missing → HZ13 missing →
+    # HZ15), r 10,000 ÷ 4,000 = 2.5 → 高倍率 40 × 1.5 × 1.1 = 66.
+    assert {
+        key: (case["group_code"], case["deviation"], case["points"]) for key, case in grouped.items()
+    } == {
+        "mcc": ("HC21", "normal", "165.0000"),
+        "cc": ("HC25", "normal", "110.0000"),
+        "medical": ("HZ15", "high", "66.0000"),
+    }
+    assert "HC23 not in the year's groups" in grouped["cc"]["why"]
+    assert grouped["mcc"]["coefficient"] == "1.10"

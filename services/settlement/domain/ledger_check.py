@@ -69,3 +69,24 @@ def accumulator_differences(
             if len(differences) >= limit:
                 break
     return differences
+
+
+def reserve_differences(
+    kept: Mapping[str, int], by_account: Mapping[str, int], *, limit: int
+) -> list[dict[str, str]]:
+    """质量保证金 held per institution (withheld by confirmed months, less what confirmed clearings gave back)
+    against its `inst_reserve:` account, a liability (credit-normal)."""
+    from_journal = {
+        account.removeprefix("inst_reserve:"): -total
+        for account, total in by_account.items()
+        if account.startswith("inst_reserve:")
+    }
+    return [
+        {
+            "fixmedins_code": code,
+            "stored": fen_to_str(kept.get(code, 0)),
+            "journal": fen_to_str(from_journal.get(code, 0)),
+        }
+        for code in sorted(set(kept) | set(from_journal))
+        if kept.get(code, 0) != from_journal.get(code, 0)
+    ][:limit]

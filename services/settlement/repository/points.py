@@ -301,6 +301,31 @@ class PointsRepository(RepositoryBase[PaymentYear]):
         )
         return list((await self.session.scalars(query)).all())
 
+    async def reserves_kept(self) -> dict[str, int]:
+        """Per institution: the reserves confirmed months withheld, less what confirmed clearings released."""
+        kept: dict[str, int] = {}
+        for statement in await self.reserved_statements():
+            if statement.quality_reserve_fen:
+                code = statement.fixmedins_code
+                kept[code] = kept.get(code, 0) + statement.quality_reserve_fen
+        released = await self.session.execute(
+            sa.select(
+                AnnualClearingLine.fixmedins_code, sa.func.sum(AnnualClearingLine.withheld_fen).label("fen")
+            )
+            .join(
+                AnnualClearing,
+                sa.and_(
+                    AnnualClearing.year == AnnualClearingLine.year,
+                    AnnualClearing.insutype == AnnualClearingLine.insutype,
+                ),
+            )
+            .where(AnnualClearing.status.in_(("confirmed", "locked")))
+            .group_by(AnnualClearingLine.fixmedins_code)
+        )
+        for row in released:
+            kept[row.fixmedins_code] = kept.get(row.fixmedins_code, 0) - int(row.fen or 0)
+        return {code: fen for code, fen in kept.items() if fen}
+
     def add_list(self, row: SettlementList) -> None:
         self.session.add(row)
 

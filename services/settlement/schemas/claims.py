@@ -414,6 +414,10 @@ class LedgerCheckOut(BaseModel):
     settlement_differences: list[dict[str, Any]] = Field(
         description="settlements whose journal differs from their amounts"
     )
+    reserve_differences: list[dict[str, Any]] = Field(
+        description="质量保证金 held per institution (confirmed months less confirmed clearings) against its "
+        "inst_reserve account"
+    )
     totals: dict[str, Yuan] = Field(
         description="balance of each kind of ledger account (fund:310100, bank:fund, ...)"
     )

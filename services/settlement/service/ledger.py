@@ -6,7 +6,12 @@ from typing import Any
 
 from common.errors import NotFound
 from common.money import fen_to_yuan
-from settlement.domain.ledger_check import account_differences, accumulator_differences, totals
+from settlement.domain.ledger_check import (
+    account_differences,
+    accumulator_differences,
+    reserve_differences,
+    totals,
+)
 from settlement.mappers import year_totals as year_totals_out
 from settlement.repository.journal import YEAR_FIELDS
 from settlement.schemas.claims import AccountOut, AccumulatorsOut
@@ -57,13 +62,15 @@ async def check_ledger(*, uow: SettlementUnitOfWork, limit: int = 100) -> dict[s
         for row in await journal.posted_amounts()
         if row.expected_fen != row.journal_fen
     ][:limit]
+    reserves = reserve_differences(await uow.points.reserves_kept(), by_account, limit=limit)
     return {
-        "balanced": not (unbalanced or accounts or accumulators or settlements),
+        "balanced": not (unbalanced or accounts or accumulators or settlements or reserves),
         "journals": journals,
         "legs": legs,
         "unbalanced_journals": unbalanced,
         "account_differences": accounts,
         "accumulator_differences": accumulators,
         "settlement_differences": settlements,
+        "reserve_differences": reserves,
         "totals": {key: fen_to_yuan(value) for key, value in totals(by_account).items()},
     }

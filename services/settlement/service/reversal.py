@@ -9,6 +9,8 @@ from common.events.envelope import new_event
 from common.principal import Principal, ensure_scope
 from settlement.domain.claims import OPEN, REVERSED
 from settlement.domain.ledger import reversal_legs
+from settlement.domain.monthly import CONFIRMED, LOCKED
+from settlement.domain.points import INPATIENT_MED_TYPE
 from settlement.mappers import reversal_out, reversed_event_data, year_delta
 from settlement.models import SettlementReversal
 from settlement.schemas.claims import ReversalOut
@@ -27,6 +29,16 @@ async def reverse_settlement(
     ensure_scope(principal, settlement.fixmedins_code)
     if settlement.status == REVERSED:
         raise Conflict(f"Settlement {setl_id} is already reversed.", code="ALREADY_REVERSED")
+    if settlement.med_type == INPATIENT_MED_TYPE:
+        # A case the year clearing paid on stays: a correction after it is a deduction (扣款), not a reversal.
+        status = (await uow.points.clearing_statuses(settlement.year)).get(settlement.insutype)
+        institution = await uow.institutions.find(settlement.fixmedins_code)
+        if status in (CONFIRMED, LOCKED) and institution is not None and institution.points_payment:
+            raise Conflict(
+                f"Settlement {setl_id} was paid on by the confirmed {settlement.year} clearing of "
+                f"{settlement.insutype}; it can no longer be reversed (recover it as a deduction).",
+                code="YEAR_CONFIRMED",
+            )
     now = clock.now()
     on = business_date(now)
     psn_no, holder = settlement.psn_no, settlement.mulaid_holder_psn_no
