@@ -81,6 +81,7 @@ async def test_an_institutions_overview_has_todays_totals_and_is_for_ops_only(
         "last_statements": "ok",
         "open_findings": "unavailable",
         "open_alerts": "unavailable",
+        "points": "ok",
     }
     assert (sections["today"]["data"]["setl_cnt"], sections["today"]["data"]["medfee_sumamt"]) == (1, "20.00")
     assert sections["institution"]["data"]["fixmedins_code"] == HOSPITAL_A
@@ -90,6 +91,67 @@ async def test_an_institutions_overview_has_todays_totals_and_is_for_ops_only(
     for name in ("his-a", "pos", "public"):
         refused = await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(keys[name]))
         assert (refused.status_code, refused.json()["code"]) == (403, "ROLE_FORBIDDEN"), name
+
+
+async def test_an_institutions_overview_shows_where_it_stands_in_each_pools_budget_this_year(
+    clients: Clients,
+) -> None:
+    client, ops = clients.client, bearer(clients.keys["ops"])
+
+    async def overview() -> dict[str, Any]:
+        answered = await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=ops)
+        assert answered.status_code == 200, answered.text
+        body: dict[str, Any] = answered.json()
+        return body
+
+    # No payment year yet: settlement answers 404 PAYMENT_YEAR_NOT_FOUND for each pool, which is no failure.
+    before = await overview()
+    assert before["sections"]["points"] == {
+        "service": "settlement",
+        "status": "ok",
+        "data": [],
+        "error": None,
+    }
+    assert before["sections"]["institution"]["status"] == "ok"
+
+    year = await client.put(
+        "/settlement/payment-years/2026/310", headers=ops, json={"method": "dip", "budget": "30000000.00"}
+    )
+    assert year.status_code == 201, year.text
+    institution = (await client.get(f"/settlement/institutions/{HOSPITAL_A}", headers=ops)).json()
+    flagged = await client.put(
+        f"/settlement/institutions/{HOSPITAL_A}",
+        headers=ops,
+        json={
+            **{
+                key: institution[key]
+                for key in ("fixmedins_name", "fixmedins_type", "hosp_lv", "admdvs", "status")
+            },
+            "points_payment": True,
+        },
+    )
+    assert flagged.status_code == 200, flagged.text
+    stay = claim(HOSPITAL_A, "OV-PTS-1", med_type="21") | {
+        "begntime": "2026-02-27T09:30:00+08:00",
+        "endtime": "2026-03-01T09:00:00+08:00",
+        "dise_codg": "K80.100",
+    }
+    made = await client.post("/settlement/settlements", headers=bearer(clients.keys["his-a"]), json=stay)
+    assert made.status_code == 201, made.text
+
+    after = await overview()
+    assert after["partial"] is True  # fraud and pricing are down in this platform, not the points
+    points = after["sections"]["points"]
+    assert (points["service"], points["status"], points["error"]) == ("settlement", "ok", None)
+    assert [(pool["year"], pool["insutype"], pool["method"]) for pool in points["data"]] == [
+        (2026, "310", "dip")
+    ]
+    pool = points["data"][0]
+    assert pool["cases"] == 1
+    # One case this early in the year: its provisional entitlement is far above what the pool paid for it.
+    assert pool["colour"] == "green"
+    for key in ("points", "e", "f", "overrun", "provisional_point_value"):
+        assert pool[key] is not None, key
 
 
 @pytest.fixture
@@ -142,7 +204,7 @@ async def test_with_every_service_up_the_overviews_are_whole(
     institution = (await client.get(f"/overview/institutions/{HOSPITAL_A}", headers=bearer(key))).json()
     assert institution["partial"] is False
     assert {name: s["status"] for name, s in institution["sections"].items()} == dict.fromkeys(
-        ("institution", "today", "last_statements", "open_findings", "open_alerts"), "ok"
+        ("institution", "today", "last_statements", "open_findings", "open_alerts", "points"), "ok"
     )
     assert institution["sections"]["open_findings"]["data"]["items"] == []
     assert institution["sections"]["open_alerts"]["data"]["items"] == []

@@ -40,8 +40,32 @@ class PersonOverview(Overview):
     psn_no: str
 
 
+class PointsPool(BaseModel):
+    """The institution in one pool's budget execution this year (payment by points, DRG/DIP)."""
+
+    year: int
+    insutype: str = Field(description="the pool: 310 employees, 390 residents")
+    method: str | None = Field(default=None, description="drg | dip")
+    provisional_point_value: str | None = Field(
+        default=None, description="the pool's provisional point value (yuan per point) so far this year"
+    )
+    warning: bool | None = Field(
+        default=None, description="the pool spends ahead of the year by more than 5 points"
+    )
+    cases: int = Field(default=0, description="the institution's points cases this year")
+    points: str | None = Field(default=None, description="its points")
+    e: str | None = Field(default=None, description="its provisional entitlement E_i (yuan)")
+    f: str | None = Field(default=None, description="what the pool paid it for those cases, F_i (yuan)")
+    overrun: str | None = Field(default=None, description="(F_i − E_i) ÷ E_i")
+    colour: str | None = Field(default=None, description="green ≤ 0 | yellow ≤ 0.10 | red above")
+
+
 class InstitutionOverview(Overview):
     fixmedins_code: str
+    sections: dict[str, Section] = Field(
+        description="institution, today, last_statements, open_findings, open_alerts, and points: a list of "
+        "PointsPool, one per pool insutype (310, 390) with a payment year this year (empty when none has one)"
+    )
 
 
 async def _fetch(
@@ -76,6 +100,54 @@ async def _ops(request: Request) -> Principal:
 
 
 OverviewCaller = Annotated[Principal, Depends(_ops)]
+
+
+# The pool insutypes paid by points, each with its own payment year (docs/points-payment.md).
+POINTS_INSUTYPES = ("310", "390")
+
+
+def _points_pool(year: int, insutype: str, body: dict[str, Any], fixmedins_code: str) -> dict[str, Any]:
+    line: dict[str, Any] = next(
+        (row for row in body.get("institutions") or [] if row.get("fixmedins_code") == fixmedins_code), {}
+    )
+    pool = PointsPool(
+        year=year,
+        insutype=insutype,
+        method=body.get("method"),
+        provisional_point_value=body.get("provisional_point_value"),
+        warning=body.get("warning"),
+        **{key: line[key] for key in ("cases", "points", "e", "f", "overrun", "colour") if key in line},
+    )
+    return pool.model_dump(mode="json")
+
+
+async def _points(request: Request, principal: Principal, fixmedins_code: str, year: int) -> Section:
+    """The points section: the institution in each pool's budget execution of the year. A pool without a
+    payment year (404 PAYMENT_YEAR_NOT_FOUND) is left out, not a failure; any other failure marks the section."""
+    fetched = await asyncio.gather(
+        *(
+            _fetch(
+                request,
+                principal,
+                "settlement",
+                "/budget-execution",
+                {"year": year, "insutype": insutype, "fixmedins_code": fixmedins_code},
+            )
+            for insutype in POINTS_INSUTYPES
+        )
+    )
+    pools: list[dict[str, Any]] = []
+    failed: Section | None = None
+    for insutype, section in zip(POINTS_INSUTYPES, fetched, strict=True):
+        if section.status == "ok":
+            pools.append(_points_pool(year, insutype, section.data, fixmedins_code))
+        elif (section.error or {}).get("code") == "PAYMENT_YEAR_NOT_FOUND":
+            continue
+        elif failed is None or section.status == "unavailable":
+            failed = section
+    if failed is not None:
+        return Section(service="settlement", status=failed.status, data=pools, error=failed.error)
+    return Section(service="settlement", status="ok", data=pools)
 
 
 def _not_found(section: Section, what: str) -> bool:
@@ -120,16 +192,24 @@ async def institution_overview(
 ) -> InstitutionOverview:
     """One institution at a glance, gathered from the services in one call.
 
-    The institution, today's settlement totals, its last seven daily statements, its open fraud findings and
-    its open price alerts: for bureau staff (ops). Each section says whether it could be fetched; `partial`
-    is true when any could not, and the rest is still shown. 404 INSTITUTION_NOT_FOUND when settlement does
-    not know it.
+    The institution, today's settlement totals, its last seven daily statements, its open fraud findings,
+    its open price alerts and, for payment by points, where it stands in each pool's budget this year (cases,
+    points, provisional entitlement `e`, `f`, `overrun` and the colour, with the pool's provisional point
+    value; a pool without a payment year is left out): for bureau staff (ops). Each section says whether it
+    could be fetched; `partial` is true when any could not, and the rest is still shown. 404
+    INSTITUTION_NOT_FOUND when settlement does not know it.
     """
-    today = business_date(request.app.state.clock.now()).isoformat()
-    names = ("institution", "today", "last_statements", "open_findings", "open_alerts")
+    today = business_date(request.app.state.clock.now())
+    names = ("institution", "today", "last_statements", "open_findings", "open_alerts", "points")
     sections = await asyncio.gather(
         _fetch(request, principal, "settlement", f"/institutions/{fixmedins_code}"),
-        _fetch(request, principal, "settlement", f"/institutions/{fixmedins_code}/activity", {"date": today}),
+        _fetch(
+            request,
+            principal,
+            "settlement",
+            f"/institutions/{fixmedins_code}/activity",
+            {"date": today.isoformat()},
+        ),
         _fetch(
             request,
             principal,
@@ -143,6 +223,7 @@ async def institution_overview(
         _fetch(
             request, principal, "pricing", "/alerts", {"fixmedins_code": fixmedins_code, "status": "open"}
         ),
+        _points(request, principal, fixmedins_code, today.year),
     )
     by_name = dict(zip(names, sections, strict=True))
     if _not_found(by_name["institution"], fixmedins_code):

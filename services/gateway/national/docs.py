@@ -340,6 +340,34 @@ INPUTS: dict[str, dict[str, Any]] = {
             ],
         }
     },
+    "4101A": {
+        "setlinfo": {
+            "setl_id": SETL_ID,
+            "mdtrt_id": MDTRT_ID,
+            "psn_no": PSN_NO,
+            "fixmedins_code": HOSPITAL,
+            "fixmedins_name": "武汉市第一医院",
+            "medcasno": "BA2026030200045",
+            "ipt_med_type": "1",
+            "dscg_way": "1",
+        },
+        "diseinfo": [
+            {"diag_type": "1", "diag_code": "K80.100", "diag_name": "胆囊结石伴胆囊炎", "maindiag_flag": "1"},
+            {"diag_type": "1", "diag_code": "E11.900", "diag_name": "2型糖尿病", "maindiag_flag": "0"},
+        ],
+        "oprninfo": [
+            {
+                "oprn_oprt_type": "1",
+                "oprn_oprt_code": "51.2300",
+                "oprn_oprt_name": "腹腔镜胆囊切除术",
+                "main_oprn_flag": "1",
+                "oprn_oprt_date": "2026-03-02 14:00:00",
+                "anst_way": "01",
+                "oper_dr_name": "李医生",
+                "anst_dr_name": "赵医生",
+            }
+        ],
+    },
     "5201": {
         "data": {
             "psn_no": PSN_NO,
@@ -648,6 +676,14 @@ OUTPUTS: dict[str, dict[str, Any]] = {
     ),
     "3505": _obj(
         "3505", {"data": {"type": "object", "description": "the sale as recorded, with its price light"}}
+    ),
+    "4101A": _obj(
+        "4101A",
+        {
+            **_strings(setl_list_id="结算清单ID (the settlement's setl_id)"),
+            "revision": {"type": "integer", "description": "the list's revision: 1 the first upload"},
+            "replaced": {"type": "boolean", "description": "true when it replaced a list uploaded before"},
+        },
     ),
     "5201": _obj("5201", {"mdtrtinfo": _list(MDTRTINFO)}),
     "5203": _obj(

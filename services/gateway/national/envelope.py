@@ -50,8 +50,8 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    infno: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4}$")] = Field(
-        description="交易编号 transaction number"
+    infno: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{4}[A-Z]?$")] = Field(
+        description="交易编号 transaction number (four digits, a letter after some: 4101A)"
     )
     msgid: Annotated[
         str,

@@ -112,6 +112,35 @@ class Diagnosis(Node):
     maindiag_flag: Flag | None = None
 
 
+class SettlementListInfo(Node):
+    """4101A setlinfo: the settlement whose list this is (the many other 结算清单 fields are ignored)"""
+
+    setl_id: Code
+    mdtrt_id: Code | None = None
+    psn_no: Code | None = None
+    fixmedins_code: Code | None = None
+
+
+class ListDiagnosis(Node):
+    """4101A diseinfo row: a diagnosis of the settlement list (maindiag_flag 1 = 主诊断)"""
+
+    diag_type: Code | None = None
+    diag_srt_no: Code | None = None
+    diag_code: Code
+    diag_name: Text | None = None
+    maindiag_flag: Flag = "0"
+
+
+class ListProcedure(Node):
+    """4101A oprninfo row: a procedure of the settlement list (main_oprn_flag 1 = 主手术; 麻醉、术者 ignored)"""
+
+    oprn_oprt_type: Code | None = None
+    oprn_oprt_code: Code
+    oprn_oprt_name: Text | None = None
+    main_oprn_flag: Flag = "0"
+    oprn_oprt_date: Text | None = None
+
+
 class VisitKey(Node):
     """2202 / 2404 / 2405 data: the visit and its person"""
 

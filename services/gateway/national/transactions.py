@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.national import persons, settling, supervision, visits
+from gateway.national import persons, points, settling, supervision, visits
 from gateway.national.calls import Context
 
 Output = dict[str, Any]
@@ -50,6 +50,7 @@ TRANSACTIONS: dict[str, Transaction] = {
     "3201": Transaction("医药机构费用结算对总账 totals reconciliation", supervision.totals_reconciliation),
     "3202": Transaction("医药机构费用结算对明细账 detail reconciliation", supervision.details_reconciliation),
     "3505": Transaction("商品销售 pharmacy sale upload", supervision.sale_upload),
+    "4101A": Transaction("医保结算清单信息上传 settlement list upload", points.settlement_list),
     "5201": Transaction("就诊信息查询 visits of a person", visits.visit_query),
     "5203": Transaction("结算信息查询 settlement look-up", settling.settlement_query),
     "5204": Transaction("费用明细查询 fee-detail look-up", visits.fee_query),

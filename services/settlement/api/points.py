@@ -165,6 +165,8 @@ async def get_payment_year(
 async def delete_payment_year(
     year: YearPath, insutype: InsutypePath, uow: Uow, _ops: OpsPrincipal
 ) -> Response:
+    """Remove a pool's payment year (404 PAYMENT_YEAR_NOT_FOUND); 409 YEAR_CONFIRMED once its clearing is
+    confirmed."""
     await points.delete_row(
         uow, PaymentYear, year, insutype.value, what="payment year", code="PAYMENT_YEAR_NOT_FOUND"
     )
@@ -237,6 +239,8 @@ async def put_group(
 async def load_groups(
     year: YearPath, request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
+    """A year's groups at once (JSON or CSV); one bad row is 422 BULK_INVALID listing the rows at fault, and
+    nothing is written."""
     records = await records_of(request, "groups", GroupRow)
     return _bulk(
         await points.load_year_table(uow=uow, table="groups", year=year, records=records, clock=clock)
@@ -247,6 +251,7 @@ async def load_groups(
 async def list_groups(
     year: YearPath, uow: Uow, _who: InstitutionPrincipal, limit: Limit = 100, cursor: Cursor = None
 ) -> GroupPage:
+    """A year's groups in code order, a page at a time."""
     page = await uow.points.page(PointsGroup, year=year, limit=limit, cursor=cursor or None)
     return GroupPage(items=[_group_out(row) for row in page.items], next_cursor=page.next_cursor)
 
@@ -255,6 +260,7 @@ async def list_groups(
     "/points/{year}/groups/{group_code}", response_model=GroupOut, tags=[REFERENCE], summary="A group"
 )
 async def get_group(year: YearPath, group_code: GroupPath, uow: Uow, _who: InstitutionPrincipal) -> GroupOut:
+    """One group of a year: its points and base-year average cost; 404 GROUP_NOT_FOUND."""
     found = await uow.points.find(PointsGroup, year, group_code)
     if found is None:
         from common.errors import NotFound
@@ -267,6 +273,8 @@ async def get_group(year: YearPath, group_code: GroupPath, uow: Uow, _who: Insti
     "/points/{year}/groups/{group_code}", status_code=204, tags=[REFERENCE], summary="Remove a group"
 )
 async def delete_group(year: YearPath, group_code: GroupPath, uow: Uow, _ops: OpsPrincipal) -> Response:
+    """Remove a group of a year (404 GROUP_NOT_FOUND); 409 YEAR_CONFIRMED once a clearing of the year is
+    confirmed."""
     await points.delete_row(uow, PointsGroup, year, group_code, what="group", code="GROUP_NOT_FOUND")
     return Response(status_code=204)
 
@@ -333,6 +341,8 @@ async def put_dip_row(
 async def load_dip_rows(
     year: YearPath, request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
+    """A year's DIP matching rows at once (JSON or CSV; an empty oprn_code is the conservative row); all or
+    nothing."""
     records = await records_of(request, "rows", DipRowRow)
     return _bulk(await points.load_year_table(uow=uow, table="rows", year=year, records=records, clock=clock))
 
@@ -343,6 +353,7 @@ async def load_dip_rows(
 async def list_dip_rows(
     year: YearPath, uow: Uow, _who: InstitutionPrincipal, limit: Limit = 100, cursor: Cursor = None
 ) -> DipRowPage:
+    """A year's DIP matching rows by prefix and procedure, a page at a time."""
     page = await uow.points.page(DipRow, year=year, limit=limit, cursor=cursor or None)
     return DipRowPage(items=[_dip_out(row) for row in page.items], next_cursor=page.next_cursor)
 
@@ -356,6 +367,7 @@ async def list_dip_rows(
 async def delete_dip_row(
     year: YearPath, dise_prefix: CodePath, oprn_code: Annotated[Code, Path()], uow: Uow, _ops: OpsPrincipal
 ) -> Response:
+    """Remove a DIP matching row (`none` for the conservative row); 404 DIP_ROW_NOT_FOUND."""
     procedure = "" if oprn_code.lower() == NONE else oprn_code.upper()
     await points.delete_row(
         uow, DipRow, year, dise_prefix.upper(), procedure, what="DIP row", code="DIP_ROW_NOT_FOUND"
@@ -421,6 +433,7 @@ async def put_adrg(
 async def load_adrgs(
     year: YearPath, request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
+    """A year's ADRG rows at once (JSON or CSV, the lists `|`-separated in a CSV cell); all or nothing."""
     records = await records_of(request, "adrgs", AdrgRow)
     return _bulk(
         await points.load_year_table(uow=uow, table="adrgs", year=year, records=records, clock=clock)
@@ -433,6 +446,7 @@ async def load_adrgs(
 async def list_adrgs(
     year: YearPath, uow: Uow, _who: InstitutionPrincipal, limit: Limit = 100, cursor: Cursor = None
 ) -> AdrgPage:
+    """A year's ADRG rows in code order, a page at a time."""
     page = await uow.points.page(DrgAdrg, year=year, limit=limit, cursor=cursor or None)
     return AdrgPage(items=[_adrg_out(row) for row in page.items], next_cursor=page.next_cursor)
 
@@ -441,6 +455,7 @@ async def list_adrgs(
     "/points/{year}/drg-adrgs/{adrg}", status_code=204, tags=[REFERENCE], summary="Remove an ADRG row"
 )
 async def delete_adrg(year: YearPath, adrg: AdrgPath, uow: Uow, _ops: OpsPrincipal) -> Response:
+    """Remove an ADRG row; 404 ADRG_NOT_FOUND."""
     await points.delete_row(uow, DrgAdrg, year, adrg.upper(), what="ADRG", code="ADRG_NOT_FOUND")
     return Response(status_code=204)
 
@@ -468,7 +483,8 @@ async def put_complication(
     clock: ClockDep,
     response: Response,
 ) -> ComplicationOut:
-    """A secondary diagnosis starting with this prefix makes the case an MCC (suffix 1) or CC (suffix 3) case."""
+    """A secondary diagnosis starting with this prefix makes the case an MCC (suffix 1) or CC (suffix 3)
+    case."""
     row = points.YEAR_TABLES["complications"].to_row(
         year, ComplicationRow(dise_prefix=dise_prefix, level=body.level)
     )
@@ -492,6 +508,7 @@ async def put_complication(
 async def load_complications(
     year: YearPath, request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep
 ) -> BulkOut:
+    """A year's CC/MCC list at once (JSON or CSV); all or nothing."""
     records = await records_of(request, "complications", ComplicationRow)
     return _bulk(
         await points.load_year_table(uow=uow, table="complications", year=year, records=records, clock=clock)
@@ -507,6 +524,7 @@ async def load_complications(
 async def list_complications(
     year: YearPath, uow: Uow, _who: InstitutionPrincipal, limit: Limit = 100, cursor: Cursor = None
 ) -> ComplicationPage:
+    """A year's CC/MCC list by prefix, a page at a time."""
     page = await uow.points.page(DrgComplication, year=year, limit=limit, cursor=cursor or None)
     return ComplicationPage(
         items=[_complication_out(row) for row in page.items], next_cursor=page.next_cursor
@@ -522,6 +540,7 @@ async def list_complications(
 async def delete_complication(
     year: YearPath, dise_prefix: CodePath, uow: Uow, _ops: OpsPrincipal
 ) -> Response:
+    """Remove a CC/MCC prefix; 404 COMPLICATION_NOT_FOUND."""
     await points.delete_row(
         uow, DrgComplication, year, dise_prefix.upper(), what="complication", code="COMPLICATION_NOT_FOUND"
     )
@@ -581,6 +600,8 @@ async def put_quality_score(
     ),
 )
 async def load_quality_scores(request: Request, uow: Uow, _ops: OpsPrincipal, clock: ClockDep) -> BulkOut:
+    """Many institutions' scores at once (JSON or CSV); every institution must be paid by points (422
+    NOT_POINTS_INSTITUTION); all or nothing."""
     records = await records_of(request, "scores", QualityScoreRow)
     return _bulk(await points.load_quality_scores(uow=uow, records=records, clock=clock))
 
@@ -589,6 +610,7 @@ async def load_quality_scores(request: Request, uow: Uow, _ops: OpsPrincipal, cl
 async def list_quality_scores(
     uow: Uow, _ops: OpsPrincipal, year: Annotated[int, Query(ge=2000, le=2100)], insutype: PoolInsutype
 ) -> QualityScoreList:
+    """The quality scores entered for a pool's year, by institution (an institution without one counts as 1)."""
     rows = await uow.points.all_of_year(QualityScore, year, insutype=insutype.value)
     return QualityScoreList(items=[_score_out(row) for row in sorted(rows, key=lambda r: r.fixmedins_code)])
 
@@ -606,6 +628,7 @@ async def delete_quality_score(
     uow: Uow,
     _ops: OpsPrincipal,
 ) -> Response:
+    """Remove an institution's score: it counts as 1 again; 404 QUALITY_SCORE_NOT_FOUND."""
     await points.delete_row(
         uow,
         QualityScore,
@@ -673,6 +696,8 @@ async def put_settlement_list(
 async def get_settlement_list(
     setl_id: SetlPath, uow: Uow, principal: InstitutionPrincipal
 ) -> SettlementListOut:
+    """The settlement's 医保结算清单 as last uploaded, with its revision; 404 SETTLEMENT_LIST_NOT_FOUND before the
+    first upload. An institution reads only its own."""
     return _list_out(await points.get_settlement_list(uow=uow, setl_id=setl_id, principal=principal))
 
 
@@ -714,6 +739,8 @@ async def put_special_points(
     summary="Take back a case's 特例单议 points",
 )
 async def delete_special_points(setl_id: SetlPath, uow: Uow, principal: OpsPrincipal) -> Response:
+    """The case's points are computed again; 404 SPECIAL_POINTS_NOT_FOUND when none were set; 409
+    YEAR_CONFIRMED after the clearing."""
     await points.clear_special_points(uow=uow, setl_id=setl_id, principal=principal)
     return Response(status_code=204)
 
@@ -774,6 +801,8 @@ async def confirm_clearing(
 async def lock_clearing(
     year: YearPath, insutype: InsutypePath, uow: Uow, principal: OpsPrincipal, clock: ClockDep
 ) -> JSONResponse:
+    """confirmed → locked; locking a locked clearing answers it unchanged; 409 CLEARING_NOT_CONFIRMED for a
+    draft."""
     return _answer(
         await clearing.lock_clearing(
             uow=uow, year=year, insutype=insutype.value, locked_by=principal.client_id, clock=clock
@@ -790,6 +819,8 @@ async def lock_clearing(
 async def get_clearing(
     year: YearPath, insutype: InsutypePath, uow: Uow, principal: InstitutionPrincipal
 ) -> ClearingOut:
+    """The clearing's pool figures (budget, T, N, F, PV) and every institution's line; an institution's key
+    sees only its own line. 404 CLEARING_NOT_FOUND."""
     only = None if principal.role is Role.OPS else (principal.scope or "")
     return await clearing.get_clearing(uow=uow, year=year, insutype=insutype.value, only_fixmedins_code=only)
 
@@ -807,6 +838,8 @@ async def get_clearing_line(
     uow: Uow,
     principal: InstitutionPrincipal,
 ) -> ClearingLineOut:
+    """One institution's figures: cases, T_i, CMI, N_i, F_i, E_i, A_i, W_i, s_i, final_i, P_i, C_i, colour
+    and the deviation counts, with the disbursement or deduction it ordered."""
     ensure_scope(principal, fixmedins_code)
     return await clearing.get_clearing_line(
         uow=uow, year=year, insutype=insutype.value, fixmedins_code=fixmedins_code

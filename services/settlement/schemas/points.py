@@ -175,6 +175,8 @@ class GroupOut(GroupRow):
 
 
 class DipRowIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"group_code": "K80.1-51.23"}]})
+
     group_code: GroupCode = Field(description="the DIP group the row leads to")
 
 
@@ -238,6 +240,8 @@ class ComplicationLevel(StrEnum):
 
 
 class ComplicationIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"level": "mcc"}]})
+
     level: ComplicationLevel
 
 
@@ -276,6 +280,8 @@ class ComplicationPage(RowPage):
 
 
 class QualityScoreIn(Strict):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"score": "0.95"}]})
+
     score: Share = Field(description="s_i: the year's quality assessment, 0 to 1")
 
 
@@ -351,6 +357,11 @@ class SettlementListOut(SettlementListIn):
 
 
 class SpecialPointsIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"points": "85.5000", "reason": "罕见病多学科会诊，专家评审认定"}]},
+    )
+
     points: Points = Field(description="the case's points, set by hand")
     reason: Reason = Field(description="特例单议 why")
 
@@ -402,6 +413,10 @@ class CasePage(BaseModel):
 
 
 class ClearingIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"year": 2026, "insutype": "390"}]}
+    )
+
     year: Year
     insutype: PoolInsutype
 

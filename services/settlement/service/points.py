@@ -459,6 +459,8 @@ class YearBook:
     grouper: DipGrouper | DrgGrouper
     institutions: dict[str, PointsInstitution]
     _coefficients: dict[str, Decimal] = field(default_factory=dict)
+    # Cases coded alike group alike: the grouper runs once per distinct coding.
+    _grouped: dict[CaseCoding, tuple[Grouped, Group | None]] = field(default_factory=dict)
 
     def coefficient(self, fixmedins_code: str) -> Decimal:
         found = self._coefficients.get(fixmedins_code)
@@ -471,12 +473,21 @@ class YearBook:
             self._coefficients[fixmedins_code] = found
         return found
 
+    def _group(self, coding: CaseCoding) -> tuple[Grouped, Group | None]:
+        found = self._grouped.get(coding)
+        if found is None:
+            grouped = self.grouper.group(coding)
+            group = self.groups.get(grouped.group_code) if grouped.group_code else None
+            if grouped.group_code and group is None:
+                grouped = Grouped(
+                    None, f"{grouped.why}; group {grouped.group_code} is not in the year's groups"
+                )
+            found = self._grouped[coding] = (grouped, group)
+        return found
+
     def evaluate(self, row: CaseRow) -> CaseResult:
         coding = coding_of(row)
-        grouped = self.grouper.group(coding)
-        group = self.groups.get(grouped.group_code) if grouped.group_code else None
-        if grouped.group_code and group is None:
-            grouped = Grouped(None, f"{grouped.why}; group {grouped.group_code} is not in the year's groups")
+        grouped, group = self._group(coding)
         points = case_points(
             medfee_fen=row.medfee_fen,
             group=group,
