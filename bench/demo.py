@@ -3,12 +3,17 @@
     python bench/demo.py [--seed 1] [--persons 2000] [--days 3] [--var-dir var/demo] [--quiet]
 
 Starts NATS and the five services (SQLite in a fresh var/demo/) on a simulated clock that stands on the
-played days (the last `--days` days of March 2026), loads a city through the gateway's public API, plays each
-day's claims and POS sales with each institution's own API key, closes each day (日结算), confirms the planted
-findings it caught, closes the rest of the month, reconciles and confirms March (月核算), and prints a report:
-settlements and fund pay, findings by rule family with precision and recall against the planted ground truth,
-red price alerts, the pharmacies above the price-index warning line and the fund KPIs. Writes
-var/demo/report.json and var/demo/ground-truth.json. Every process stops at the end, on error and on Ctrl-C.
+played days (the last `--days` days of March 2026), loads a city through the gateway's public API (with its
+payment year 2026: employees by DRG, residents by DIP), plays each day's claims and POS sales with each
+institution's own API key (the hospitals send each inpatient case's settlement list, by REST or as the
+national 4101A), closes each day (日结算), confirms the planted findings it caught, closes the rest of the
+month, reconciles and confirms March (月核算, withholding the quality reserve), reads the budget execution on
+31 March, locks March, moves the clock to the new year and closes every remaining day of 2026, computes and
+confirms each pool's year clearing (年清算), checks the ledger, and prints a report: settlements and fund pay,
+findings by rule family with precision and recall against the planted ground truth, red price alerts, the
+pharmacies above the price-index warning line, the fund KPIs, and per pool the budget, T, N, F, the point
+value and per hospital its cases, points, CMI, E, A, W, s, C and colour. Writes var/demo/report.json and
+var/demo/ground-truth.json. Every process stops at the end, on error and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import signal
 import sys
 import time
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,9 +41,11 @@ from bench.city.play import DayOutcome, play_day
 from bench.city.score import score
 from bench.city.stack import SimulatedStack
 from common.money import fen_to_yuan, yuan_to_fen
+from common.progress import ProgressBar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MONTH_END = date(2026, 3, 31)
+POOLS = ("310", "390")
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:
@@ -120,12 +128,155 @@ async def run(city: City, stack: SimulatedStack, *, progress: bool) -> dict[str,
             )
             for insutype in ("310", "390")
         }
+        year: dict[str, Any] | None = None
+        if city.points is not None:
+            started = time.perf_counter()
+            year = await _clear_year(client, stack, city, ops, progress=progress)
+            timings["year"] = time.perf_counter() - started
         ledger = expect(await send(client, "GET", "/settlement/ledger/check", ops), 200)
     findings = await _pages(loaded, "/fraud/findings", {"limit": "500"})
     red_alerts = await _pages(loaded, "/pricing/alerts", {"light": "red", "limit": "200"})
     scores = score(city, loaded.psn_no, outcomes, findings, ranking["listed"], red_alerts)
-    return _report(city, loaded, outcomes, closes, computed, reconciliation, confirmed, findings, red_alerts,
-                   ranking, kpis, ledger, [s.as_dict() for s in scores], timings)  # fmt: skip
+    report = _report(city, loaded, outcomes, closes, computed, reconciliation, confirmed, findings, red_alerts,
+                     ranking, kpis, ledger, [s.as_dict() for s in scores], timings)  # fmt: skip
+    if year is not None:
+        report["points"] = _points_report(city, outcomes, year)
+    return report
+
+
+async def _clear_year(
+    client: Any, stack: SimulatedStack, city: City, ops: str, *, progress: bool
+) -> dict[str, Any]:
+    """After March: its budget execution, March locked, every remaining day of the year closed, then each
+    pool's year clearing computed and confirmed (年清算)."""
+    assert city.points is not None
+    year = city.points.year
+    execution = {
+        insutype: expect(
+            await send(client, "GET", "/settlement/budget-execution", ops,
+                       params={"year": str(year), "insutype": insutype, "on": MONTH_END.isoformat()}),
+            200,
+        )
+        for insutype in POOLS
+    }  # fmt: skip
+    month = MONTH_END.strftime("%Y-%m")
+    expect(await send(client, "POST", f"/settlement/monthly-reconciliations/{month}/lock", ops), 200)
+    last = date(year, 12, 31)
+    stack.set_time(at(last + timedelta(days=1), 1))
+    days = [MONTH_END + timedelta(days=n) for n in range(1, (last - MONTH_END).days + 1)]
+    bar = ProgressBar(len(days), label=f"closing {days[0]} .. {last}") if progress and days else None
+    settled_after = 0
+    for day in days:
+        closed = expect(
+            await send(client, "POST", "/settlement/day-closes", ops, json={"date": day.isoformat()}),
+            200,
+            201,
+        )
+        settled_after += closed["settlement_count"]
+        if bar:
+            bar.advance()
+    if bar:
+        bar.close()
+    clearings: dict[str, dict[str, Any]] = {}
+    computed: dict[str, int] = {}
+    for insutype in POOLS:
+        body = {"year": year, "insutype": insutype}
+        answer = await send(client, "POST", "/settlement/annual-clearings", ops, json=body)
+        computed[insutype] = answer.status_code
+        expect(answer, 201, 200)
+        clearings[insutype] = expect(
+            await send(client, "POST", f"/settlement/annual-clearings/{year}/{insutype}/confirm", ops), 200
+        )
+    return {
+        "year": year,
+        "execution": execution,
+        "month_locked": month,
+        "closed_days": len(days),
+        "settled_after_march": settled_after,
+        "computed_status": computed,
+        "clearings": clearings,
+    }
+
+
+def _fen(value: str | None) -> int:
+    return yuan_to_fen(value) if value is not None else 0
+
+
+def _points_report(city: City, outcomes: list[DayOutcome], year: dict[str, Any]) -> dict[str, Any]:
+    """Per pool: the budget execution on 31 March and the confirmed year clearing, money in fen."""
+    assert city.points is not None
+    level = {row["fixmedins_code"]: row["hosp_lv"] for row in city.institutions}
+    lists: dict[str, int] = {}
+    for outcome in outcomes:
+        for how, count in outcome.lists.items():
+            lists[how] = lists.get(how, 0) + count
+    pools = []
+    for insutype in POOLS:
+        clearing, execution = year["clearings"][insutype], year["execution"][insutype]
+        lines = [
+            {
+                "fixmedins_code": line["fixmedins_code"],
+                "hosp_lv": level.get(line["fixmedins_code"]),
+                "cases": line["cases"],
+                "points": line["points"],
+                "cmi": line["cmi"],
+                "n_fen": _fen(line["n"]),
+                "f_fen": _fen(line["f"]),
+                "e_fen": _fen(line["e"]),
+                "a_fen": _fen(line["a"]),
+                "withheld_fen": _fen(line["withheld"]),
+                "score": line["score"],
+                "final_fen": _fen(line["final"]),
+                "paid_fen": _fen(line["paid"]),
+                "clearing_fen": _fen(line["clearing"]),
+                "colour": line["colour"],
+                "low_cases": line["low_cases"],
+                "high_cases": line["high_cases"],
+                "ungrouped_cases": line["ungrouped_cases"],
+                "disbursement_id": line["disbursement_id"],
+                "deduction_id": line["deduction_id"],
+            }
+            for line in clearing["lines"]
+        ]
+        pools.append({
+            "insutype": insutype,
+            "method": clearing["method"],
+            "status": clearing["status"],
+            "budget_fen": _fen(clearing["budget"]),
+            "estimated_hifp_fen": city.points.estimated_hifp_fen.get(insutype),
+            "cases": clearing["cases"],
+            "total_points": clearing["total_points"],
+            "n_fen": _fen(clearing["n"]),
+            "f_fen": _fen(clearing["f"]),
+            "point_value": clearing["point_value"],
+            "clearing_total_fen": _fen(clearing["clearing_total"]),
+            "execution": {
+                "on": execution["on"],
+                "year_share": execution["year_share"],
+                "spent_share": execution["spent_share"],
+                "warning": execution["warning"],
+                "provisional_point_value": execution["provisional_point_value"],
+                "cases": execution["cases"],
+                "f_fen": _fen(execution["f"]),
+                "institutions": [
+                    {"fixmedins_code": item["fixmedins_code"], "cases": item["cases"], "points": item["points"],
+                     "f_fen": _fen(item["f"]), "e_fen": _fen(item["e"]), "overrun": item["overrun"],
+                     "colour": item["colour"]}
+                    for item in execution["institutions"]
+                ],
+            },
+            "lines": lines,
+        })  # fmt: skip
+    return {
+        "year": year["year"],
+        "lists": lists,
+        "month_locked": year["month_locked"],
+        "closed_days": year["closed_days"],
+        "settled_after_march": year["settled_after_march"],
+        "not_by_points": [row["fixmedins_code"] for row in city.institutions
+                          if row["fixmedins_type"] == "hospital" and not row.get("points_payment")],
+        "pools": pools,
+    }  # fmt: skip
 
 
 async def _confirm_planted(
@@ -230,6 +381,7 @@ def _report(
             "setl_cnt": sum(s["settlements"]["setl_cnt"] for s in statements),
             "fund_pay_fen": sum(yuan_to_fen(s["settlements"]["fund_pay_sumamt"]) for s in statements),
             "deductions_fen": sum(yuan_to_fen(s["deductions"]) for s in statements),
+            "quality_reserve_fen": sum(yuan_to_fen(s.get("quality_reserve") or "0") for s in statements),
             "net_adjustment_fen": sum(yuan_to_fen(s["net_adjustment"]) for s in statements),
             "computed_balanced": computed["balanced"],
         },
@@ -275,7 +427,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"Month {m['month']}: {m['status']}, {'balanced' if m['balanced'] else 'UNBALANCED'};"
         f" {m['setl_cnt']:,} settlements, fund pay {_yuan(m['fund_pay_fen'])},"
         f" deductions {_yuan(m['deductions_fen'])} ({report['confirmed']['count']} confirmed findings),"
-        f" net adjustment {_yuan(m['net_adjustment_fen'])}"
+        f" quality reserve {_yuan(m['quality_reserve_fen'])}, net adjustment {_yuan(m['net_adjustment_fen'])}"
     )
     print("Detection against the ground truth:")
     print(f"  {'family':<22}{'planted':>8}{'found':>7}{'flagged':>9}{'precision':>11}{'recall':>8}")
@@ -295,9 +447,74 @@ def print_report(report: dict[str, Any]) -> None:
             f" months payable {kpi['months_payable']}, inpatient ratio {kpi['inpatient_reimbursement_ratio']},"
             f" settlements {kpi['settlement_count']}"
         )
-    print(f"Ledger       {'balanced' if report['ledger_balanced'] else 'NOT BALANCED'}")
+    if "points" in report:
+        print_points(report["points"])
+    after = " (after the year clearing)" if "points" in report else ""
+    print(f"Ledger       {'balanced' if report['ledger_balanced'] else 'NOT BALANCED'}{after}")
     t = report["timings"]
-    print(f"Timings      load {t['load']}s, play {t['play']}s, closes {t['close']}s")
+    year = f", year {t['year']}s" if "year" in t else ""
+    print(f"Timings      load {t['load']}s, play {t['play']}s, closes {t['close']}s{year}")
+
+
+def _points(text: str | None) -> str:
+    return "—" if text is None else f"{Decimal(text):,}"
+
+
+def _signed(fen: int) -> str:
+    return f"{'+' if fen > 0 else ''}{_yuan(fen)}"
+
+
+def print_points(points: dict[str, Any]) -> None:
+    """Payment by points: the budget execution on 31 March and each pool's year clearing, as tables."""
+    lists = ", ".join(f"{count} by {how}" for how, count in sorted(points["lists"].items())) or "none"
+    others = ", ".join(points["not_by_points"]) or "none"
+    print(
+        f"Payment by points {points['year']}: settlement lists {lists}; {points['month_locked']} locked, then"
+        f" {points['closed_days']} more days closed to {points['year']}-12-31"
+        f" ({points['settled_after_march']} settlements in them); paid item by item: {others}"
+    )
+    print(f"Budget execution on {MONTH_END} (before the clearing):")
+    print(f"  {'pool':<9}{'budget':>14}{'F so far':>14}{'spent':>9}{'year gone':>11}  {'warning':<8}"
+          f"{'prov. PV':>12}  colours")  # fmt: skip
+    for pool in points["pools"]:
+        run = pool["execution"]
+        colours = {
+            c: sum(1 for i in run["institutions"] if i["colour"] == c) for c in ("green", "yellow", "red")
+        }
+        print(
+            f"  {pool['insutype']} {pool['method'].upper():<5}{_yuan(pool['budget_fen']):>14}{_yuan(run['f_fen']):>14}"
+            f"{float(run['spent_share']):>9.2%}{float(run['year_share']):>11.2%}  "
+            f"{'WARNING' if run['warning'] else 'no':<8}{run['provisional_point_value'] or '—':>12}  "
+            + ", ".join(f"{n} {c}" for c, n in colours.items())
+        )
+    for pool in points["pools"]:
+        provisional = {i["fixmedins_code"]: i["colour"] for i in pool["execution"]["institutions"]}
+        print(
+            f"Year clearing {points['year']} {pool['insutype']} ({pool['method'].upper()}), {pool['status']}:"
+            f" budget {_yuan(pool['budget_fen'])}, {pool['cases']} cases, T {_points(pool['total_points'])} points,"
+            f" N {_yuan(pool['n_fen'])}, F {_yuan(pool['f_fen'])}, PV {pool['point_value']} yuan a point"
+        )
+        print(f"  {'hospital':<14}{'lv':>3}{'cases':>6}{'points':>12}{'CMI':>10}{'E':>13}{'A':>13}{'W':>11}"
+              f"{'s':>6}{'C':>13}  {'colour':<7}{'Mar 31':<7}{'low/high/ungr.':>15}")  # fmt: skip
+        for line in pool["lines"]:
+            deviations = f"{line['low_cases']}/{line['high_cases']}/{line['ungrouped_cases']}"
+            print(
+                f"  {line['fixmedins_code']:<14}{line['hosp_lv'] or '':>3}{line['cases']:>6}"
+                f"{_points(line['points']):>12}{_points(line['cmi']):>10}{_yuan(line['e_fen']):>13}{_yuan(line['a_fen']):>13}"
+                f"{_yuan(line['withheld_fen']):>11}{float(line['score']):>6.2f}{_signed(line['clearing_fen']):>13}"
+                f"  {line['colour']:<7}{provisional.get(line['fixmedins_code'], '—'):<7}"
+                f"{deviations:>15}"
+            )
+        lines = pool["lines"]
+        total = sum(line["clearing_fen"] for line in lines)
+        agrees = (
+            total == sum(line["final_fen"] - line["paid_fen"] for line in lines) == pool["clearing_total_fen"]
+        )
+        print(
+            f"  Σ C {_signed(total)} {'=' if agrees else '≠'} Σ (final − paid);"
+            f" {sum(1 for line in lines if line['clearing_fen'] > 0)} paid out by disbursement,"
+            f" {sum(1 for line in lines if line['clearing_fen'] < 0)} recovered in the next month"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

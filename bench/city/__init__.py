@@ -31,6 +31,15 @@ claim_rate: float = 0.25, sales_per_pharmacy_day: int = 12, progress: bool = Fal
                                        of POST /pricing/sales), deaths: DeathSpec (person key, death_date)
     cases: tuple[PlantedCase, ...]     kind, family, person keys, medins_setl_ids, fixmedins_code, expect
     hospitals / pharmacies: the codes; overpriced: the pharmacies that sell above the reference
+    points: PointsReference            payment by points of the played year (employees 310 by DRG, residents
+                                       390 by DIP): rows of the bulk endpoints for payment_years, groups,
+                                       dip_rows, adrgs, complications and quality_scores, and per pool the
+                                       basic pool's pay expected for the played cases (estimated_hifp_fen), of
+                                       which each budget is budget_share (0.95)
+    An inpatient ClaimSpec carries its 医保结算清单 (`settlement_list`, the body of PUT
+    /settlement/settlements/{setl_id}/settlement-list, or None for a few plain cases) and `list_via`
+    (rest | 4101A); institution rows carry points_payment (every hospital but one in eight) and, for a
+    few, their own points_coefficient.
 
 `LoadedCity` (dataclass):
     gateway_url, ops_key
@@ -42,7 +51,8 @@ claim_rate: float = 0.25, sales_per_pharmacy_day: int = 12, progress: bool = Fal
     settled, deaths, pricing_lines      running totals of what was played (what the consumers must catch up with)
 
 `load_city(city, gateway_url, ops_key, *, progress=True, concurrency=16, projection_timeout_s=600.0)`
-    Reference data in bulk (institutions, catalogue, drugs), persons:bulk in chunks of 5,000, coverages,
+    Reference data in bulk (institutions, catalogue, drugs, then the points tables: payment years, groups,
+    DIP rows, DRG ADRGs and CC/MCC list, quality scores), persons:bulk in chunks of 5,000, coverages,
     contributions and families concurrently, one API key per institution, then waits (metrics of the
     consumers, then GET /settlement/accounts/{psn_no} read-backs) until settlement has projected every
     enrollment event and pricing knows every pharmacy. 429 and 503 answers are retried.
@@ -51,8 +61,10 @@ claim_rate: float = 0.25, sales_per_pharmacy_day: int = 12, progress: bool = Fal
     Plays the day's phases in order with each institution's own key; between phases it waits until fraud's
     projection and pricing have seen every settlement accepted so far (so the rules see the history).
     The services' clock must already stand on that day (the demo moves a simulated clock; see
-    bench.city.simclock). DayOutcome: accepted {medins_setl_id: AcceptedClaim}, refused {medins_setl_id:
-    RefusedClaim}, sales_accepted, sales_rejected, lights {green/yellow/red: count}, deaths.
+    bench.city.simclock). Right after an inpatient settlement the hospital uploads its settlement list with
+    its own key, by REST or as the national 4101A message. DayOutcome: accepted {medins_setl_id:
+    AcceptedClaim}, refused {medins_setl_id: RefusedClaim}, sales_accepted, sales_rejected, lights
+    {green/yellow/red: count}, deaths, lists {rest/4101A: count}.
 
 `bench.city.stack.SimulatedStack(var_dir, at=...)`: common.devrun's DevStack on free ports in its own var dir,
 every process on a simulated clock (`bench.city.simclock`) that `set_time` moves; `bench.city.score.score`:
@@ -63,7 +75,7 @@ from __future__ import annotations
 
 from bench.city.generate import DEFAULT_START, generate_city
 from bench.city.load import LoadedCity, load_city
-from bench.city.model import City, ClaimSpec, DayPlan, PersonSpec, PlantedCase
+from bench.city.model import City, ClaimSpec, DayPlan, PersonSpec, PlantedCase, PointsReference
 from bench.city.play import AcceptedClaim, DayOutcome, RefusedClaim, play_day, wait_for_consumers
 
 __all__ = [
@@ -76,6 +88,7 @@ __all__ = [
     "LoadedCity",
     "PersonSpec",
     "PlantedCase",
+    "PointsReference",
     "RefusedClaim",
     "generate_city",
     "load_city",

@@ -7,6 +7,17 @@ for a person on a day, limited items within their limits, one admission per pers
 (cost_outlier, > 3 × the mean of ≥ 30 peers), reused traceability codes (trace_code_reuse, blocked in the
 real-time review), care after death (after_death, the death recorded after the claim) and overpriced
 pharmacies (red lights and a price index above 1.10).
+
+Payment by points (DRG/DIP) of the played year: employees (310) by DRG, residents (390) by DIP, every hospital
+but one in eight paid by points. An inpatient case is a condition treated conservatively or by a procedure,
+with 0–3 secondary diagnoses (some CC/MCC), and costs base × treatment × severity × the hospital's level factor
+× its efficiency × a spread; its 医保结算清单 names the main diagnosis (the visit's or a finer code under it),
+the secondaries and the procedures (main first). The year's tables cover every condition but syncope (R55, 未入组
+on purpose); each group's avg_cost is the mean cost of its cases across the city's levels and its points
+avg_cost ÷ 100, and each level's coefficient is its cost factor, so a hospital's points follow its costs but
+for its efficiency. Short stays (低倍率) and long ones at level-3 hospitals (高倍率) deviate. Each pool's budget
+is 95 % of what its basic pool is expected to pay for the played cases (estimated from the default policy):
+the pool as a whole overspends a little, the efficient hospitals end in surplus, the others overspend.
 """
 
 from __future__ import annotations
@@ -14,7 +25,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,9 +45,12 @@ from bench.city.model import (
     PersonSpec,
     Phase,
     PlantedCase,
+    PointsReference,
     SaleBatch,
 )
+from common.money import yuan_to_fen
 from common.progress import ProgressBar
+from settlement.domain.policy import DEFAULT_POLICY
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_START = date(2026, 3, 27)
@@ -64,9 +78,121 @@ OUTPATIENT_DISEASES = (("J06.900", "上呼吸道感染"), ("K29.700", "胃炎"),
                        ("M54.500", "腰痛"), ("E11.900", "2型糖尿病"), ("L30.900", "皮炎"))  # fmt: skip
 CHRONIC_DISEASES = (("I10.x00", "高血压"), ("E11.900", "2型糖尿病"), ("I25.100", "冠心病"))
 
+# --- payment by points (DRG/DIP) -------------------------------------------------------------------------
+POINTS_METHOD = {"310": "drg", "390": "dip"}
+BUDGET_SHARE = Decimal("0.95")  # a pool's budget ÷ the pay expected for its played cases
+POINT_YUAN = Decimal(100)  # a group's points = avg_cost ÷ this; also the year's yuan_per_point (未入组)
+NOT_BY_POINTS_EVERY = 8  # every eighth hospital is still paid item by item (按项目付费)
+EFFICIENCY_PERCENT = (90, 110)  # a hospital's costs × this ÷ 100, drawn once per hospital
+SEVERITY = {"mcc": Decimal("1.30"), "cc": Decimal("1.15"), "none": Decimal(1)}
+SEVERITY_SHARE = {"mcc": 0.08, "cc": 0.25, "none": 0.67}
+MEAN_SEVERITY = sum((SEVERITY[k] * Decimal(str(v)) for k, v in SEVERITY_SHARE.items()), Decimal(0))
+SHORT_STAY, SHORT_STAY_MULTIPLE = 0.08, Decimal("0.25")  # left after a day: 低倍率 (r < 0.4)
+LONG_STAY, LONG_STAY_MULTIPLE = 0.22, Decimal("2.2")  # at level-3 hospitals: 高倍率 (r > 2), under 3 × peers
+UNGROUPED_SHARE = 0.05  # admissions for syncope, a condition the year's tables leave out (未入组)
+UNGROUPED = ("R55.x00", "晕厥", 3500)
+NO_LIST_SHARE = 0.15  # plain conservative cases whose list is not sent: grouped on the visit's diagnosis
+NATIONAL_LIST_SHARE = 0.33  # lists sent as the national 4101A message, the rest by REST
+SURGERY, INTERVENTION, MEDICAL = "XP00001", "XP00002", "XT00001"  # the fee line a treatment is billed on
+
+
+@dataclass(frozen=True, slots=True)
+class Treatment:
+    procedures: tuple[tuple[str, str], ...]  # (ICD-9-CM-3 医保版, name), the main one first; () 保守治疗
+    share: float  # of the condition's ordinary cases
+    factor: Decimal  # its cost × the condition's base
+    item: str  # the fee line that carries it
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    name: str
+    finer: tuple[tuple[str, str], ...]  # finer 医保版 codes under the visit's diagnosis
+    treatments: tuple[Treatment, ...]  # the first one conservative
+
+
+def _conservative(share: float = 1.0) -> Treatment:
+    return Treatment((), share, Decimal(1), MEDICAL)
+
+
+CONDITIONS: dict[str, Condition] = {
+    "J18.900": Condition("肺炎", (("J18.900x001", "社区获得性肺炎"), ("J18.900x002", "老年性肺炎")), (
+        _conservative(0.9), Treatment((("33.2200", "纤维支气管镜检查"),), 0.1, Decimal("1.15"), INTERVENTION))),
+    "I63.900": Condition("脑梗死", (("I63.900x001", "急性脑梗死"),), (
+        _conservative(0.85), Treatment((("39.7400", "经皮颅内血管机械取栓术"),), 0.15, Decimal("2.4"), INTERVENTION))),
+    "K80.200": Condition("胆囊结石", (("K80.200x002", "胆囊多发结石"),), (
+        _conservative(0.3), Treatment((("51.2300", "腹腔镜下胆囊切除术"),), 0.6, Decimal("1.9"), SURGERY),
+        Treatment((("51.2200", "胆囊切除术"),), 0.1, Decimal("2.3"), SURGERY))),
+    "S72.000": Condition("股骨颈骨折", (("S72.000x001", "股骨颈头下骨折"),), (
+        _conservative(0.2), Treatment((("81.5100", "全髋关节置换术"),), 0.45, Decimal("1.9"), SURGERY),
+        Treatment((("81.5200", "部分髋关节置换术"),), 0.15, Decimal("1.6"), SURGERY),
+        Treatment((("79.3500", "股骨骨折切开复位内固定术"),), 0.2, Decimal("1.5"), SURGERY))),
+    "E11.900": Condition("2型糖尿病", (("E11.900x001", "2型糖尿病不伴有并发症"),), (_conservative(),)),
+    "I25.100": Condition("冠心病", (("I25.100x001", "冠状动脉粥样硬化性心脏病"),), (
+        _conservative(0.6), Treatment((("36.0700", "药物洗脱冠状动脉支架置入术"), ("88.5600", "冠状动脉造影")),
+                                      0.4, Decimal("2.5"), INTERVENTION))),
+    UNGROUPED[0]: Condition("晕厥", (("R55.x00x001", "血管迷走性晕厥"),), (_conservative(),)),
+}  # fmt: skip
+# Secondary diagnoses: an MCC, a CC, or neither (the CC/MCC list of the DRG pool).
+MCC_DIAGNOSES = (("J96.000", "急性呼吸衰竭"), ("A41.900", "脓毒症"), ("N17.900", "急性肾衰竭"))
+CC_DIAGNOSES = (("E11.900", "2型糖尿病"), ("J44.900", "慢性阻塞性肺病"), ("N18.900", "慢性肾脏病"),
+                ("D64.900", "贫血"), ("I50.900", "心力衰竭"))  # fmt: skip
+OTHER_DIAGNOSES = (
+    ("I10.x00", "高血压"),
+    ("E78.500", "高脂血症"),
+    ("K76.000", "脂肪肝"),
+    ("M81.900", "骨质疏松"),
+)
+COMPLICATIONS = {"J96.0": "mcc", "A41": "mcc", "N17": "mcc", "E11": "cc", "J44": "cc", "N18": "cc", "D64": "cc",
+                 "I50": "cc"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AdrgSpec:
+    adrg: str
+    name: str
+    dise_prefixes: tuple[str, ...]
+    oprn_codes: tuple[str, ...]  # () a medical ADRG
+    priority: int
+    suffixes: str  # the groups it has: 1 MCC, 3 CC, 5 neither, 9 one group for all
+
+
+ADRGS = (
+    AdrgSpec("ES3", "呼吸系统感染/炎症", ("J18",), (), 50, "135"),
+    AdrgSpec("BE2", "脑血管介入治疗", ("I63",), ("39.7400",), 10, "9"),
+    AdrgSpec("BR2", "脑缺血性疾患", ("I63",), (), 50, "135"),
+    AdrgSpec("HC3", "胆囊切除手术", ("K80",), ("51.2200", "51.2300"), 10, "35"),
+    AdrgSpec("HU1", "胆道疾患", ("K80",), (), 50, "35"),
+    AdrgSpec("IC2", "髋、肩、膝、肘和踝关节置换术", ("S72",), ("81.5100", "81.5200"), 10, "135"),
+    AdrgSpec("IF3", "股骨手术", ("S72",), ("79.3500",), 20, "35"),
+    AdrgSpec("IS2", "除前臂、腕、手足外的损伤", ("S72",), (), 50, "35"),
+    AdrgSpec("KS1", "糖尿病", ("E11",), (), 50, "135"),
+    AdrgSpec("FM1", "经皮冠状动脉支架植入", ("I25",), ("36.0700",), 10, "35"),
+    AdrgSpec("FT3", "冠状动脉粥样硬化/血栓/闭塞", ("I25",), (), 50, "135"),
+)
+SUFFIX_NAME = {"1": "伴严重并发症或合并症", "3": "伴并发症或合并症", "5": "不伴并发症或合并症", "9": ""}
+SUFFIX_SEVERITY = {"1": SEVERITY["mcc"], "3": SEVERITY["cc"], "5": SEVERITY["none"], "9": MEAN_SEVERITY}
+# A finer DIP conservative row: the longest prefix wins over the condition's own.
+FINER_DIP_ROWS = (("K80.200x002", "胆囊多发结石"),)
+
 
 def _yuan(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def drg_adrg(dise: str, treatment: Treatment) -> AdrgSpec:
+    """The ADRG a case of this condition and treatment falls in: a surgical one whose procedures it has, else
+    the medical one (the lowest priority first), as settlement's DRG grouper decides."""
+    candidates = [spec for spec in ADRGS if dise[:3] in spec.dise_prefixes]
+    done = {code for code, _ in treatment.procedures}
+    surgical = [spec for spec in candidates if set(spec.oprn_codes) & done]
+    return min(
+        surgical or [spec for spec in candidates if not spec.oprn_codes], key=lambda spec: spec.priority
+    )
 
 
 def _iso(day: date, hour: int, minute: int = 0) -> str:
@@ -126,9 +252,30 @@ class _Builder:
         n_over = max(2, n_pharmacies // 8)
         self.overpriced = sorted(self.rng.sample(self.pharmacies, n_over))
         self.normal_pharmacies = [code for code in self.pharmacies if code not in self.overpriced]
+        # Payment by points: drawn from a generator of their own, so the rest of the city does not move.
+        points_rng = random.Random(f"points-{self.seed}")  # noqa: S311 - synthetic data
+        self.points_hospitals = [
+            code
+            for n, code in enumerate(self.hospitals)
+            if n % NOT_BY_POINTS_EVERY != NOT_BY_POINTS_EVERY - 1
+        ]
+        self.efficiency = {
+            code: Decimal(points_rng.randrange(EFFICIENCY_PERCENT[0], EFFICIENCY_PERCENT[1] + 1)) / 100
+            for code in self.hospitals
+        }
+        # A few hospitals carry their own coefficient (重点专科 +5 %, or −5 %), the others their level's.
+        self.own_coefficient = {
+            code: (LEVEL_FACTOR[self.level[code]] * Decimal(points_rng.choice(("0.95", "1.05")))).quantize(
+                Decimal("0.01")
+            )
+            for code in sorted(points_rng.sample(self.points_hospitals, min(2, len(self.points_hospitals))))
+        }
+        self.points_rng = points_rng
         self.institution_rows = [
             {"fixmedins_code": code, "fixmedins_name": f"武汉市第{n + 1}医院", "fixmedins_type": "hospital",
-             "hosp_lv": self.level[code], "admdvs": ADMDVS, "status": "active"}
+             "hosp_lv": self.level[code], "admdvs": ADMDVS, "status": "active",
+             "points_payment": code in self.points_hospitals,
+             **({"points_coefficient": str(self.own_coefficient[code])} if code in self.own_coefficient else {})}
             for n, code in enumerate(self.hospitals)
         ] + [
             {"fixmedins_code": code, "fixmedins_name": f"惠民大药房第{n + 1}店", "fixmedins_type": "pharmacy",
@@ -174,6 +321,12 @@ class _Builder:
             Item("XP00002", "介入治疗(综合)", "procedure", Decimal(100), "02"),
         ]
         self.materials = Item("XM00001", "一次性医用耗材", "service", Decimal(45), "03")
+        self.medical = Item(MEDICAL, "内科综合治疗", "procedure", Decimal(100), "01")
+        self.treatment_item = {
+            SURGERY: self.procedures[0],
+            INTERVENTION: self.procedures[1],
+            MEDICAL: self.medical,
+        }
         caps = {item.code: (item.price * Decimal("1.2")).quantize(Decimal("0.01"))
                 for item in self.drugs if item.chrgitm_lv == "02"}  # fmt: skip
         rows = []
@@ -183,6 +336,7 @@ class _Builder:
             *self.bed.values(),
             self.nursing,
             *self.procedures,
+            self.medical,
             self.materials,
         ]:
             row: dict[str, Any] = {
@@ -434,37 +588,98 @@ class _Builder:
         admitted: date,
         discharged: date,
         multiple: Decimal | None = None,
+        stay_kind: str = "normal",
     ) -> ClaimSpec:
-        """A whole stay sent at discharge: beds, nursing, tests, drugs and one procedure sized to the cost."""
+        """A whole stay sent at discharge: beds, nursing, tests, drugs and the treatment's line sized to the cost.
+
+        `stay_kind`: normal (a treatment and a severity drawn), plain (conservative, no CC/MCC: the planted
+        cases), short (conservative, one day, a quarter of the cost: 低倍率) or long (conservative, 2.2 × the
+        cost: 高倍率 at a level-3 hospital). The claim carries its settlement list (but a few plain ones).
+        """
         rng = self.rng
         level = self.level[code]
+        condition = CONDITIONS[diagnosis[0]]
+        if stay_kind == "normal":
+            treatment = rng.choices(condition.treatments, weights=[t.share for t in condition.treatments])[0]
+            severity = rng.choices(list(SEVERITY_SHARE), weights=list(SEVERITY_SHARE.values()))[0]
+        else:
+            treatment, severity = condition.treatments[0], "none"
+        if stay_kind == "short":
+            admitted = discharged - timedelta(days=1)
+            multiple = multiple or SHORT_STAY_MULTIPLE
+        elif stay_kind == "long":
+            multiple = multiple or LONG_STAY_MULTIPLE
         stay = max(1, (discharged - admitted).days)
+        spread = multiple or Decimal(rng.randrange(80, 121)) / 100
         target = (
-            Decimal(diagnosis[2]) * LEVEL_FACTOR[level] * (multiple or Decimal(rng.randrange(80, 121)) / 100)
-        )
+            Decimal(diagnosis[2]) * treatment.factor * SEVERITY[severity] * LEVEL_FACTOR[level]
+            * self.efficiency[code] * spread
+        )  # fmt: skip
         body = self._header(person, code, settle_day, "21", _iso(admitted, 9, 30))
         body["endtime"] = _iso(discharged, 10)
         body["dise_codg"], body["dise_name"] = diagnosis[0], diagnosis[1]
         body["ipt_otp_no"] = f"ZY{admitted:%Y%m%d}{rng.randrange(10**5):05d}"
+        short = stay_kind == "short"
         parts: list[tuple[Item, int, Decimal, date]] = [
             (self.bed[level], stay, self.bed[level].price, admitted),
             (self.nursing, stay, self.nursing.price, admitted),
-            (self.materials, rng.randrange(2, 6), self.materials.price, admitted),
-        ]
-        for n, item in enumerate(self._pick(self.services[1:10], rng.randrange(3, 5), person, admitted)):
+            (self.materials, rng.randrange(1, 3) if short else rng.randrange(2, 6), self.materials.price, admitted),
+        ]  # fmt: skip
+        services = rng.randrange(1, 3) if short else rng.randrange(3, 5)
+        for n, item in enumerate(self._pick(self.services[1:10], services, person, admitted)):
             parts.append((item, 1, item.price, admitted + timedelta(days=min(n, stay - 1))))
-        for n, item in enumerate(self._pick(self.drugs, rng.randrange(4, 7), person, admitted)):
-            parts.append((item, rng.randrange(2, 6), item.price, admitted + timedelta(days=min(n, stay - 1))))
+        drugs = rng.randrange(1, 3) if short else rng.randrange(4, 7)
+        for n, item in enumerate(self._pick(self.drugs, drugs, person, admitted)):
+            cnt = rng.randrange(1, 3) if short else rng.randrange(2, 6)
+            parts.append((item, cnt, item.price, admitted + timedelta(days=min(n, stay - 1))))
         spent = sum((price * cnt for _, cnt, price, _ in parts), Decimal(0))
-        procedure = self.procedures[rng.randrange(2)]
-        parts.append((procedure, 1, max(Decimal(100), (target - spent).quantize(Decimal("0.01"))), admitted))
+        billed = self.treatment_item[treatment.item]
+        parts.append((billed, 1, max(Decimal(100), (target - spent).quantize(Decimal("0.01"))), admitted))
         lines = []
         for sn, (item, cnt, price, when) in enumerate(parts, start=1):
             codes = [self._trace() for _ in range(cnt)] if item.kind == "drug" else []
             lines.append(self._line(sn, item, cnt, price, _iso(when, 11), codes))
         body["feedetail"] = lines
         person.admitted = True
-        return ClaimSpec(person.spec.key, code, body)
+        listed, via = self._settlement_list(diagnosis, condition, treatment, severity, admitted, stay)
+        return ClaimSpec(person.spec.key, code, body, listed, via)
+
+    def _settlement_list(
+        self,
+        diagnosis: tuple[str, str, int],
+        condition: Condition,
+        treatment: Treatment,
+        severity: str,
+        admitted: date,
+        stay: int,
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The case's 医保结算清单 and how it is sent (None: not sent, grouped on the visit's diagnosis)."""
+        rng = self.rng
+        main = diagnosis[:2] if rng.random() < 0.6 else rng.choice(condition.finer)
+        category = diagnosis[0][:3]
+
+        def pick(pool: tuple[tuple[str, str], ...], count: int) -> list[tuple[str, str]]:
+            allowed = [row for row in pool if row[0][:3] != category]
+            return rng.sample(allowed, min(count, len(allowed)))
+
+        secondary: list[tuple[str, str]] = []
+        if severity == "mcc":
+            secondary += pick(MCC_DIAGNOSES, 1) + pick(CC_DIAGNOSES, rng.randrange(2))
+        elif severity == "cc":
+            secondary += pick(CC_DIAGNOSES, 1)
+        secondary += pick(OTHER_DIAGNOSES, rng.randrange(4 - len(secondary)))
+        if not secondary and not treatment.procedures and rng.random() < NO_LIST_SHARE:
+            return None, None
+        on = (admitted + timedelta(days=min(1, stay - 1))).isoformat()
+        listed = {
+            "diagnoses": [{"dise_codg": main[0], "dise_name": main[1], "main": True}]
+            + [{"dise_codg": code, "dise_name": name, "main": False} for code, name in secondary],
+            "procedures": [
+                {"oprn_codg": code, "oprn_name": name, "main": n == 0, "oprn_date": on}
+                for n, (code, name) in enumerate(treatment.procedures)
+            ],
+        }
+        return listed, "4101A" if rng.random() < NATIONAL_LIST_SHARE else "rest"
 
     # --- the days ------------------------------------------------------------------------------------
 
@@ -523,11 +738,19 @@ class _Builder:
                     continue
                 draw = rng.random()
                 if draw < 0.06 and not person.admitted and not person.spec.waiting and not person.busy_days:
-                    diagnosis = rng.choice(DIAGNOSES)
+                    diagnosis = UNGROUPED if rng.random() < UNGROUPED_SHARE else rng.choice(DIAGNOSES)
                     code = rng.choice(self.hospitals)
                     admitted = day - timedelta(days=rng.randrange(2, 12))
+                    length = rng.random()
+                    kind = (
+                        "short" if length < SHORT_STAY
+                        else "long" if length < LONG_STAY and self.level[code] == 3
+                        else "normal"
+                    )  # fmt: skip
                     first[day].append(
-                        self.inpatient(person, day, code, diagnosis, admitted=admitted, discharged=day)
+                        self.inpatient(
+                            person, day, code, diagnosis, admitted=admitted, discharged=day, stay_kind=kind
+                        )
                     )
                     person.busy_days.update(days)
                 elif draw < 0.40:
@@ -552,7 +775,7 @@ class _Builder:
             for index, (begin_ago, length) in enumerate(((210, 6), (110, 5), (8, 7))):
                 admitted = day - timedelta(days=begin_ago)
                 stays.append(
-                    self.inpatient(person, day, hospitals[index], diagnoses[index],
+                    self.inpatient(person, day, hospitals[index], diagnoses[index], stay_kind="plain",
                                    admitted=admitted, discharged=min(day, admitted + timedelta(days=length)))
                 )  # fmt: skip
             first[day].extend(stays[:2])
@@ -564,10 +787,16 @@ class _Builder:
             person = next(people)
             code = rng.choice(self.hospitals)
             diagnosis = rng.choice(DIAGNOSES[1:])
-            before = self.inpatient(person, day, code, diagnosis,
+            before = self.inpatient(person, day, code, diagnosis, stay_kind="plain",
                                     admitted=day - timedelta(days=14), discharged=day - timedelta(days=8))  # fmt: skip
             after = self.inpatient(
-                person, day, code, diagnosis, admitted=day - timedelta(days=5), discharged=day
+                person,
+                day,
+                code,
+                diagnosis,
+                admitted=day - timedelta(days=5),
+                discharged=day,
+                stay_kind="plain",
             )
             first[day].append(before)
             second[day].append(after)
@@ -578,7 +807,7 @@ class _Builder:
             person = next(people)
             outlier = self.inpatient(person, last, rng.choice(level_2), outlier_diagnosis,
                                      admitted=last - timedelta(days=6), discharged=last,
-                                     multiple=Decimal(OUTLIER_MULTIPLE))  # fmt: skip
+                                     multiple=Decimal(OUTLIER_MULTIPLE), stay_kind="plain")  # fmt: skip
             second[last].append(outlier)
             cases.append(self._case(COST_OUTLIER, n, person, [outlier], outlier, "finding",
                                     f"medfee {OUTLIER_MULTIPLE} × the usual cost of its group"))  # fmt: skip
@@ -649,6 +878,121 @@ class _Builder:
             )
         self.cases = cases
 
+    # --- payment by points ----------------------------------------------------------------------------
+
+    def points_reference(self) -> None:
+        """The played year's payment years, groups, DIP rows, DRG tables and quality scores (see the module)."""
+        year = self.start.year
+        rng = self.points_rng
+        hospitals = self.points_hospitals
+        mean_level = sum((LEVEL_FACTOR[self.level[code]] for code in hospitals), Decimal(0)) / len(hospitals)
+        bases = {code: Decimal(base) for code, _, base in (*DIAGNOSES, UNGROUPED)}
+        groups: dict[str, dict[str, Any]] = {}
+
+        def group(code: str, name: str, base: Decimal, severity: Decimal) -> None:
+            avg_cost = (base * severity * mean_level).quantize(Decimal("0.01"))
+            points = (avg_cost / POINT_YUAN).quantize(Decimal("0.0001"))
+            groups[code] = {
+                "group_code": code,
+                "group_name": name,
+                "points": str(points),
+                "avg_cost": str(avg_cost),
+            }
+
+        # DIP: a row per condition and treatment (its main procedure, or none), a group per row.
+        dip_rows: list[dict[str, Any]] = []
+        for dise, condition in CONDITIONS.items():
+            if dise == UNGROUPED[0]:
+                continue
+            prefix = dise[:3]
+            for treatment in condition.treatments:
+                if treatment.procedures:
+                    oprn, oprn_name = treatment.procedures[0]
+                    code, name = f"{prefix}-{oprn[:5]}", f"{condition.name}：{oprn_name}"
+                else:
+                    oprn, code, name = None, f"{prefix}-C", f"{condition.name}：保守治疗"
+                group(code, name, bases[dise] * treatment.factor, MEAN_SEVERITY)
+                dip_rows.append(
+                    {"dise_prefix": prefix, **({"oprn_code": oprn} if oprn else {}), "group_code": code}
+                )
+        for finer, name in FINER_DIP_ROWS:
+            group(f"{finer}-C", f"{name}：保守治疗", bases[finer[:7]], MEAN_SEVERITY)
+            dip_rows.append({"dise_prefix": finer, "group_code": f"{finer}-C"})
+
+        # DRG: each ADRG's cost is the mean of the treatments it takes; a group per suffix by severity.
+        for spec in ADRGS:
+            members = [
+                (bases[dise] * treatment.factor, Decimal(str(treatment.share)))
+                for dise, condition in CONDITIONS.items()
+                for treatment in condition.treatments
+                if dise[:3] in spec.dise_prefixes and drg_adrg(dise, treatment) is spec
+            ]
+            base = sum((cost * share for cost, share in members), Decimal(0)) / sum(s for _, s in members)
+            for suffix in spec.suffixes:
+                detail = f"，{SUFFIX_NAME[suffix]}" if SUFFIX_NAME[suffix] else ""
+                group(spec.adrg + suffix, spec.name + detail, base, SUFFIX_SEVERITY[suffix])
+        adrgs = [
+            {"adrg": spec.adrg, "adrg_name": spec.name, "dise_prefixes": list(spec.dise_prefixes),
+             "oprn_codes": list(spec.oprn_codes), "priority": spec.priority}
+            for spec in ADRGS
+        ]  # fmt: skip
+        complications = [{"dise_prefix": prefix, "level": level} for prefix, level in COMPLICATIONS.items()]
+
+        # The budgets: BUDGET_SHARE of what each pool is expected to pay for the played cases of the year.
+        people = {person.spec.key: person for person in self.people}
+        catalog = {row["med_list_codg"]: row for row in self.catalog_rows}
+        estimated = {insutype: 0 for insutype in POINTS_METHOD}
+        for plan in self.day_plans:
+            if plan.business_date.year != year:
+                continue
+            for claim in plan.claims:
+                if claim.body["med_type"] == "21" and claim.fixmedins_code in hospitals:
+                    person = people[claim.person]
+                    estimated[person.insutype] += self._expected_hifp_fen(claim, person, catalog)
+        coefficients = {f"coefficient_lv{lv}": f"{LEVEL_FACTOR[lv]:.2f}" for lv in (1, 2, 3)}
+        payment_years = [
+            {"year": year, "insutype": insutype, "method": method,
+             "budget": _yuan(max(Decimal(10_000), BUDGET_SHARE * estimated[insutype] / 100).quantize(Decimal(1))),
+             "yuan_per_point": str(POINT_YUAN), **coefficients}
+            for insutype, method in POINTS_METHOD.items()
+        ]  # fmt: skip
+        scores = [
+            {"year": year, "insutype": insutype, "fixmedins_code": code, "score": rng.choice(("0.85", "0.90", "0.95"))}
+            for insutype in POINTS_METHOD
+            for code in sorted(rng.sample(hospitals, min(2, len(hospitals))))
+        ]  # fmt: skip
+        self.points = PointsReference(
+            year=year,
+            payment_years=tuple(payment_years),
+            groups=tuple(groups[code] for code in sorted(groups)),
+            dip_rows=tuple(dip_rows),
+            adrgs=tuple(adrgs),
+            complications=tuple(complications),
+            quality_scores=tuple(scores),
+            estimated_hifp_fen=estimated,
+            budget_share=str(BUDGET_SHARE),
+        )
+
+    def _expected_hifp_fen(
+        self, claim: ClaimSpec, person: _Person, catalog: dict[str, dict[str, Any]]
+    ) -> int:
+        """What the basic pool pays for an inpatient claim under the default policy (DESIGN §6.2, steps 1–4)."""
+        scheme = DEFAULT_POLICY.scheme(person.insutype)
+        inscp = 0
+        for line in claim.body["feedetail"]:
+            row = catalog[line["med_list_codg"]]
+            amount = yuan_to_fen(line["det_item_fee_sumamt"])
+            if row["chrgitm_lv"] == "01":
+                inscp += amount
+            elif row["chrgitm_lv"] == "02":
+                prop = Decimal(row.get("selfpay_prop", DEFAULT_POLICY.class_b_selfpay_prop))
+                inscp += amount - _half_up(amount * prop)
+        level = self.level[claim.fixmedins_code]
+        ratio = scheme.inpatient_ratio[level]
+        if person.spec.kind == "retiree":
+            ratio = max(ratio, min(ratio + scheme.retiree_bonus, scheme.max_ratio))
+        return _half_up((inscp - min(inscp, scheme.inpatient_deductible_fen[level])) * ratio)
+
     def _sale(self, code: str, item: Item, day: date, serial: int, cnt: int) -> dict[str, Any]:
         hour, minute = 8 + serial % 10, serial % 60
         return {
@@ -706,6 +1050,7 @@ def generate_city(
     if bar:
         bar.advance()
     builder.traffic()
+    builder.points_reference()
     if bar:
         bar.advance()
         bar.close()
@@ -731,4 +1076,5 @@ def generate_city(
             "sales_per_pharmacy_day": sales_per_pharmacy_day,
             "min_peers": MIN_PEERS,
         },
+        points=builder.points,
     )

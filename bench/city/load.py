@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from bench.city.client import GatewayError, expect, run_all, send, wait_consumed
-from bench.city.model import City, FamilySpec, PersonSpec
+from bench.city.model import City, FamilySpec, PersonSpec, PointsReference
 from common.money import yuan_to_fen
 from common.progress import ProgressBar
 
@@ -74,6 +74,10 @@ async def load_city(
             "drugs": len(city.drugs),
         }
         seconds["reference"] = time.perf_counter() - started
+        if city.points is not None:
+            started = time.perf_counter()
+            counts |= await load_points(client, ops_key, city.points)
+            seconds["points"] = time.perf_counter() - started
 
         started = time.perf_counter()
         psn_no = await _register(client, ops_key, city.persons, progress=progress)
@@ -156,6 +160,28 @@ async def load_city(
         await wait_for_projections(client, ops_key, city, psn_no, timeout_s=projection_timeout_s)
         seconds["projections"] = time.perf_counter() - started
     return LoadedCity(gateway_url, ops_key, psn_no, keys, public, counts, seconds)
+
+
+async def load_points(client: httpx.AsyncClient, ops_key: str, points: PointsReference) -> dict[str, int]:
+    """Payment by points of the city's year, each table in one bulk call (all or nothing): the payment years,
+    the groups, the DIP rows, the DRG ADRGs and CC/MCC list, then the quality scores (which need the
+    institutions paid by points, loaded before)."""
+    year = points.year
+    tables = (
+        ("payment_years", "/settlement/payment-years/bulk", "payment_years", points.payment_years),
+        ("points_groups", f"/settlement/points/{year}/groups/bulk", "groups", points.groups),
+        ("dip_rows", f"/settlement/points/{year}/dip-rows/bulk", "rows", points.dip_rows),
+        ("drg_adrgs", f"/settlement/points/{year}/drg-adrgs/bulk", "adrgs", points.adrgs),
+        ("drg_complications", f"/settlement/points/{year}/drg-complications/bulk", "complications",
+         points.complications),
+        ("quality_scores", "/settlement/quality-scores/bulk", "scores", points.quality_scores),
+    )  # fmt: skip
+    counts: dict[str, int] = {}
+    for name, path, key, rows in tables:
+        if rows:
+            expect(await send(client, "POST", path, ops_key, json={key: list(rows)}), 200, 201)
+        counts[name] = len(rows)
+    return counts
 
 
 async def _register(

@@ -46,11 +46,18 @@ class FamilySpec:
 
 @dataclass(frozen=True, slots=True)
 class ClaimSpec:
-    """A one-call settlement (POST /settlement/settlements); `body` lacks psn_no, filled in at play time."""
+    """A one-call settlement (POST /settlement/settlements); `body` lacks psn_no, filled in at play time.
+
+    An inpatient claim usually carries its 医保结算清单: `settlement_list` is the body of PUT
+    /settlement/settlements/{setl_id}/settlement-list, which the hospital uploads with its own key right after
+    the settlement, by REST (`list_via` "rest") or as the national 4101A message ("4101A").
+    """
 
     person: str
     fixmedins_code: str
     body: dict[str, Any]
+    settlement_list: dict[str, Any] | None = None
+    list_via: str | None = None  # rest | 4101A
 
     @property
     def medins_setl_id(self) -> str:
@@ -112,6 +119,29 @@ class PlantedCase:
 
 
 @dataclass(frozen=True, slots=True)
+class PointsReference:
+    """Payment by points (DRG/DIP) for the year the city plays in: what ops load before any claim.
+
+    Each tuple holds the rows of the bulk endpoint named (through the gateway, under /settlement):
+    `payment_years` POST /payment-years/bulk, `groups` POST /points/{year}/groups/bulk, `dip_rows`
+    POST /points/{year}/dip-rows/bulk, `adrgs` POST /points/{year}/drg-adrgs/bulk, `complications`
+    POST /points/{year}/drg-complications/bulk, `quality_scores` POST /quality-scores/bulk.
+    `estimated_hifp_fen`: per pool, the basic pool's pay the generator expects for the played inpatient cases
+    at points-paid hospitals (what each budget was sized from); `budget_share`: budget ÷ that estimate.
+    """
+
+    year: int
+    payment_years: tuple[dict[str, Any], ...]
+    groups: tuple[dict[str, Any], ...]
+    dip_rows: tuple[dict[str, Any], ...]
+    adrgs: tuple[dict[str, Any], ...]
+    complications: tuple[dict[str, Any], ...]
+    quality_scores: tuple[dict[str, Any], ...]
+    estimated_hifp_fen: dict[str, int]
+    budget_share: str
+
+
+@dataclass(frozen=True, slots=True)
 class City:
     seed: int
     start: date
@@ -128,6 +158,7 @@ class City:
     pharmacies: tuple[str, ...]
     overpriced: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    points: PointsReference | None = None  # payment by points of the played year (None: not paid by points)
 
     def to_json(self) -> bytes:
         """The whole city, canonical: the same seed and arguments give the same bytes."""

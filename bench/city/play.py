@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
-from bench.city.client import expect, run_all, send, wait_consumed
+from bench.city.client import GatewayError, expect, run_all, send, wait_consumed
 from bench.city.load import LoadedCity, gateway_client
 from bench.city.model import City, ClaimSpec, DeathSpec, SaleBatch
 from common.money import yuan_to_fen
 from common.progress import ProgressBar
+
+NATIONAL_PATH = "/fsi/api/rsfComIfsService/callService"  # the gateway's national interface (国家接口)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,8 @@ class DayOutcome:
     lights: dict[str, int] = field(default_factory=dict)
     deaths: int = 0
     seconds: float = 0.0
+    # Settlement lists uploaded, by how: rest, 4101A (and 4101A→rest when the gateway did not offer 4101A).
+    lists: dict[str, int] = field(default_factory=dict)
 
 
 async def play_day(
@@ -71,7 +76,7 @@ async def play_day(
             )
 
             async def settle(claim: ClaimSpec) -> None:
-                await _settle(client, loaded, claim, outcome, month)
+                await _settle(client, loaded, claim, outcome, month, city.admdvs)
 
             await run_all(phase.claims, settle, concurrency=concurrency, bar=bar)
             if bar:
@@ -142,7 +147,12 @@ async def wait_for_consumers(
 
 
 async def _settle(
-    client: httpx.AsyncClient, loaded: LoadedCity, claim: ClaimSpec, outcome: DayOutcome, month: str
+    client: httpx.AsyncClient,
+    loaded: LoadedCity,
+    claim: ClaimSpec,
+    outcome: DayOutcome,
+    month: str,
+    admdvs: str,
 ) -> None:
     body = {**claim.body, "psn_no": loaded.psn_no[claim.person]}
     response = await send(
@@ -168,6 +178,8 @@ async def _settle(
         loaded.settled += 1
         if info["med_type"] == "41":
             loaded.pricing_lines[month] = loaded.pricing_lines.get(month, 0) + len(claim.body["feedetail"])
+        if claim.settlement_list is not None:
+            await _upload_list(client, loaded, claim, info, outcome, admdvs)
         return
     if response.status_code >= 500 or "json" not in response.headers.get("content-type", ""):
         expect(response, 201)  # raises: a 5xx or a non-problem answer is a platform fault, not a refusal
@@ -193,3 +205,69 @@ async def _upload(
             light = result["light"]
             outcome.lights[light] = outcome.lights.get(light, 0) + 1
     loaded.pricing_lines[month] = loaded.pricing_lines.get(month, 0) + answer["accepted"]
+
+
+async def _upload_list(
+    client: httpx.AsyncClient,
+    loaded: LoadedCity,
+    claim: ClaimSpec,
+    info: dict[str, Any],
+    outcome: DayOutcome,
+    admdvs: str,
+) -> None:
+    """The hospital sends the case's 医保结算清单 with its own key: by REST, or as the national 4101A message
+    (when the gateway does not offer 4101A, by REST after all, counted as `4101A→rest`)."""
+    key = loaded.keys[claim.fixmedins_code]
+    how = "rest"
+    if claim.list_via == "4101A":
+        answer = expect(
+            await send(client, "POST", NATIONAL_PATH, key, json=national_4101a(claim, info, admdvs)), 200
+        )
+        if answer.get("infcode") == "0":
+            outcome.lists["4101A"] = outcome.lists.get("4101A", 0) + 1
+            return
+        if not str(answer.get("err_msg", "")).startswith("[INFNO_UNSUPPORTED]"):
+            raise GatewayError(f"4101A for settlement {info['setl_id']} refused: {answer.get('err_msg')}")
+        how = "4101A→rest"
+    path = f"/settlement/settlements/{info['setl_id']}/settlement-list"
+    expect(await send(client, "PUT", path, key, json=claim.settlement_list), 201, 200)
+    outcome.lists[how] = outcome.lists.get(how, 0) + 1
+
+
+def national_4101a(claim: ClaimSpec, info: dict[str, Any], admdvs: str) -> dict[str, Any]:
+    """4101A 医保结算清单信息上传 as a HIS sends it: the envelope, setlinfo naming the settlement, diseinfo and
+    oprninfo (flags "1"/"0"); the many other fields of the 结算清单 are left empty or out."""
+    listed = claim.settlement_list or {}
+    setlinfo = {"setl_id": info["setl_id"], "psn_no": info["psn_no"], "fixmedins_code": claim.fixmedins_code}
+    if info.get("mdtrt_id"):
+        setlinfo["mdtrt_id"] = info["mdtrt_id"]
+    return {
+        "infno": "4101A",
+        "msgid": f"4101A-{info['setl_id']}",
+        "insuplc_admdvs": admdvs,
+        "mdtrtarea_admvs": admdvs,
+        "recer_sys_code": "YBJ",
+        "infver": "1.0.0",
+        "signtype": "SM3",
+        "cainfo": "",
+        "opter_type": "1",
+        "opter": "BA01",
+        "opter_name": "病案室",
+        "inf_time": str(claim.body["endtime"])[:19].replace("T", " "),
+        "fixmedins_code": claim.fixmedins_code,
+        "sign_no": "",
+        "input": {
+            "setlinfo": setlinfo,
+            "diseinfo": [
+                {"diag_type": "1", "diag_srt_no": str(n), "diag_code": row["dise_codg"],
+                 "diag_name": row.get("dise_name") or "", "maindiag_flag": "1" if row["main"] else "0"}
+                for n, row in enumerate(listed.get("diagnoses", []), start=1)
+            ],
+            "oprninfo": [
+                {"oprn_oprt_type": "1", "oprn_oprt_code": row["oprn_codg"],
+                 "oprn_oprt_name": row.get("oprn_name") or "", "main_oprn_flag": "1" if row["main"] else "0",
+                 "oprn_oprt_date": row.get("oprn_date") or ""}
+                for row in listed.get("procedures", [])
+            ],
+        },
+    }  # fmt: skip

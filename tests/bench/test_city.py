@@ -11,6 +11,7 @@ import pytest
 
 from bench.city import City, ClaimSpec, generate_city
 from bench.city.generate import MIN_PEERS, OUTLIER_CATEGORY, OUTLIER_LEVEL
+from common.money import yuan_to_fen
 from enrollment.domain.certno import parse_certno
 from enrollment.schemas.contributions import ContributionIn
 from enrollment.schemas.coverages import CoverageIn
@@ -18,7 +19,27 @@ from enrollment.schemas.families import FamilyIn
 from enrollment.schemas.persons import BulkPersonsIn, DeathIn, PersonIn
 from pricing.schemas.drugs import DrugRow
 from pricing.schemas.monitoring import SalesIn
+from settlement.domain.points import (
+    Adrg,
+    CaseCoding,
+    Deviation,
+    DipGrouper,
+    DrgGrouper,
+    Group,
+    Procedure,
+    YearParameters,
+    case_points,
+)
 from settlement.schemas.claims import OneCallSettlementIn
+from settlement.schemas.points import (
+    AdrgRow,
+    ComplicationRow,
+    DipRowRow,
+    GroupRow,
+    PaymentYearRow,
+    QualityScoreRow,
+    SettlementListIn,
+)
 from settlement.schemas.reference import CatalogItemRow, InstitutionRow
 
 START = date(2026, 3, 27)
@@ -54,6 +75,7 @@ def _end(claim: ClaimSpec) -> date:
 def test_the_same_seed_gives_the_same_bytes_and_another_seed_another_city() -> None:
     first = generate_city(3, 300, days=2, start=START).to_json()
     assert generate_city(3, 300, days=2, start=START).to_json() == first
+    assert b'"payment_years"' in first and b'"settlement_list"' in first  # payment by points included
     assert generate_city(4, 300, days=2, start=START).to_json() != first
     assert generate_city(3, 300, days=3, start=START).to_json() != first
 
@@ -260,3 +282,155 @@ def _reused(city: City, medins_setl_ids: tuple[str, ...]) -> list[str]:
         {c for line in first.body["feedetail"] for c in line.get("drug_trac_codg", [])}
         & {c for line in second.body["feedetail"] for c in line.get("drug_trac_codg", [])}
     )
+
+
+# --- payment by points ------------------------------------------------------------------------------------
+
+
+def _coding(claim: ClaimSpec) -> CaseCoding:
+    """What settlement groups the case on: its list, else the visit's diagnosis and no procedure."""
+    listed = claim.settlement_list
+    if listed is None:
+        return CaseCoding(claim.body["dise_codg"])
+    main = next(row["dise_codg"] for row in listed["diagnoses"] if row["main"])
+    secondary = tuple(row["dise_codg"] for row in listed["diagnoses"] if not row["main"])
+    procedures = tuple(Procedure(row["oprn_codg"], row["main"]) for row in listed["procedures"])
+    return CaseCoding(main, secondary, procedures, from_list=True)
+
+
+def _groupers(city: City) -> tuple[dict[str, Group], DrgGrouper, DipGrouper]:
+    assert city.points is not None
+    groups = {
+        row["group_code"]: Group(row["group_code"], row["group_name"], Decimal(row["points"]),
+                                 yuan_to_fen(row["avg_cost"]))
+        for row in city.points.groups
+    }  # fmt: skip
+    drg = DrgGrouper(
+        [Adrg(r["adrg"], tuple(r["dise_prefixes"]), frozenset(r["oprn_codes"]), r["priority"])
+         for r in city.points.adrgs],
+        {row["dise_prefix"]: row["level"] for row in city.points.complications},
+        groups,
+    )  # fmt: skip
+    dip = DipGrouper(
+        (row["dise_prefix"], row.get("oprn_code"), row["group_code"]) for row in city.points.dip_rows
+    )
+    return groups, drg, dip
+
+
+def test_the_points_reference_fits_settlements_request_models_and_every_path_leads_to_a_group(
+    city: City,
+) -> None:
+    points = city.points
+    assert points is not None and points.year == START.year
+    years = [PaymentYearRow.model_validate(row) for row in points.payment_years]
+    assert {(y.insutype.value, y.method.value) for y in years} == {("310", "drg"), ("390", "dip")}
+    groups = {GroupRow.model_validate(row).group_code: row for row in points.groups}
+    rows = [DipRowRow.model_validate(row) for row in points.dip_rows]
+    adrgs = [AdrgRow.model_validate(row) for row in points.adrgs]
+    complications = [ComplicationRow.model_validate(row) for row in points.complications]
+    assert {c.level.value for c in complications} == {"mcc", "cc"}
+    assert len({(row.dise_prefix, row.oprn_code) for row in rows}) == len(rows)
+    assert {row.oprn_code is None for row in rows} == {True, False}  # conservative and procedure rows
+    assert {bool(a.oprn_codes) for a in adrgs} == {True, False}  # surgical and medical ADRGs
+    # Every group a DIP row or an ADRG (with any severity, after the grouper's fallback) leads to exists,
+    # and every group is reached by one or the other.
+    reached = {row.group_code for row in rows}
+    for adrg in adrgs:
+        for wanted in (("1", "3", "5", "9"), ("3", "5", "9"), ("5", "9")):
+            found = next((adrg.adrg + suffix for suffix in wanted if adrg.adrg + suffix in groups), None)
+            assert found is not None, (adrg.adrg, wanted)
+            reached.add(found)
+    assert reached <= set(groups)
+    drg_groups = {a.adrg + suffix for a in adrgs for suffix in "1359"}
+    assert set(groups) - reached - drg_groups == set()  # no group that nothing leads to
+    # avg_cost and points agree (1 point per 100 yuan of a group's mean cost), every group dearer than a day.
+    for row in groups.values():
+        assert Decimal(row["points"]) == (Decimal(row["avg_cost"]) / 100).quantize(Decimal("0.0001"))
+        assert Decimal(row["avg_cost"]) > 1000
+    hospitals = {r["fixmedins_code"]: r for r in city.institutions if r["fixmedins_type"] == "hospital"}
+    by_points = {code for code, row in hospitals.items() if row["points_payment"]}
+    assert len(by_points) >= len(hospitals) - len(hospitals) // 8 and by_points != set()
+    assert 1 <= sum(1 for row in hospitals.values() if "points_coefficient" in row) <= 2
+    assert not any(r.get("points_payment") for r in city.institutions if r["fixmedins_type"] == "pharmacy")
+    scores = [QualityScoreRow.model_validate(row) for row in points.quality_scores]
+    assert scores and {s.fixmedins_code for s in scores} <= by_points
+    assert all(Decimal("0.8") <= s.score < 1 for s in scores)
+
+
+def test_the_budgets_are_95_percent_of_what_the_played_cases_are_expected_to_cost_the_pools(
+    city: City,
+) -> None:
+    points = city.points
+    assert points is not None
+    inpatient = {
+        insutype: [c for c in city.claims() if c.body["med_type"] == "21" and c.body["insutype"] == insutype]
+        for insutype in ("310", "390")
+    }
+    for row in points.payment_years:
+        estimated = points.estimated_hifp_fen[row["insutype"]]
+        medfee = sum(_medfee(claim) for claim in inpatient[row["insutype"]])
+        assert 0 < estimated < medfee * 100  # the pool pays part of what the cases cost
+        share = Decimal(points.budget_share)
+        assert yuan_to_fen(row["budget"]) == round(share * estimated / 100) * 100
+        assert row["coefficient_lv3"] == "1.50" and row["coefficient_lv1"] == "0.80"
+
+
+def test_inpatient_claims_carry_settlement_lists_with_one_main_diagnosis_under_the_visits(city: City) -> None:
+    claims = city.claims()
+    assert all(claim.settlement_list is None for claim in claims if claim.body["med_type"] != "21")
+    inpatient = [claim for claim in claims if claim.body["med_type"] == "21"]
+    listed = [claim for claim in inpatient if claim.settlement_list is not None]
+    assert (
+        0 < len(inpatient) - len(listed) < len(inpatient) // 4
+    )  # a few are grouped on the visit's diagnosis
+    assert Counter(claim.list_via for claim in listed).keys() == {"rest", "4101A"}
+    complications = (
+        {row["dise_prefix"]: row["level"] for row in city.points.complications} if city.points else {}
+    )
+    levels: Counter[str] = Counter()
+    for claim in listed:
+        body = SettlementListIn.model_validate(claim.settlement_list)
+        mains = [d for d in body.diagnoses if d.main]
+        assert len(mains) == 1
+        assert mains[0].dise_codg.startswith(claim.body["dise_codg"])  # the visit's code or a finer one
+        codes = [d.dise_codg for d in body.diagnoses]
+        assert len(set(codes)) == len(codes) <= 4
+        assert all(code[:3] != claim.body["dise_codg"][:3] for code in codes[1:])
+        for code in codes[1:]:
+            levels[next((complications[p] for p in complications if code.startswith(p)), "none")] += 1
+        assert len(body.procedures) <= 2
+        if body.procedures:
+            assert sum(1 for p in body.procedures if p.main) == 1 and body.procedures[0].main
+            begin, end = _begin(claim), _end(claim)
+            assert all(p.oprn_date is not None and begin <= p.oprn_date <= end for p in body.procedures)
+    assert levels["mcc"] > 0 and levels["cc"] > levels["mcc"] and levels["none"] > 0
+    assert any(claim.settlement_list and claim.settlement_list["procedures"] for claim in listed)
+
+
+def test_most_cases_group_normally_some_deviate_and_only_syncope_is_left_ungrouped(city: City) -> None:
+    groups, drg, dip = _groupers(city)
+    parameters = YearParameters()  # the default ratios (low 0.4, high 2.0) the payment years keep
+    by_points = {r["fixmedins_code"] for r in city.institutions if r.get("points_payment")}
+    deviations: Counter[tuple[str, str]] = Counter()
+    for claim in city.claims():
+        if claim.body["med_type"] != "21" or claim.fixmedins_code not in by_points:
+            continue
+        grouper = drg if claim.body["insutype"] == "310" else dip
+        grouped = grouper.group(_coding(claim))
+        if claim.body["dise_codg"].startswith("R55"):
+            assert grouped.group_code is None, grouped
+        else:
+            assert grouped.group_code in groups, (claim.settlement_list, grouped.why)
+        case = case_points(
+            medfee_fen=int(_medfee(claim) * 100),
+            group=groups.get(grouped.group_code or ""),
+            coefficient=Decimal(1),
+            parameters=parameters,
+        )
+        deviations[claim.body["insutype"], case.deviation.value] += 1
+    total = sum(deviations.values())
+    normal = sum(n for (_, kind), n in deviations.items() if kind == Deviation.NORMAL)
+    assert normal >= 0.8 * total
+    for kind in (Deviation.LOW, Deviation.HIGH, Deviation.UNGROUPED):
+        assert sum(n for (_, k), n in deviations.items() if k == kind) >= 1, (kind, deviations)
+    assert {insutype for insutype, _ in deviations} == {"310", "390"}

@@ -9,14 +9,16 @@ import signal
 import subprocess
 import sys
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.city import generate_city
+from bench.city import City, generate_city
 from bench.demo import MONTH_END
 from common.embedded_nats import port_open
+from common.money import yuan_to_fen
 
 pytestmark = pytest.mark.slow  # a smoke run of a whole program: `make test-slow`, in CI
 
@@ -67,20 +69,78 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
     assert month["fund_pay_fen"] == settlements["fund_pay_fen"]
     assert report["confirmed"]["count"] == 4  # the four planted findings, confirmed by the demo
     assert month["deductions_fen"] == report["confirmed"]["amount_fen"] > 0
-    assert month["net_adjustment_fen"] == -month["deductions_fen"]
-    assert report["ledger_balanced"] is True
+    assert month["quality_reserve_fen"] > 0  # withheld from the hospitals paid by points
+    assert month["net_adjustment_fen"] == -(month["deductions_fen"] + month["quality_reserve_fen"])
+    assert report["ledger_balanced"] is True  # after the year clearing
     assert (
         report["fund_kpis"]["310"]["settlement_count"] + report["fund_kpis"]["390"]["settlement_count"]
         == (settlements["accepted"])
     )
+
+    _check_the_year_clearing(report, city)
 
     truth = json.loads((var_dir / "ground-truth.json").read_text())
     assert [case["case_id"] for case in truth["cases"]] == [case.case_id for case in city.cases]
     assert all(len(case["psn_nos"]) == len(case["persons"]) for case in truth["cases"])
     printed = result.stdout
     assert "Detection against the ground truth:" in printed
-    assert "Ledger       balanced" in printed
+    assert "Ledger       balanced (after the year clearing)" in printed
+    assert (
+        "Year clearing 2026 310 (DRG), confirmed" in printed
+        and "Year clearing 2026 390 (DIP), confirmed" in printed
+    )
     assert not any(port_open(port) for port in _ports(printed))  # everything stopped
+
+
+def _check_the_year_clearing(report: dict[str, Any], city: City) -> None:
+    """Each pool's year clearing: a line per hospital with cases, C adding up, the ledger still balanced."""
+    assert city.points is not None
+    points = report["points"]
+    assert (points["year"], points["month_locked"]) == (2026, "2026-03")
+    assert points["closed_days"] == 275 and points["settled_after_march"] == 0  # April .. December, quiet
+    inpatient = [claim for claim in city.claims() if claim.body["med_type"] == "21"]
+    # Every list was uploaded by the hospital, by REST or as 4101A.
+    assert sum(points["lists"].values()) == sum(1 for claim in inpatient if claim.settlement_list is not None)
+    assert set(points["lists"]) <= {"rest", "4101A", "4101A→rest"}
+    by_points = {row["fixmedins_code"] for row in city.institutions if row.get("points_payment")}
+    assert points["not_by_points"] == [code for code in city.hospitals if code not in by_points]
+    budgets = {row["insutype"]: yuan_to_fen(row["budget"]) for row in city.points.payment_years}
+    pools = {pool["insutype"]: pool for pool in points["pools"]}
+    assert set(pools) == {"310", "390"}
+    withheld = 0
+    for insutype, method in (("310", "drg"), ("390", "dip")):
+        pool = pools[insutype]
+        cases = [c for c in inpatient if c.body["insutype"] == insutype and c.fixmedins_code in by_points]
+        assert (pool["method"], pool["status"], pool["budget_fen"]) == (
+            method,
+            "confirmed",
+            budgets[insutype],
+        )
+        assert pool["cases"] == len(cases) > 0
+        # F is what the generator expected (the budget is 95 % of it): its estimate follows the policy.
+        assert abs(pool["f_fen"] - pool["estimated_hifp_fen"]) <= pool["f_fen"] // 200
+        assert Decimal(pool["point_value"]) > 0 and Decimal(pool["total_points"]) > 0
+        lines = pool["lines"]
+        assert [line["fixmedins_code"] for line in lines] == sorted({c.fixmedins_code for c in cases})
+        assert sum(line["cases"] for line in lines) == pool["cases"]
+        assert sum(line["f_fen"] for line in lines) == pool["f_fen"]
+        assert sum(line["clearing_fen"] for line in lines) == pool["clearing_total_fen"]
+        assert pool["clearing_total_fen"] == sum(line["final_fen"] - line["paid_fen"] for line in lines)
+        for line in lines:
+            assert line["colour"] in {"green", "yellow", "red"}
+            assert line["paid_fen"] == line["f_fen"] - line["withheld_fen"]
+            cmi = (Decimal(line["points"]) / line["cases"]).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+            assert Decimal(line["cmi"]) == cmi
+            assert (line["disbursement_id"] is not None) == (line["clearing_fen"] > 0)
+            assert (line["deduction_id"] is not None) == (line["clearing_fen"] < 0)
+        withheld += sum(line["withheld_fen"] for line in lines)
+        run = pool["execution"]
+        assert (run["on"], run["year_share"]) == ("2026-03-31", "0.2466")
+        # Only the played days cost anything: by 31 March the pool has spent more than its budget.
+        assert run["warning"] is True and Decimal(run["spent_share"]) > 1
+        assert run["f_fen"] == pool["f_fen"] and run["provisional_point_value"] is not None
+        assert {item["colour"] for item in run["institutions"]} <= {"green", "yellow", "red"}
+    assert withheld == report["month"]["quality_reserve_fen"]  # W: what March withheld, back in the clearing
 
 
 def report_start(report: dict[str, Any]) -> date:
