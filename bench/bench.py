@@ -15,6 +15,9 @@
    (VmHWM of its process).
 6. Day close of 1,000,000 settlements and month reconciliation of 3,000,000, and the reference prices of
    10,000 drugs × 2,000 pharmacies, each in a database of its own filled for it (setup, not measured).
+7. Payment by points (bench_points.py): DIP and DRG grouping of 200,000 cases in memory, and the year
+   clearing (年清算) of 500,000 inpatient cases at 300 hospitals in a database filled for it, on PostgreSQL
+   (--postgres, else TEST_POSTGRES_URL when set); without one, at 100,000 cases on SQLite, labelled so.
 
 Prints one table (metric | measured | target | met?) and writes var/bench/results-<backend>.json.
 Figures only: nothing is asserted. --quick runs small sizes in about two minutes (a smoke test).
@@ -44,6 +47,7 @@ import _measure
 import _profiles
 import _stack
 import bench_periods
+import bench_points
 import bench_pricing
 import httpx
 
@@ -66,6 +70,9 @@ class Sizes:
     month: int
     drugs: int
     pharmacies: int
+    points_cases: int
+    clearing_cases: int | None  # None: bench_points.plan_clearing's size for the backend it finds
+    clearing_hospitals: int
 
     @classmethod
     def of(cls, args: argparse.Namespace) -> Sizes:
@@ -83,8 +90,22 @@ class Sizes:
             month=62_000 if quick else 3_000_000,
             drugs=200 if quick else 10_000,
             pharmacies=100 if quick else 2_000,
+            points_cases=5_000 if quick else 200_000,
+            clearing_cases=None,
+            clearing_hospitals=30 if quick else 300,
         )
-        for name in ("persons", "step_s", "warmup_s", "day_close", "month", "drugs", "pharmacies"):
+        for name in (
+            "persons",
+            "step_s",
+            "warmup_s",
+            "day_close",
+            "month",
+            "drugs",
+            "pharmacies",
+            "points_cases",
+            "clearing_cases",
+            "clearing_hospitals",
+        ):
             value = getattr(args, name)
             if value is not None:
                 setattr(sizes, name, value)
@@ -613,6 +634,58 @@ def measure_reference_prices(args: argparse.Namespace, sizes: Sizes, var_dir: Pa
             Path(f"{var_dir / 'reference-prices.db'}{suffix}").unlink(missing_ok=True)
 
 
+def measure_points(args: argparse.Namespace, sizes: Sizes, var_dir: Path, results: Results) -> None:
+    grouping = bench_points.measure_grouping(sizes.points_cases)
+    for method in ("dip", "drg"):
+        results.add(
+            f"points_grouping_{method}_per_s",
+            f"{method.upper()} grouping and points, {sizes.points_cases:,} cases in memory",
+            grouping[method]["per_s"],
+            "cases/s",
+            at_least=bench_points.GROUPING_TARGET,
+            target=">= 20,000/s",
+        )
+    plan = bench_points.plan_clearing(
+        postgres=args.postgres,
+        quick=args.quick,
+        cases=sizes.clearing_cases,
+        hospital_count=sizes.clearing_hospitals,
+    )
+    sizes.clearing_cases = plan.cases
+    clearing = bench_points.measure_clearing(
+        plan, database=f"{args.db_prefix}points", sqlite_path=var_dir / "points.db"
+    )
+    bench_points.print_checks(clearing, stream=sys.stderr)
+    results.details["points"] = {"grouping": grouping, "clearing": clearing}
+    where = "PostgreSQL" if plan.backend == "postgresql" else "SQLite"
+    if plan.note:
+        where += ", reduced size: no PostgreSQL URL"
+    results.add(
+        "points_clearing_s",
+        f"year clearing of {clearing['cases']:,} cases at {clearing['hospitals']} hospitals ({where})",
+        clearing["seconds"],
+        "s",
+        at_most=bench_points.CLEARING_TARGET_S,
+        target="500,000 x 300 in <= 10 s (PostgreSQL)",
+        applies=plan.at_target,
+    )
+    results.add("points_clearing_per_s", "year clearing, cases per second", clearing["per_s"], "cases/s")
+    results.add(
+        "points_clearing_recompute_s", "year clearing recomputed (its draft)", clearing["recompute_s"], "s"
+    )
+    results.add(
+        "points_budget_execution_s", "budget execution of the year", clearing["budget_execution_s"], "s"
+    )
+    results.add(
+        "points_clearing_checks_failed",
+        "year clearing checks failed (cases, lines, sum of F and W, recompute)",
+        clearing["checks_failed"],
+        "",
+        at_most=0,
+        target="0",
+    )
+
+
 def _fmt(value: float, unit: str) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
@@ -672,11 +745,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--month", type=int, help="settlements reconciled in one month")
     parser.add_argument("--drugs", type=int, help="drugs of the reference-price computation")
     parser.add_argument("--pharmacies", type=int, help="pharmacies of the reference-price computation")
+    parser.add_argument(
+        "--points-cases", dest="points_cases", type=int, help="cases grouped in memory (DIP and DRG)"
+    )
+    parser.add_argument(
+        "--clearing-cases",
+        dest="clearing_cases",
+        type=int,
+        help="inpatient cases of the year clearing (default 500,000 on PostgreSQL, 100,000 on SQLite)",
+    )
+    parser.add_argument(
+        "--clearing-hospitals", dest="clearing_hospitals", type=int, help="hospitals of the year clearing"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy profiles of an extra settlement step")
     parser.add_argument(
         "--db-prefix",
         default="ybj_bench",
-        help="with --postgres: the databases are <PREFIX>stack_<service>, <PREFIX>periods_..., <PREFIX>pricing_...",
+        help="with --postgres: the databases are <PREFIX>stack_<service>, <PREFIX>periods_..., <PREFIX>pricing_..., "
+        "<PREFIX>points",
     )
     parser.add_argument("--var", type=Path, default=Path("var/bench"), help="where results and the run live")
     args = parser.parse_args(argv)
@@ -699,6 +785,7 @@ def main(argv: list[str] | None = None) -> int:
         drop_databases(args.postgres, f"{args.db_prefix}stack_")
     measure_periods(args, sizes, var_dir, results)
     measure_reference_prices(args, sizes, var_dir, results)
+    measure_points(args, sizes, var_dir, results)
     title = (
         f"platform benchmark ({backend}, {sizes.persons:,} persons, settlement levels "
         f"{','.join(map(str, sizes.levels))} x {sizes.step_s:g}s; {os.cpu_count()} cores; "

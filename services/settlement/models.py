@@ -491,6 +491,11 @@ class SettlementList(Base):
     # [{"dise_codg", "dise_name", "main"}], [{"oprn_codg", "oprn_name", "main", "oprn_date"}]
     diagnoses: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     procedures: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    # What grouping reads, compact: the main diagnosis, the other diagnoses and the procedures (the main one
+    # first), each `|`-joined, so that a year's cases are grouped without decoding their lists.
+    main_dise_codg: Mapped[str] = mapped_column(sa.String(30))
+    secondary_codes: Mapped[str] = mapped_column(sa.String(2000))
+    procedure_codes: Mapped[str] = mapped_column(sa.String(2000))
     revision: Mapped[int] = mapped_column(sa.Integer)
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime())
     uploaded_by: Mapped[str] = mapped_column(sa.String(64))

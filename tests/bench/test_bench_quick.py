@@ -2,7 +2,9 @@
 
 Timings are never asserted (two shared cores); what is asserted is that every metric is measured (a
 finite number) and that the event audit balances exactly: each settlement the load made is stored once,
-has one settlement.settled event, and fraud and pricing each applied every one of them once.
+has one settlement.settled event, and fraud and pricing each applied every one of them once. The payment
+by points benchmark also runs on its own (`bench/bench_points.py --quick`): its year clearing must give
+back exactly the cases, hospitals and money it was filled with.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.bench_points import drop_postgres
 from common import pgdev
 from common.testing.databases import backends, postgres_admin_url
 
@@ -53,6 +56,13 @@ EXPECTED = {
     "month_s",
     "reference_prices_s",
     "reference_prices_rebuild_s",
+    "points_grouping_dip_per_s",
+    "points_grouping_drg_per_s",
+    "points_clearing_s",
+    "points_clearing_per_s",
+    "points_clearing_recompute_s",
+    "points_budget_execution_s",
+    "points_clearing_checks_failed",
 }
 
 
@@ -72,6 +82,9 @@ def test_quick_bench_measures_every_target_and_every_settlement_reaches_fraud_an
         "--month", "3100",
         "--drugs", "60",
         "--pharmacies", "20",
+        "--points-cases", "2000",
+        "--clearing-cases", "3000",
+        "--clearing-hospitals", "20",
         "--var", str(tmp_path),
     ]  # fmt: skip
     admin = postgres_admin_url() if backend == "postgres" else None
@@ -91,6 +104,7 @@ def test_quick_bench_measures_every_target_and_every_settlement_reaches_fraud_an
         if admin is not None:
             for part in ("stack_", "periods_", "pricing_"):
                 pgdev.drop_databases(admin, prefix + part)
+            drop_postgres(admin, f"{prefix}points")
     assert run.returncode == 0, run.stderr[-4000:]
     assert "| met?" in run.stdout
 
@@ -131,3 +145,44 @@ def test_quick_bench_measures_every_target_and_every_settlement_reaches_fraud_an
     assert results["details"]["day_close"]["settlements"] == 3000
     assert results["details"]["month_reconciliation"]["settlements"] == 3100  # 31 days of 100
     assert results["details"]["reference_prices"]["latest_prices"] == 60 * 20
+    points = results["details"]["points"]
+    assert points["grouping"]["cases"] == 2000
+    assert (points["clearing"]["cases"], points["clearing"]["hospitals"]) == (3000, 20)
+    assert points["clearing"]["backend"] == ("sqlite" if admin is None else "postgresql")
+    assert metrics["points_clearing_checks_failed"]["value"] == 0
+
+
+@pytest.mark.parametrize("backend", backends())
+def test_quick_points_bench_groups_in_memory_and_clears_the_year_it_was_filled_with(
+    tmp_path: Path, backend: str
+) -> None:
+    admin = postgres_admin_url() if backend == "postgres" else None
+    database = f"ybj_t{uuid.uuid4().hex[:8]}_points"
+    command = [sys.executable, "bench/bench_points.py", "--quick", "--var", str(tmp_path)]
+    if admin is not None:
+        command += ["--postgres", admin, "--database", database]
+    env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
+    try:
+        run = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False
+        )
+    finally:
+        if admin is not None:
+            drop_postgres(admin, database)
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert "| met?" in run.stdout
+
+    results = json.loads((tmp_path / "points.json").read_text())
+    grouping, clearing = results["grouping"], results["clearing"]
+    assert grouping["cases"] == 5000
+    for method in ("dip", "drg"):
+        assert grouping[method]["per_s"] > 0
+        assert sum(grouping[method]["deviations"].values()) == 5000
+    assert clearing["backend"] == ("sqlite" if admin is None else "postgresql")
+    assert (clearing["cases"], clearing["hospitals"]) == (5000, 30)
+    for name in ("seconds", "recompute_s", "budget_execution_s"):
+        assert math.isfinite(clearing[name]) and clearing[name] > 0
+    failed = {name: check for name, check in clearing["checks"].items() if not check["ok"]}
+    assert failed == {}
+    assert clearing["checks_failed"] == 0
+    assert clearing["deviations"]["special"] == clearing["loaded"]["special_cases"] > 0

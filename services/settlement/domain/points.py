@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 ZERO: Final = Decimal(0)
 ONE: Final = Decimal(1)
@@ -125,6 +125,45 @@ class CaseCoding:
         return list(dict.fromkeys(ordered))
 
 
+def coding_from_list(
+    dise_codg: str | None,
+    diagnoses: Sequence[Mapping[str, Any]] | None,
+    procedures: Sequence[Mapping[str, Any]] | None,
+) -> CaseCoding:
+    """A case's coding: from its 医保结算清单 ({dise_codg, main} and {oprn_codg, main} rows), else the visit's
+    diagnosis alone, with no procedure."""
+    if diagnoses:
+        main = next((d["dise_codg"] for d in diagnoses if d.get("main")), None)
+        secondary = tuple(d["dise_codg"] for d in diagnoses if not d.get("main"))
+        done = tuple(Procedure(p["oprn_codg"], bool(p.get("main"))) for p in procedures or ())
+        return CaseCoding(main, secondary, done, from_list=True)
+    return CaseCoding(dise_codg, from_list=False)
+
+
+CODE_SEPARATOR: Final = "|"
+
+
+def compact_coding(coding: CaseCoding) -> tuple[str, str, str]:
+    """A listed case's coding as three texts: the main diagnosis, the others and the procedures (main first)."""
+    return (
+        coding.main_diagnosis or "",
+        CODE_SEPARATOR.join(coding.secondary_diagnoses),
+        CODE_SEPARATOR.join(coding.procedure_codes),
+    )
+
+
+def coding_from_compact(main: str, secondary: str, procedures: str) -> CaseCoding:
+    """The coding `compact_coding` wrote (its first procedure the main one)."""
+    return CaseCoding(
+        main or None,
+        tuple(secondary.split(CODE_SEPARATOR)) if secondary else (),
+        tuple(Procedure(code, n == 0) for n, code in enumerate(procedures.split(CODE_SEPARATOR)))
+        if procedures
+        else (),
+        from_list=True,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Grouped:
     """The group a case fell in (None: ungrouped) and why, in words a hospital's coder can follow."""
@@ -139,11 +178,6 @@ def normalise_code(code: str) -> str:
     return code.strip().upper()
 
 
-def _prefixes(code: str) -> Iterable[str]:
-    """A code's prefixes, longest first."""
-    return (code[:length] for length in range(len(code), 0, -1))
-
-
 class DipGrouper:
     """DIP matching rows: group ← (main-diagnosis prefix, procedure code or none = conservative)."""
 
@@ -152,6 +186,7 @@ class DipGrouper:
         for prefix, oprn, group_code in rows:
             key = normalise_code(oprn) if oprn else None
             self._rows.setdefault(normalise_code(prefix), {})[key] = group_code
+        self._lengths = sorted({len(prefix) for prefix in self._rows}, reverse=True)
 
     def __len__(self) -> int:
         return sum(len(by_oprn) for by_oprn in self._rows.values())
@@ -161,7 +196,8 @@ class DipGrouper:
             return Grouped(None, "no main diagnosis")
         main = normalise_code(coding.main_diagnosis)
         procedures = [normalise_code(code) for code in coding.procedure_codes]
-        matched = [(prefix, self._rows[prefix]) for prefix in _prefixes(main) if prefix in self._rows]
+        rows = self._rows
+        matched = [(main[:n], rows[main[:n]]) for n in self._lengths if n <= len(main) and main[:n] in rows]
         if not matched:
             return Grouped(None, f"no DIP row for main diagnosis {main}")
         if procedures:
@@ -226,6 +262,9 @@ class DrgGrouper:
             normalise_code(prefix): level.lower() for prefix, level in complications.items()
         }
         self._groups = frozenset(group_codes)
+        # Only the prefix lengths the tables hold are looked up.
+        self._adrg_lengths = sorted({len(prefix) for prefix in self._by_prefix}, reverse=True)
+        self._cc_lengths = sorted({len(prefix) for prefix in self._complications}, reverse=True)
 
     def severity(self, secondary: Sequence[str], main: str) -> str | None:
         found: str | None = None
@@ -233,8 +272,8 @@ class DrgGrouper:
             code = normalise_code(diagnosis)
             if code == main:
                 continue
-            for prefix in _prefixes(code):
-                level = self._complications.get(prefix)
+            for n in self._cc_lengths:
+                level = self._complications.get(code[:n]) if n <= len(code) else None
                 if level is not None:
                     if level == MCC:
                         return MCC
@@ -247,7 +286,10 @@ class DrgGrouper:
             return Grouped(None, "no main diagnosis")
         main = normalise_code(coding.main_diagnosis)
         procedures = {normalise_code(code) for code in coding.procedure_codes}
-        candidates = [pair for prefix in _prefixes(main) for pair in self._by_prefix.get(prefix, ())]
+        by_prefix = self._by_prefix
+        candidates = [
+            pair for n in self._adrg_lengths if n <= len(main) for pair in by_prefix.get(main[:n], ())
+        ]
         if not candidates:
             return Grouped(None, f"no ADRG for main diagnosis {main}")
         surgical = [(a, n) for a, n in candidates if a.surgical and a.oprn_codes & procedures]

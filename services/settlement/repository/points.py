@@ -14,7 +14,7 @@ from common.bulk import Key, Row, Upserted, upsert
 from common.db import table_of
 from common.repository import Page, RepositoryBase
 from settlement.domain.claims import REVERSED, SETTLED
-from settlement.domain.points import INPATIENT_MED_TYPE
+from settlement.domain.points import INPATIENT_MED_TYPE, CaseCoding
 from settlement.models import (
     AnnualClearing,
     AnnualClearingLine,
@@ -61,6 +61,12 @@ class CaseRow:
     diagnoses: list[dict[str, Any]] | None
     procedures: list[dict[str, Any]] | None
     special_points: str | None
+    coding: CaseCoding | None = None
+    # The settlement list as stored compact (main diagnosis; the others and the procedures `|`-joined, the main
+    # procedure first); main None: no list.
+    list_main: str | None = None
+    list_secondary: str = ""
+    list_procedures: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,8 +197,9 @@ class PointsRepository(RepositoryBase[PaymentYear]):
                 settlement.c.medfee_fen,
                 settlement.c.hifp_pay_fen,
                 visit.c.dise_codg,
-                listed.c.diagnoses,
-                listed.c.procedures,
+                listed.c.main_dise_codg,
+                listed.c.secondary_codes,
+                listed.c.procedure_codes,
                 special.c.points,
             )
             .select_from(
@@ -213,22 +220,26 @@ class PointsRepository(RepositoryBase[PaymentYear]):
             query = query.where(settlement.c.fixmedins_code == fixmedins_code)
         if setl_id is not None:
             query = query.where(settlement.c.setl_id == setl_id)
-        rows = await self.session.execute(query.order_by(settlement.c.fixmedins_code, settlement.c.setl_id))
+        rows = (await self.session.execute(query)).all()
         return [
             CaseRow(
-                row.setl_id,
-                row.mdtrt_id,
-                row.fixmedins_code,
-                row.insutype,
-                as_date(row.business_date),
-                int(row.medfee_fen),
-                int(row.hifp_pay_fen),
-                row.dise_codg,
-                row.diagnoses,
-                row.procedures,
-                row.points,
+                setl_id,
+                mdtrt_id,
+                code,
+                insutype_,
+                day if isinstance(day, date) else as_date(day),
+                medfee,
+                hifp,
+                dise,
+                None,
+                None,
+                points,
+                None,
+                main,
+                secondary or "",
+                done or "",
             )
-            for row in rows
+            for setl_id, mdtrt_id, code, insutype_, day, medfee, hifp, dise, main, secondary, done, points in rows
         ]
 
     async def month_hifp(self, first: date, last: date) -> dict[tuple[str, str, int], int]:
@@ -289,25 +300,33 @@ class PointsRepository(RepositoryBase[PaymentYear]):
     def add_clearing(self, row: AnnualClearing) -> None:
         self.session.add(row)
 
-    async def reserved_statements(self) -> list[MonthlyStatement]:
-        """The statements of confirmed and locked months that withheld a quality reserve."""
-        query = (
-            sa.select(MonthlyStatement)
+    def _confirmed_statements(self, *columns: Any) -> sa.Select[Any]:
+        return (
+            sa.select(*columns)
             .join(MonthlyReconciliation, MonthlyReconciliation.month == MonthlyStatement.month)
-            .where(
-                MonthlyReconciliation.status.in_(("confirmed", "locked")),
-                MonthlyStatement.points.is_not(None),
+            .where(MonthlyReconciliation.status.in_(("confirmed", "locked")))
+        )
+
+    async def reserve_entries(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """(institution, points entries) of every confirmed month's statement that has them."""
+        rows = await self.session.execute(
+            self._confirmed_statements(MonthlyStatement.fixmedins_code, MonthlyStatement.points).where(
+                MonthlyStatement.quality_reserve_fen != 0
             )
         )
-        return list((await self.session.scalars(query)).all())
+        return [(code, entries) for code, entries in rows if entries]
 
     async def reserves_kept(self) -> dict[str, int]:
         """Per institution: the reserves confirmed months withheld, less what confirmed clearings released."""
         kept: dict[str, int] = {}
-        for statement in await self.reserved_statements():
-            if statement.quality_reserve_fen:
-                code = statement.fixmedins_code
-                kept[code] = kept.get(code, 0) + statement.quality_reserve_fen
+        withheld = await self.session.execute(
+            self._confirmed_statements(
+                MonthlyStatement.fixmedins_code,
+                sa.func.sum(MonthlyStatement.quality_reserve_fen).label("fen"),
+            ).group_by(MonthlyStatement.fixmedins_code)
+        )
+        for row in withheld:
+            kept[row.fixmedins_code] = int(row.fen or 0)
         released = await self.session.execute(
             sa.select(
                 AnnualClearingLine.fixmedins_code, sa.func.sum(AnnualClearingLine.withheld_fen).label("fen")

@@ -13,9 +13,11 @@ deduction in the next open month (its journal is this one, so the month does not
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +33,7 @@ from settlement.domain.day_close import PENDING
 from settlement.domain.ledger import Leg, fund_account, payable_account
 from settlement.domain.monthly import CONFIRMED, DRAFT, LOCKED, month_bounds, month_of
 from settlement.domain.points import (
+    CasePoints,
     Deviation,
     InstitutionYear,
     clear_year,
@@ -43,6 +46,7 @@ from settlement.domain.points import (
 )
 from settlement.domain.split import POOL_FUND
 from settlement.models import AnnualClearing, AnnualClearingLine, Disbursement, PaymentYear, QualityScore
+from settlement.repository.points import CaseRow
 from settlement.schemas.points import (
     BudgetExecutionOut,
     CaseKind,
@@ -90,43 +94,69 @@ class Tally:
     ungrouped: int = 0
     special: int = 0
 
-    def add(self, case: CaseResult) -> None:
+    def add(self, row: CaseRow, points: CasePoints) -> None:
         self.cases += 1
-        self.points += case.points.points
-        self.n_fen += case.row.medfee_fen - case.row.hifp_fen
-        self.f_fen += case.row.hifp_fen
-        if case.points.special:
+        self.points += points.points
+        self.n_fen += row.medfee_fen - row.hifp_fen
+        self.f_fen += row.hifp_fen
+        if points.special:
             self.special += 1
-        if case.points.deviation is Deviation.LOW:
+        if points.deviation is Deviation.LOW:
             self.low += 1
-        elif case.points.deviation is Deviation.HIGH:
+        elif points.deviation is Deviation.HIGH:
             self.high += 1
-        elif case.points.deviation is Deviation.UNGROUPED:
+        elif points.deviation is Deviation.UNGROUPED:
             self.ungrouped += 1
 
 
-def tally(cases: Iterable[CaseResult]) -> dict[str, Tally]:
-    tallies: dict[str, Tally] = defaultdict(Tally)
-    for case in cases:
-        tallies[case.row.fixmedins_code].add(case)
-    return dict(tallies)
+@contextmanager
+def collection_deferred() -> Iterator[None]:
+    """Hold the cyclic garbage collector while a year's cases are read and pointed.
+
+    Half a million rows and their points are live at once and hold no cycles; full collections would walk
+    them again and again (more than the grouping itself costs). Reference counting still frees everything.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
-async def _year_cases(
+async def _rows(
     uow: SettlementUnitOfWork,
     book: YearBook,
     *,
     through: date | None = None,
     fixmedins_code: str | None = None,
-) -> list[CaseResult]:
+) -> list[CaseRow]:
     first, last = year_bounds(book.year)
-    rows = await uow.points.cases(
+    return await uow.points.cases(
         insutype=book.insutype,
         first=first,
         last=min(last, through) if through else last,
         fixmedins_code=fixmedins_code,
     )
-    return book.evaluate_all(rows)
+
+
+async def _tallies(
+    uow: SettlementUnitOfWork, book: YearBook, *, through: date | None = None
+) -> dict[str, Tally]:
+    """Each institution's cases, points and amounts of the year (up to a day)."""
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    with collection_deferred():
+        for row in await _rows(uow, book, through=through):
+            tallies[row.fixmedins_code].add(row, book.points_of(row))
+    return dict(tallies)
+
+
+async def _year_cases(
+    uow: SettlementUnitOfWork, book: YearBook, *, fixmedins_code: str | None = None
+) -> list[CaseResult]:
+    with collection_deferred():
+        return book.evaluate_all(await _rows(uow, book, fixmedins_code=fixmedins_code))
 
 
 # --- withheld reserves --------------------------------------------------------------------------------
@@ -135,10 +165,10 @@ async def _year_cases(
 async def withheld(uow: SettlementUnitOfWork, year: int, insutype: str) -> dict[str, int]:
     """W_i: the quality reserves the confirmed months withheld on the pool's cases of a year."""
     totals: dict[str, int] = defaultdict(int)
-    for statement in await uow.points.reserved_statements():
-        for entry in statement.points or ():
+    for fixmedins_code, entries in await uow.points.reserve_entries():
+        for entry in entries:
             if entry.get("insutype") == insutype and int(entry.get("year", 0)) == year:
-                totals[statement.fixmedins_code] += int(entry.get("quality_reserve_fen", 0))
+                totals[fixmedins_code] += int(entry.get("quality_reserve_fen", 0))
     return dict(totals)
 
 
@@ -192,7 +222,7 @@ async def _lock(uow: SettlementUnitOfWork) -> None:
 
 async def _figures(uow: SettlementUnitOfWork, book: YearBook) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The clearing's pool figures and its lines, from the cases as they stand."""
-    tallies = tally(await _year_cases(uow, book))
+    tallies = await _tallies(uow, book)
     held = await withheld(uow, book.year, book.insutype)
     scores = {
         row.fixmedins_code: Decimal(row.score)
@@ -271,7 +301,9 @@ async def compute_clearing(
         )
     book = await year_book(uow, year, insutype)
     await _ensure_year_reconciled(uow, year)
-    pool, lines = await _figures(uow, book)
+    with collection_deferred():
+        pool, lines = await _figures(uow, book)
+        del book
     now = _utc_now(clock)
     created = existing is None
     if existing is None:
@@ -321,7 +353,9 @@ async def confirm_clearing(
         )
     book = await year_book(uow, year, insutype)
     await _ensure_year_reconciled(uow, year)
-    pool, fresh = await _figures(uow, book)
+    with collection_deferred():
+        pool, fresh = await _figures(uow, book)
+        del book
     stored = await uow.points.clearing_lines(year, insutype)
     now_lines = {line["fixmedins_code"]: tuple(line[name] for name in _COMPARED) for line in fresh}
     then_lines = {line.fixmedins_code: tuple(getattr(line, name) for name in _COMPARED) for line in stored}
@@ -596,8 +630,7 @@ async def budget_execution(
     first, last = year_bounds(year)
     day = on or business_date(clock.now())
     day = min(max(day, first - timedelta(days=1)), last)
-    cases = await _year_cases(uow, book, through=day) if day >= first else []
-    tallies = tally(cases)
+    tallies = await _tallies(uow, book, through=day) if day >= first else {}
     share = year_share(year, day)
     t = sum((tally_.points for tally_ in tallies.values()), Decimal(0))
     n_fen = sum(item.n_fen for item in tallies.values())
@@ -664,17 +697,19 @@ async def month_points(uow: SettlementUnitOfWork, month: str) -> dict[str, Month
         if await uow.points.find(PaymentYear, year, insutype) is not None:
             books[(year, insutype)] = await year_book(uow, year, insutype)
     # The month's own cases (by business date) of each pool with a payment year.
-    month_cases: dict[tuple[str, int, str], list[CaseResult]] = defaultdict(list)
+    month_cases: dict[tuple[str, int, str], list[CasePoints]] = defaultdict(list)
     provisional: dict[tuple[int, str], Decimal | None] = {}
     for (year, insutype), book in books.items():
-        so_far = await _year_cases(uow, book, through=last)
-        t = sum((case.points.points for case in so_far), Decimal(0))
-        n_fen = sum(case.row.medfee_fen - case.row.hifp_fen for case in so_far)
+        t, n_fen = Decimal(0), 0
+        with collection_deferred():
+            for row in await _rows(uow, book, through=last):
+                points = book.points_of(row)
+                t += points.points
+                n_fen += row.medfee_fen - row.hifp_fen
+                if row.business_date >= first:
+                    month_cases[(row.fixmedins_code, year, insutype)].append(points)
+                    keys.add((row.fixmedins_code, insutype, year))
         provisional[(year, insutype)] = point_value(book.budget_fen, n_fen, t, year_share(year, last))
-        for case in so_far:
-            if case.row.business_date >= first:
-                month_cases[(case.row.fixmedins_code, year, insutype)].append(case)
-                keys.add((case.row.fixmedins_code, insutype, year))
     for code, insutype, year in sorted(keys):
         if (year, insutype) not in years:
             years[(year, insutype)] = await uow.points.find(PaymentYear, year, insutype)
@@ -693,7 +728,7 @@ async def month_points(uow: SettlementUnitOfWork, month: str) -> dict[str, Month
             "year": year,
             "method": payment_year.method,
             "cases": len(own),
-            "points": f"{sum((case.points.points for case in own), Decimal(0)):.4f}",
+            "points": f"{sum((points.points for points in own), Decimal(0)):.4f}",
             "hifp_pay_fen": claimed,
             "quality_reserve_fen": reserve,
             "provisional_point_value": (

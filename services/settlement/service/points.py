@@ -22,6 +22,7 @@ from common.money import yuan_to_fen
 from common.principal import Principal
 from settlement.domain.claims import REVERSED
 from settlement.domain.points import (
+    CODE_SEPARATOR,
     INPATIENT_MED_TYPE,
     Adrg,
     CaseCoding,
@@ -31,9 +32,11 @@ from settlement.domain.points import (
     Group,
     Grouped,
     Method,
-    Procedure,
     YearParameters,
     case_points,
+    coding_from_compact,
+    coding_from_list,
+    compact_coding,
 )
 from settlement.models import (
     DipRow,
@@ -386,6 +389,7 @@ async def put_settlement_list(
     procedures = [
         item.model_dump(mode="json") | {"oprn_codg": item.oprn_codg.upper()} for item in data.procedures
     ]
+    main, secondary, procedure_codes = compact_coding(coding_from_list(None, diagnoses, procedures))
     now = clock.now()
     existing = await uow.points.settlement_list(setl_id, for_update=True)
     if existing is None:
@@ -395,6 +399,9 @@ async def put_settlement_list(
             year=settlement.year,
             diagnoses=diagnoses,
             procedures=procedures,
+            main_dise_codg=main,
+            secondary_codes=secondary,
+            procedure_codes=procedure_codes,
             revision=1,
             uploaded_at=now,
             uploaded_by=principal.client_id,
@@ -403,6 +410,11 @@ async def put_settlement_list(
         await uow.flush()
         return ListSaved(row, True)
     existing.diagnoses, existing.procedures = diagnoses, procedures
+    existing.main_dise_codg, existing.secondary_codes, existing.procedure_codes = (
+        main,
+        secondary,
+        procedure_codes,
+    )
     existing.revision += 1
     existing.uploaded_at, existing.uploaded_by = now, principal.client_id
     await uow.flush()
@@ -428,12 +440,11 @@ async def get_settlement_list(
 
 def coding_of(row: CaseRow) -> CaseCoding:
     """The case's diagnoses and procedures: from its settlement list, else the visit's diagnosis alone."""
-    if row.diagnoses:
-        main = next((d["dise_codg"] for d in row.diagnoses if d.get("main")), None)
-        secondary = tuple(d["dise_codg"] for d in row.diagnoses if not d.get("main"))
-        procedures = tuple(Procedure(p["oprn_codg"], bool(p.get("main"))) for p in row.procedures or ())
-        return CaseCoding(main, secondary, procedures, from_list=True)
-    return CaseCoding(row.dise_codg, from_list=False)
+    if row.coding is not None:
+        return row.coding
+    if row.list_main is not None:
+        return coding_from_compact(row.list_main, row.list_secondary, row.list_procedures)
+    return coding_from_list(row.dise_codg, row.diagnoses, row.procedures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +472,8 @@ class YearBook:
     _coefficients: dict[str, Decimal] = field(default_factory=dict)
     # Cases coded alike group alike: the grouper runs once per distinct coding.
     _grouped: dict[CaseCoding, tuple[Grouped, Group | None]] = field(default_factory=dict)
+    _by_key: dict[tuple[str | None, ...], tuple[Grouped, Group | None]] = field(default_factory=dict)
+    _severities: dict[str, str] = field(default_factory=dict)
 
     def coefficient(self, fixmedins_code: str) -> Decimal:
         found = self._coefficients.get(fixmedins_code)
@@ -485,17 +498,42 @@ class YearBook:
             found = self._grouped[coding] = (grouped, group)
         return found
 
+    def _group_row(self, row: CaseRow) -> tuple[Grouped, Group | None]:
+        """A case's group, keyed on what the grouper reads of it: DIP the main diagnosis and the procedures,
+        DRG those and the severity of the other diagnoses (a list never holds the main one twice)."""
+        if row.coding is not None or row.diagnoses is not None:
+            return self._group(coding_of(row))
+        main = row.dise_codg if row.list_main is None else row.list_main
+        if isinstance(self.grouper, DrgGrouper):
+            severity = self._severities.get(row.list_secondary)
+            if severity is None:
+                codes = row.list_secondary.split(CODE_SEPARATOR) if row.list_secondary else []
+                severity = self._severities[row.list_secondary] = self.grouper.severity(codes, "") or "none"
+            key: tuple[str | None, ...] = (main, row.list_procedures, severity)
+        else:
+            key = (main, row.list_procedures)
+        found = self._by_key.get(key)
+        if found is None:
+            found = self._by_key[key] = self._group(coding_of(row))
+        return found
+
     def evaluate(self, row: CaseRow) -> CaseResult:
         coding = coding_of(row)
         grouped, group = self._group(coding)
-        points = case_points(
+        return CaseResult(row, coding, grouped, group, self._points(row, group))
+
+    def _points(self, row: CaseRow, group: Group | None) -> CasePoints:
+        return case_points(
             medfee_fen=row.medfee_fen,
             group=group,
             coefficient=self.coefficient(row.fixmedins_code),
             parameters=self.parameters,
             special_points=Decimal(row.special_points) if row.special_points is not None else None,
         )
-        return CaseResult(row, coding, grouped, group, points)
+
+    def points_of(self, row: CaseRow) -> CasePoints:
+        """A case's points alone (what the year's totals need), without keeping how it was grouped."""
+        return self._points(row, self._group_row(row)[1])
 
     def evaluate_all(self, rows: Iterable[CaseRow]) -> list[CaseResult]:
         return [self.evaluate(row) for row in rows]
