@@ -445,7 +445,7 @@ CATALOGUE = [
         404,
         "PAYMENT_YEAR_NOT_FOUND",
         {"year": 2026, "insutype": "390"},
-    ),  # fmt: skip
+    ),
     Bad(
         "a clearing of year 1999",
         "POST",
@@ -453,21 +453,21 @@ CATALOGUE = [
         422,
         "VALIDATION_ERROR",
         {"year": 1999, "insutype": "390"},
-    ),  # fmt: skip
+    ),
     Bad(
         "confirming a clearing never computed",
         "POST",
         "/settlement/annual-clearings/2026/390/confirm",
         404,
         "CLEARING_NOT_FOUND",
-    ),  # fmt: skip
+    ),
     Bad(
         "budget execution without a payment year",
         "GET",
         "/settlement/budget-execution?year=2026&insutype=390",
         404,
         "PAYMENT_YEAR_NOT_FOUND",
-    ),  # fmt: skip
+    ),
     Bad(
         "special points by a hospital",
         "PUT",
@@ -476,7 +476,7 @@ CATALOGUE = [
         "ROLE_FORBIDDEN",
         {"points": "1", "reason": "x"},
         role="his",
-    ),  # fmt: skip
+    ),
     # Regression (schemathesis, the long run): a cursor beyond 64 bits overflowed inside the driver (500).
     Bad("alert cursor beyond 64 bits", "GET", f"/pricing/alerts?cursor={2**127}", 422, "VALIDATION_ERROR"),
     Bad("control characters in the path", "GET", "/enrollment/persons/P%00%07", 400, "INVALID_CHARACTERS"),
