@@ -287,6 +287,16 @@ async def _figures(uow: SettlementUnitOfWork, book: YearBook) -> tuple[dict[str,
     return pool, lines
 
 
+async def _current_figures(
+    uow: SettlementUnitOfWork, year: int, insutype: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The clearing's figures from the cases as they stand, once the year is closed and reconciled."""
+    book = await year_book(uow, year, insutype)
+    await _ensure_year_reconciled(uow, year)
+    with collection_deferred():
+        return await _figures(uow, book)
+
+
 async def compute_clearing(
     *, uow: SettlementUnitOfWork, year: int, insutype: str, computed_by: str, clock: Clock
 ) -> ClearingOutcome:
@@ -299,11 +309,7 @@ async def compute_clearing(
             code="CLEARING_NOT_DRAFT",
             clearing_status=existing.status,
         )
-    book = await year_book(uow, year, insutype)
-    await _ensure_year_reconciled(uow, year)
-    with collection_deferred():
-        pool, lines = await _figures(uow, book)
-        del book
+    pool, lines = await _current_figures(uow, year, insutype)
     now = _utc_now(clock)
     created = existing is None
     if existing is None:
@@ -351,11 +357,7 @@ async def confirm_clearing(
             code="CLEARING_NOT_DRAFT",
             clearing_status=clearing.status,
         )
-    book = await year_book(uow, year, insutype)
-    await _ensure_year_reconciled(uow, year)
-    with collection_deferred():
-        pool, fresh = await _figures(uow, book)
-        del book
+    pool, fresh = await _current_figures(uow, year, insutype)
     stored = await uow.points.clearing_lines(year, insutype)
     now_lines = {line["fixmedins_code"]: tuple(line[name] for name in _COMPARED) for line in fresh}
     then_lines = {line.fixmedins_code: tuple(getattr(line, name) for name in _COMPARED) for line in stored}
