@@ -29,6 +29,8 @@ import aiohttp
 
 Request = tuple[str, str, str, dict[str, Any] | None]  # method, path (with query), api key, JSON body
 Factory = Callable[[int], Request]
+# Line notes of settlement's split that a claim drawn as a real visit would never carry.
+REFUSALS = (b"GENDER_LIMIT", b"AGE_LIMIT", b"OVER_QUANTITY", b"NOT_IN_CATALOG")
 
 
 def _settle_factory(work: dict[str, Any], rng: random.Random, tag: str) -> Factory:
@@ -38,6 +40,39 @@ def _settle_factory(work: dict[str, Any], rng: random.Random, tag: str) -> Facto
     persons, lines_per_claim = work["persons"], work.get("lines", 10)
     pharmacy_share = work.get("pharmacy_share", 0.25) if pharmacies else 0.0
     begntime, fee_time = work["begntime"], work["fee_time"]
+    # A real visit's lines: within each item's gender and age limits for the person and its max_cnt_per_visit,
+    # no item twice.
+    limits: dict[str, list[Any]] = work.get("item_limits", {})
+    traits: dict[str, list[Any]] = work.get("person_traits", {})
+
+    def allowed(item: str, person: list[Any] | None) -> bool:
+        limit = limits.get(item)
+        if limit is None:
+            return True
+        gend_lmt, age_min, age_max, most = limit
+        if most is not None and most < 1:
+            return False
+        if gend_lmt is None and age_min is None and age_max is None:
+            return True
+        if person is None:
+            return False  # a person whose gender and age we do not know: no limited item at all
+        gend, age = person
+        return (
+            (gend_lmt is None or gend_lmt == gend)
+            and (age_min is None or age >= age_min)
+            and (age_max is None or age <= age_max)
+        )
+
+    def draw(items: list[list[Any]], psn_no: str) -> list[list[Any]]:
+        person, chosen, seen = traits.get(psn_no), [], set()
+        for _ in range(lines_per_claim * 20):
+            if len(chosen) == lines_per_claim:
+                break
+            item, price_fen = rng.choice(items)
+            if item not in seen and allowed(item, person):
+                seen.add(item)
+                chosen.append([item, price_fen])
+        return chosen
 
     def make(n: int) -> Request:
         pharmacy = rng.random() < pharmacy_share
@@ -45,9 +80,9 @@ def _settle_factory(work: dict[str, Any], rng: random.Random, tag: str) -> Facto
         items = work["pharmacy_items"] if pharmacy else work["hospital_items"]
         psn_no, insutype = rng.choice(persons)
         lines = []
-        for sn in range(1, lines_per_claim + 1):
-            item, price_fen = rng.choice(items)
-            cnt = rng.randint(1, 3)
+        for sn, (item, price_fen) in enumerate(draw(items, psn_no), start=1):
+            most = limits.get(item, (None, None, None, None))[3]
+            cnt = rng.randint(1, 3 if most is None else min(3, most))
             lines.append(
                 {
                     "feedetl_sn": str(sn),
@@ -181,6 +216,18 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                     first_failures.append(
                         f"{status} {path.split('?')[0]}: {payload[:300].decode(errors='replace')}"
                     )
+                if spec["kind"] == "settle":
+                    if status == 201:  # lines the split refused: planted ones only (the bench plants none)
+                        for reason in REFUSALS:
+                            lines_refused = payload.count(b'"' + reason + b'"')
+                            if lines_refused:
+                                extra[f"refused_{reason.decode().lower()}"] += lines_refused
+                    elif status == 422:  # a whole claim refused (e.g. REVIEW_BLOCKED), by its code
+                        try:
+                            code = str(json.loads(payload).get("code", "unknown")).lower()
+                        except (ValueError, AttributeError):
+                            code = "unknown"
+                        extra[f"refused_claims_{code}"] += 1
                 if spec["kind"] == "sales" and status == 200:
                     answer = json.loads(payload)
                     extra["lines_accepted"] += answer["accepted"]

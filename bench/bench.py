@@ -8,7 +8,10 @@
 2. Loads a city of --persons insured persons through the gateway's public APIs, with real API keys.
 3. Through the gateway, from load-generator processes of their own (never an event loop shared with a
    service): eligibility look-ups, pre-settlements, then one-call 10-line settlements at rising
-   concurrency (fraud's real-time review on), each step sustained for a fixed time.
+   concurrency (fraud's real-time review on), each step sustained for a fixed time. The claims' lines are
+   ones a real visit could have (the catalogue's gender, age and quantity limits; no item twice). With
+   --postgres, each settle level is first run against the floor (bench/floor.py: the same claims on bare
+   asyncpg, no gateway, review or consumers); each settle row shows its ratio to the floor.
 4. Event lag, exactly: each settlement.settled outbox row (created_at) joined on event_id to the inbox row
    of fraud's and pricing's consumer (received_at); and every settlement reached both exactly once.
 5. POS sales ingest through the gateway (batches of 500 lines), then each service's peak resident memory
@@ -39,6 +42,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +53,13 @@ import _stack
 import bench_periods
 import bench_points
 import bench_pricing
+import floor
 import httpx
+import sqlalchemy as sa
 
 from common.clock import SHANGHAI
+from common.db import Database
+from common.embedded_nats import free_port
 from common.logs import configure_logging
 from common.migrations import upgrade
 
@@ -122,6 +130,7 @@ class Metric:
     unit: str
     target: str = ""
     met: bool | None = None  # None: no target, or measured at another size than the target's
+    vs_floor: float | None = None  # settle rows: real / floor of the same measure at the same concurrency
 
 
 class Results:
@@ -140,6 +149,7 @@ class Results:
         at_most: float | None = None,
         target: str = "",
         applies: bool = True,
+        vs_floor: float | None = None,
     ) -> None:
         met = None
         if applies and not (isinstance(value, float) and math.isnan(value)):
@@ -147,14 +157,14 @@ class Results:
                 met = value >= at_least
             elif at_most is not None:
                 met = value <= at_most
-        self.metrics.append(Metric(name, label, value, unit, target, met))
+        self.metrics.append(Metric(name, label, value, unit, target, met, vs_floor))
 
 
 def _now_shanghai() -> datetime:
     return datetime.now(SHANGHAI).replace(microsecond=0)
 
 
-def _settle_work(city: _city.CityWork) -> dict[str, Any]:
+def _settle_work(city: _city.CityWork, limits: dict[str, Any] | None = None) -> dict[str, Any]:
     now = _now_shanghai()
     return {
         "institutions": city.institutions,
@@ -163,7 +173,53 @@ def _settle_work(city: _city.CityWork) -> dict[str, Any]:
         "pharmacy_items": city.pharmacy_items,
         "begntime": (now - timedelta(minutes=30)).isoformat(),
         "fee_time": (now - timedelta(minutes=20)).isoformat(),
+        **(limits or {}),
     }
+
+
+def _line_limits(settlement_url: str, claimants: list[list[str]]) -> dict[str, Any]:
+    """What a real visit respects: each limited item's gender and ages, each claimant's gender and age.
+
+    The load generator draws only lines the person may have, never one item twice in a claim and never more
+    of it than max_cnt_per_visit, so no settle row carries GENDER_LIMIT, AGE_LIMIT or OVER_QUANTITY lines by
+    accident.
+    """
+
+    async def read() -> dict[str, Any]:
+        db = Database.from_url(settlement_url)
+        try:
+            async with db.transaction(readonly=True) as session:
+                items = (
+                    await session.execute(
+                        sa.text(
+                            "SELECT med_list_codg, gend_lmt, age_min, age_max, max_cnt_per_visit "
+                            "FROM catalog_item WHERE gend_lmt IS NOT NULL OR age_min IS NOT NULL "
+                            "OR age_max IS NOT NULL OR max_cnt_per_visit IS NOT NULL"
+                        )
+                    )
+                ).all()
+                people = (
+                    await session.execute(sa.text("SELECT psn_no, gend, brdy FROM insured_person"))
+                ).all()
+        finally:
+            await db.dispose()
+        today = _now_shanghai().date()
+        wanted = {psn_no for psn_no, _ in claimants}
+        traits = {}
+        for psn_no, gend, brdy in people:
+            if psn_no in wanted:
+                born = brdy if isinstance(brdy, date) else date.fromisoformat(str(brdy))
+                age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+                traits[psn_no] = [gend, age]
+        return {
+            "item_limits": {
+                code: [gend, low, high, None if most is None else int(Decimal(most))]
+                for code, gend, low, high, most in items
+            },
+            "person_traits": traits,
+        }
+
+    return asyncio.run(read())
 
 
 def _prepare_visits(gateway: str, city: _city.CityWork, count: int, seed: int) -> list[list[str]]:
@@ -213,10 +269,34 @@ def _prepare_visits(gateway: str, city: _city.CityWork, count: int, seed: int) -
     return visits
 
 
-def _step_row(results: Results, prefix: str, label: str, step: dict[str, Any]) -> None:
-    results.add(f"{prefix}_per_s", f"{label} throughput", step["per_second"], "req/s")
+def _ratio(real: float, base: float) -> float:
+    return round(real / base, 3) if base and not math.isnan(base) and not math.isnan(real) else math.nan
+
+
+def _vs_floor(run: dict[str, Any], floor_steps: dict[int, dict[str, Any]], measure: str) -> float | None:
+    base = floor_steps.get(run["connections"])
+    return None if base is None else _ratio(run[measure], base[measure])
+
+
+def _step_row(
+    results: Results, prefix: str, label: str, step: dict[str, Any], *, base: dict[str, Any] | None = None
+) -> None:
+    """A load step's rows; with `base` (the floor's step), each shows real / floor of its measure."""
+    results.add(
+        f"{prefix}_per_s",
+        f"{label} throughput",
+        step["per_second"],
+        "req/s",
+        vs_floor=None if base is None else _ratio(step["per_second"], base["per_second"]),
+    )
     for q in ("p50", "p95", "p99"):
-        results.add(f"{prefix}_{q}_ms", f"{label} {q}", step[f"{q}_ms"], "ms")
+        results.add(
+            f"{prefix}_{q}_ms",
+            f"{label} {q}",
+            step[f"{q}_ms"],
+            "ms",
+            vs_floor=None if base is None else _ratio(step[f"{q}_ms"], base[f"{q}_ms"]),
+        )
     failed = step["requests"] - step["ok"] + sum(step["errors"].values())
     results.add(f"{prefix}_failed", f"{label} failed requests", failed, "", at_most=0, target="0")
 
@@ -309,22 +389,50 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         seed=3,
         **step,
     )
+    limits = _line_limits(bench.database_urls["settlement"], city.claimants)
+    settle_work = _settle_work(city, limits)
+    floor_steps: dict[int, dict[str, Any]] = {}
+    floor_run = None
+    if args.postgres:
+        # The floor: the same claims, from the same load generator, on bare asyncpg in a database of its own
+        # (settlement's schema, a copy of its reference rows), each level right before the real path's.
+        dsn, copied = floor.prepare(
+            args.postgres, f"{args.db_prefix}floor", bench.database_urls["settlement"]
+        )
+        results.details["floor_reference_rows"] = copied
+        floor_run = floor.FloorProcess(dsn, free_port())
     settlements_before = _measure.count_settlements(bench.database_urls["settlement"])
     window_start = datetime.now(UTC)
     settle_steps = []
-    for level in sizes.levels:
-        settle_steps.append(
-            _measure.run_step(
-                "settle",
-                gateway,
-                _settle_work(city),
-                connections=level,
-                label=f"settle c={level}",
-                seed=10 + level,
-                ok_status=201,
-                **step,
+    try:
+        for level in sizes.levels:
+            if floor_run is not None:
+                floor_steps[level] = _measure.run_step(
+                    "settle",
+                    floor_run.url,
+                    settle_work,
+                    connections=level,
+                    label=f"floor c={level}",
+                    seed=10 + level,
+                    ok_status=201,
+                    **step,
+                )
+            settle_steps.append(
+                _measure.run_step(
+                    "settle",
+                    gateway,
+                    settle_work,
+                    connections=level,
+                    label=f"settle c={level}",
+                    seed=10 + level,
+                    ok_status=201,
+                    **step,
+                )
             )
-        )
+    finally:
+        if floor_run is not None:
+            floor_run.stop()
+            floor.drop(args.postgres, f"{args.db_prefix}floor")
     if args.profile:
         top = max(sizes.levels)
         results.details["profiled_step"] = _profiled(
@@ -335,7 +443,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
             lambda: _measure.run_step(
                 "settle",
                 gateway,
-                _settle_work(city),
+                settle_work,
                 connections=top,
                 label=f"settle c={top} pyspy",
                 seed=99,
@@ -388,6 +496,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         eligibility=lookups,
         presettle=presettle,
         settlement=settle_steps,
+        floor=list(floor_steps.values()),
         events={
             **asdict(audit),
             "settlements_before_load": settlements_before,
@@ -400,7 +509,24 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         memory=memory,
     )
     for run in settle_steps:
-        _step_row(results, f"settle_c{run['connections']}", f"settle c={run['connections']}", run)
+        level = run["connections"]
+        base = floor_steps.get(level)
+        if base is not None:
+            _step_row(results, f"floor_c{level}", f"floor c={level} (bare asyncpg, no gateway/review)", base)
+        _step_row(results, f"settle_c{level}", f"settle c={level}", run, base=base)
+        if base is not None:
+            results.add(
+                f"settle_c{level}_floor_ratio",
+                f"settle c={level} throughput / floor's",
+                _ratio(run["per_second"], base["per_second"]),
+                "x",
+            )
+        # Refused lines (GENDER_LIMIT, AGE_LIMIT, OVER_QUANTITY, NOT_IN_CATALOG) and refused claims: the
+        # load plants none, so any here are the bench's own mistakes; counted apart from the rows above.
+        refused = {name: count for name, count in run["counts"].items() if name.startswith("refused_")}
+        results.details.setdefault("settle_refusals", {})[f"c={level}"] = refused
+        if refused:
+            print(f"  settle c={level}: refusals {refused}", file=sys.stderr)
     best = max(settle_steps, key=lambda run: run["per_second"])
     results.add(
         "settle_best_per_s",
@@ -409,6 +535,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         "req/s",
         at_least=1000,
         target=">= 1,000/s",
+        vs_floor=_vs_floor(best, floor_steps, "per_second"),
     )
     results.add(
         "settle_best_p99_ms",
@@ -417,6 +544,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         "ms",
         at_most=100,
         target="<= 100 ms",
+        vs_floor=_vs_floor(best, floor_steps, "p99_ms"),
     )
     for prefix, label, run in (
         ("presettle", "pre-settle", presettle),
@@ -689,6 +817,8 @@ def measure_points(args: argparse.Namespace, sizes: Sizes, var_dir: Path, result
 def _fmt(value: float, unit: str) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
+    if unit == "x":
+        return f"{value:,.2f}x"
     if unit == "ms":
         text = f"{value:,.1f}"
     elif unit == "s":
@@ -699,13 +829,16 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def print_table(results: Results, title: str) -> None:
+    """The table; with a floor measured (--postgres), a last column: each settle row's real / floor."""
+    floored = any(m.vs_floor is not None for m in results.metrics)
     rows = [
         (m.label, _fmt(m.value, m.unit), m.target, {True: "yes", False: "NO", None: ""}[m.met])
+        + ((_fmt(m.vs_floor, "x") if m.vs_floor is not None else "",) if floored else ())
         for m in results.metrics
     ]
-    widths = [max(len(row[i]) for row in [("metric", "measured", "target", "met?"), *rows]) for i in range(4)]
+    header = ("metric", "measured", "target", "met?") + (("/ floor",) if floored else ())
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print(f"\n{title}")
-    header = ("metric", "measured", "target", "met?")
     print(
         "  "
         + " | ".join(
