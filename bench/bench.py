@@ -400,7 +400,11 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
             args.postgres, f"{args.db_prefix}floor", bench.database_urls["settlement"]
         )
         results.details["floor_reference_rows"] = copied
-        floor_run = floor.FloorProcess(dsn, free_port())
+        try:
+            floor_run = floor.FloorProcess(dsn, free_port())
+        except BaseException:
+            floor.drop(args.postgres, f"{args.db_prefix}floor")
+            raise
     settlements_before = _measure.count_settlements(bench.database_urls["settlement"])
     window_start = datetime.now(UTC)
     settle_steps = []

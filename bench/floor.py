@@ -114,10 +114,14 @@ def prepare(admin_url: str, name: str, settlement_url: str) -> tuple[str, dict[s
             await connection.close()
 
     asyncio.run(recreate())
-    url = admin.set(database=name).render_as_string(hide_password=False)
-    upgrade("settlement", url)
-    dsn = asyncpg_dsn(url)
-    copied = asyncio.run(_copy_reference(asyncpg_dsn(settlement_url), dsn))
+    try:
+        url = admin.set(database=name).render_as_string(hide_password=False)
+        upgrade("settlement", url)
+        dsn = asyncpg_dsn(url)
+        copied = asyncio.run(_copy_reference(asyncpg_dsn(settlement_url), dsn))
+    except BaseException:
+        drop(admin_url, name)  # a half-made floor is not left on the server
+        raise
     return dsn, copied
 
 

@@ -91,11 +91,11 @@ async def load_city(
             for person in city.persons
             for contribution in person.contributions
         ]
-        for label, path, key, rows in (
+        for label, path, key, records in (
             ("coverages", "/enrollment/coverages:bulk", "coverages", coverages),
             ("contributions", "/enrollment/contributions:bulk", "contributions", contributions),
         ):
-            bar = ProgressBar(len(rows), label=label) if progress else None
+            bar = ProgressBar(len(records), label=label) if progress else None
 
             async def post_chunk(
                 chunk: Sequence[dict[str, Any]],
@@ -111,7 +111,7 @@ async def load_city(
                 if bar:
                     bar.advance(len(chunk))
 
-            await run_all(list(_chunks(rows, BULK_ITEMS)), post_chunk, concurrency=2, bar=None)
+            await run_all(list(_chunks(records, BULK_ITEMS)), post_chunk, concurrency=2, bar=None)
             if bar:
                 bar.close()
         counts["coverages"] = len(coverages)
