@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from common.bulk import records_of
 from common.deps import PROBLEMS, ClockDep
+from common.errors import NotFound
 from common.principal import OpsPrincipal, Role
 from settlement.api.deps import InstitutionPrincipal, ensure_scope
 from settlement.api.reference import BULK_RESPONSES, _bulk_body
@@ -263,8 +264,6 @@ async def get_group(year: YearPath, group_code: GroupPath, uow: Uow, _who: Insti
     """One group of a year: its points and base-year average cost; 404 GROUP_NOT_FOUND."""
     found = await uow.points.find(PointsGroup, year, group_code)
     if found is None:
-        from common.errors import NotFound
-
         raise NotFound(f"No group {group_code} in {year}.", code="GROUP_NOT_FOUND")
     return _group_out(found)
 
@@ -382,15 +381,7 @@ AdrgPath = Annotated[AdrgCode, Path(description="ADRG code")]
 
 
 def _adrg_out(row: DrgAdrg) -> AdrgOut:
-    return AdrgOut(
-        year=row.year,
-        adrg=row.adrg,
-        adrg_name=row.adrg_name,
-        dise_prefixes=list(row.dise_prefixes),
-        oprn_codes=list(row.oprn_codes),
-        priority=row.priority,
-        updated_at=row.updated_at,
-    )
+    return AdrgOut.model_validate(row, from_attributes=True)
 
 
 @router.put(
@@ -461,9 +452,7 @@ async def delete_adrg(year: YearPath, adrg: AdrgPath, uow: Uow, _ops: OpsPrincip
 
 
 def _complication_out(row: DrgComplication) -> ComplicationOut:
-    return ComplicationOut(
-        year=row.year, dise_prefix=row.dise_prefix, level=row.level, updated_at=row.updated_at
-    )
+    return ComplicationOut.model_validate(row, from_attributes=True)
 
 
 @router.put(
