@@ -15,7 +15,8 @@ PG_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 help:
 	@echo "make run    - set up .venv, start NATS and the five services on SQLite under var/"
-	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432)"
+	@echo "make run-pg - the same on PostgreSQL: databases ybj_<service> on PG_URL (default postgres@127.0.0.1:5432);"
+	@echo "             ARGS=\"--replicas 2\" runs two processes of each service behind the gateway"
 	@echo "make test   - set up .venv and run the whole test suite (the slow fault scenarios excepted)"
 	@echo "make test-slow - whole programs as a user runs them (bench, demo, make run) and generated input"
 	@echo "make test-faults - the fault scenarios: NATS and services killed, databases cut, long fuzzing"
@@ -39,9 +40,10 @@ run: $(STAMP)
 	$(PY) -m common.devrun
 
 # Creates the missing databases ybj_enrollment, ybj_settlement, ... on PG_URL; the services migrate them at start.
-# Not echoed: PG_URL may hold a password (devrun prints the server without it).
+# Not echoed: PG_URL may hold a password (devrun prints the server without it). ARGS go to devrun:
+# ARGS="--replicas 2" runs two processes of each domain service behind the one gateway.
 run-pg: $(STAMP)
-	@$(PY) -m common.devrun --postgres "$(PG_URL)"
+	@$(PY) -m common.devrun --postgres "$(PG_URL)" $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist load -m "not faults and not slow" $(PYTEST_ARGS)

@@ -1,8 +1,10 @@
 """The platform `bench/bench.py` measures: embedded NATS and the five services as processes (DevStack).
 
 On SQLite everything lives under the run's var directory; with an admin URL each service gets a fresh
-PostgreSQL database `<prefix><service>` (dropped and created again on every run). Ports are free ones, so
-a `make run` on the default ports is never disturbed.
+PostgreSQL database `<prefix><service>` (dropped and created again on every run, unless the stack is started
+again on what an earlier one left: `fresh=False`). With `replicas` above 1 (PostgreSQL only) each domain
+service runs as that many processes behind the one gateway. Ports are free ones, so a `make run` on the
+default ports is never disturbed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ class BenchStack:
     var_dir: Path
     stack: DevStack
     database_urls: dict[str, str]
-    ports: dict[str, int] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)  # the first process of each service
+    replicas: int = 1
 
     @property
     def gateway_url(self) -> str:
@@ -55,14 +58,26 @@ def start(
     *,
     db_prefix: str = "ybj_benchstack_",
     extra_env: dict[str, str] | None = None,
+    replicas: int = 1,
+    fresh: bool = True,
 ) -> BenchStack:
-    """Fresh databases and JetStream store, the services started and ready (migrated at start)."""
+    """Fresh databases and JetStream store, the services started and ready (migrated at start).
+
+    `fresh=False` starts the stack again on the databases, JetStream store and keys an earlier one left in
+    `var_dir` (its city, its API keys). `replicas` processes of each domain service share its database.
+    """
+    if replicas > 1 and admin_url is None:
+        raise ValueError("replicas need PostgreSQL: SQLite is one writer per file")
     if admin_url is not None:
-        pgdev.drop_databases(admin_url, db_prefix)
+        if fresh:
+            pgdev.drop_databases(admin_url, db_prefix)
         urls = pgdev.ensure_databases(admin_url, db_prefix).urls
     else:
         urls = {service: f"sqlite+aiosqlite:///{var_dir / f'{service}.db'}" for service in SERVICES}
-    ports = {service: free_port() for service in SERVICES}
+    replica_ports = {
+        service: [free_port() for _ in range(1 if service == "gateway" else replicas)] for service in SERVICES
+    }
+    ports = {service: given[0] for service, given in replica_ports.items()}
     env = {
         "VAR_DIR": str(var_dir),
         "NATS_PORT": str(free_port()),
@@ -83,7 +98,7 @@ def start(
     }
     os.environ.pop("NATS_URL", None)  # DevStack starts its own NATS only when none is named
     os.environ.update(env)
-    stack = DevStack(var_dir)
+    stack = DevStack(var_dir, replicas=replicas, ports=replica_ports if replicas > 1 else None)
     stack.start()
     bench = BenchStack(
         backend="sqlite" if admin_url is None else "postgresql",
@@ -91,6 +106,7 @@ def start(
         stack=stack,
         database_urls=urls,
         ports=ports,
+        replicas=replicas,
     )
     try:
         stack.wait_ready()

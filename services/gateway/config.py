@@ -16,6 +16,8 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
     default_port: ClassVar[int] = 8000
 
+    # Each service's base URL, or several separated by commas (replicas of it): the gateway spreads the
+    # requests over them in turn, and sends one on to the next when a replica refuses the connection.
     enrollment_url: str = "http://127.0.0.1:8001"
     settlement_url: str = "http://127.0.0.1:8002"
     pricing_url: str = "http://127.0.0.1:8003"
@@ -52,14 +54,29 @@ class Settings(ServiceSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _upstream_urls(self) -> Settings:
+        for service, urls in self.upstreams().items():
+            if not urls or not all(url.startswith(("http://", "https://")) for url in urls):
+                raise ValueError(
+                    f"GATEWAY_{service.upper()}_URL must be one base URL or several separated by commas "
+                    f"(http://host:port,http://host:port), not {getattr(self, f'{service}_url')!r}"
+                )
+        return self
+
     def pass_token_key(self) -> str:
         return self.pass_token_secret or self.internal_secret
 
-    def upstreams(self) -> dict[str, str]:
-        """Route prefix -> base URL of the service behind it."""
+    def upstreams(self) -> dict[str, tuple[str, ...]]:
+        """Route prefix -> the base URLs of the service's replicas behind it (one or more)."""
         return {
-            "enrollment": self.enrollment_url.rstrip("/"),
-            "settlement": self.settlement_url.rstrip("/"),
-            "pricing": self.pricing_url.rstrip("/"),
-            "fraud": self.fraud_url.rstrip("/"),
+            "enrollment": _base_urls(self.enrollment_url),
+            "settlement": _base_urls(self.settlement_url),
+            "pricing": _base_urls(self.pricing_url),
+            "fraud": _base_urls(self.fraud_url),
         }
+
+
+def _base_urls(value: str) -> tuple[str, ...]:
+    """A comma-separated list of base URLs, each without its trailing slash; blanks between commas dropped."""
+    return tuple(url.strip().rstrip("/") for url in value.split(",") if url.strip())

@@ -224,28 +224,34 @@ class MergedOpenAPI:
                 return self._cached
             settings: Settings = self.app.state.settings
             client: httpx.AsyncClient = self.app.state.upstream
-            names = list(settings.upstreams())
-            fetched = await asyncio.gather(
-                *(self._fetch(client, url) for url in settings.upstreams().values())
-            )
-            self._cached = merge(self.app.openapi(), dict(zip(names, fetched, strict=True)))
+            upstreams = settings.upstreams()
+            fetched = await asyncio.gather(*(self._fetch(client, urls) for urls in upstreams.values()))
+            self._cached = merge(self.app.openapi(), dict(zip(upstreams, fetched, strict=True)))
             self._cached_at = time.monotonic()
             return self._cached
 
     @staticmethod
-    async def _fetch(client: httpx.AsyncClient, base_url: str) -> dict[str, Any] | None:
-        try:
-            response = await client.get(f"{base_url}/openapi.json", timeout=3.0)
-        except httpx.HTTPError:
-            return None
-        if response.status_code != 200:
-            return None
-        document: dict[str, Any] = response.json()
-        return document
+    async def _fetch(client: httpx.AsyncClient, base_urls: tuple[str, ...]) -> dict[str, Any] | None:
+        """The service's document from the first of its replicas that gives it (they all run one build)."""
+        for base_url in base_urls:
+            try:
+                response = await client.get(f"{base_url}/openapi.json", timeout=3.0)
+            except httpx.HTTPError:
+                continue
+            if response.status_code == 200:
+                document: dict[str, Any] = response.json()
+                return document
+        return None
 
 
 async def services_ready(app: FastAPI) -> dict[str, str]:
-    """Readiness of each service behind the gateway, asked concurrently."""
+    """Readiness of each service behind the gateway, every replica asked concurrently.
+
+    A service is `ok` when each of its replicas is ready, `degraded` when only some are (a request whose
+    replica refuses the connection goes on to the next, but a replica that is up and not ready still gets
+    its turn), and otherwise what its replicas say: `unavailable` when none answers, `not_ready` when one
+    answers 503.
+    """
     settings: Settings = app.state.settings
     client: httpx.AsyncClient = app.state.upstream
 
@@ -256,6 +262,17 @@ async def services_ready(app: FastAPI) -> dict[str, str]:
             return "unavailable"
         return "ok" if response.status_code == 200 else "not_ready"
 
-    names = list(settings.upstreams())
-    answers = await asyncio.gather(*(ask(url) for url in settings.upstreams().values()))
-    return dict(zip(names, answers, strict=True))
+    upstreams = settings.upstreams()
+    answers = await asyncio.gather(*(ask(url) for urls in upstreams.values() for url in urls))
+    states: dict[str, str] = {}
+    position = 0
+    for service, urls in upstreams.items():
+        replicas = set(answers[position : position + len(urls)])
+        position += len(urls)
+        if replicas == {"ok"}:
+            states[service] = "ok"
+        elif "ok" in replicas:
+            states[service] = "degraded"
+        else:
+            states[service] = "not_ready" if "not_ready" in replicas else "unavailable"
+    return states

@@ -32,7 +32,25 @@ def test_each_service_reads_its_own_prefix_and_the_shared_variables(monkeypatch:
     assert enrollment.database_url == f"sqlite+aiosqlite:///{Path('/srv/ybj') / 'enrollment.db'}"
     assert enrollment.port == 8001
     assert settlement.nats_url == enrollment.nats_url == "nats://nats:4222"
-    assert GatewaySettings().upstreams()["settlement"] == "http://settlement:9102"
+    assert GatewaySettings().upstreams()["settlement"] == ("http://settlement:9102",)
+
+
+def test_the_gateway_takes_several_replicas_of_a_service_separated_by_commas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GATEWAY_SETTLEMENT_URL", " http://10.0.0.1:8002/, http://10.0.0.2:8002 ,")
+    upstreams = GatewaySettings().upstreams()
+    assert upstreams["settlement"] == ("http://10.0.0.1:8002", "http://10.0.0.2:8002")
+    assert upstreams["fraud"] == ("http://127.0.0.1:8004",)
+
+
+@pytest.mark.parametrize("value", ["", " , ", "settlement:8002", "http://a:1,b:2"])
+def test_the_gateway_refuses_an_upstream_list_without_base_urls(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_SETTLEMENT_URL", value)
+    with pytest.raises(ValueError, match="GATEWAY_SETTLEMENT_URL must be one base URL or several"):
+        GatewaySettings()
 
 
 @pytest.mark.parametrize("secret", ["", "changeme", "dev-insecure-internal-secret", "short-but-real-3f9a"])

@@ -57,7 +57,12 @@ class Platform:
     def backend(self) -> str:
         return self.databases.backend
 
-    def add(self, service: str, *, database_url: str | None = None, **settings: Any) -> ServiceProcess:
+    def add(
+        self, service: str, *, name: str | None = None, database_url: str | None = None, **settings: Any
+    ) -> ServiceProcess:
+        """A process of `service`, known by `name` (the service's by default; settlement-2 for a second
+        replica on the same database): its own port and log file."""
+        name = name or service
         port = free_port()
         env = service_env(
             service,
@@ -68,14 +73,14 @@ class Platform:
             var_dir=self.root,
             **settings,
         )
-        process = ServiceProcess(service, port=port, env=env, log_file=self.root / f"{service}.log")
-        self.services[service] = process
+        process = ServiceProcess(service, port=port, env=env, log_file=self.root / f"{name}.log")
+        self.services[name] = process
         return process
 
-    async def start(self, *services: str) -> None:
-        for service in services:
-            self.services[service].start()
-        await asyncio.gather(*(self.services[service].wait_ready() for service in services))
+    async def start(self, *names: str) -> None:
+        for name in names:
+            self.services[name].start()
+        await asyncio.gather(*(self.services[name].wait_ready() for name in names))
 
     def db(self, service: str) -> Database:
         """The service's database, opened by the test (as a second process would)."""
@@ -83,9 +88,9 @@ class Platform:
             self._dbs[service] = Database.from_url(self.databases.url(service), pool_size=2)
         return self._dbs[service]
 
-    def client(self, service: str, *, timeout: float = 30.0) -> httpx.AsyncClient:
+    def client(self, name: str, *, timeout: float = 30.0) -> httpx.AsyncClient:
         client = httpx.AsyncClient(
-            base_url=self.services[service].url,
+            base_url=self.services[name].url,
             auth=PrincipalAuth(OPS, secret=SECRET, clock=SystemClock()),
             timeout=timeout,
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),

@@ -1,0 +1,344 @@
+"""Two processes of each domain service on one PostgreSQL database, behind one gateway process that spreads
+the requests over them (`make run-pg ARGS="--replicas 2"`): settlements and reversals through the gateway,
+each reversal sent twice at once, the day close scheduler running in both settlement processes, a day close
+asked through the gateway of both at once, and a close of the day in the middle of the traffic.
+
+What must hold: the ledger check clean and every year and account exact; both relays, and both processes
+of every consumer group, did part of the work, yet each settlement.settled event is applied exactly once
+per consumer group (the inbox rows of each consumer are the settled events, none twice); each day closed
+once, and each day's statements equal to its settlements and reversals.
+
+Fraud's and pricing's handlers rely on stream order for a reversal and its settlement, which two relays
+and two processes of a consumer group do not keep: the last check reports a reversal that overtook its
+settlement as an expected failure (xfail) until those handlers wait for the settlement.
+
+The close of the day with the traffic runs in the test's own process, as in test_settlement_concurrency.py:
+the API closes only a day that is over (DAY_NOT_OVER), and the processes run on the real clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from common.clock import SHANGHAI, FrozenClock, SystemClock, business_date
+from common.events.contracts import Subject
+from common.events.tables import inbox_event
+from common.testing.apps import wait_for
+from fraud.models import ClaimRecord
+from settlement.models import DailyStatement, DayClose, Settlement, SettlementReversal
+from settlement.service.day_close import SCHEDULED_AT, close_day
+from settlement.uow import SettlementUnitOfWork
+from tests.faults.platform import (
+    FRAUD_CONSUMER,
+    PRICING_CONSUMER,
+    Platform,
+    assert_books_consistent,
+    claim,
+    column,
+    expected_observations,
+    fraud_claims,
+    inbox_settled,
+    pricing_observations,
+    seed_world,
+    settled_event_ids,
+    settlements,
+    unpublished,
+)
+
+pytestmark = pytest.mark.faults
+
+DOMAIN = ("settlement", "fraud", "pricing", "enrollment")
+REPLICAS = 2
+ENROLLMENT_CONSUMER = "enrollment-settlements"
+CONSUMERS = {"fraud": FRAUD_CONSUMER, "pricing": PRICING_CONSUMER, "enrollment": ENROLLMENT_CONSUMER}
+CLAIMS = 120
+SETTLERS, REVERSERS = 4, 2
+
+
+def replica_names(service: str) -> list[str]:
+    return [service if k == 1 else f"{service}-{k}" for k in range(1, REPLICAS + 1)]
+
+
+def scheduled_day(now: datetime) -> date:
+    """The last day the day close scheduler closes at `now`: yesterday once it is past 00:30 in Shanghai."""
+    local = now.astimezone(SHANGHAI)
+    return local.date() - timedelta(days=1 if local.time() >= SCHEDULED_AT else 2)
+
+
+async def test_two_processes_of_each_service_behind_one_gateway_keep_the_books_and_apply_each_event_once(
+    platform: Platform,
+) -> None:
+    if platform.backend != "postgres":
+        pytest.skip(
+            "two processes of a service on one database need PostgreSQL (set TEST_POSTGRES_URL); "
+            "SQLite is one writer per file"
+        )
+    for service in DOMAIN:
+        for name in replica_names(service):
+            if service == "settlement":
+                # Both schedulers look every half second: they race for every close.
+                platform.add(service, name=name, day_close_schedule=True, day_close_check_interval_s=0.5)
+            else:
+                platform.add(service, name=name)
+    platform.add(
+        "gateway",
+        rate_limit_per_s=1_000_000,
+        rate_limit_burst=1_000_000,
+        **{
+            f"{service}_url": ",".join(platform.services[name].url for name in replica_names(service))
+            for service in DOMAIN
+        },
+    )
+    await platform.start(*platform.services)
+    await seed_world(platform)
+    db = platform.db("settlement")
+    key = (platform.root / "bootstrap-ops-key").read_text().strip()
+    gateway = httpx.AsyncClient(
+        base_url=f"{platform.services['gateway'].url}/settlement",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+    )
+    try:
+        await _run(platform, gateway, db)
+    finally:
+        await gateway.aclose()
+
+
+async def _run(platform: Platform, gateway: httpx.AsyncClient, db: Any) -> None:
+    # The two schedulers close the due day once between them; asked through the gateway of both replicas
+    # at once, it is answered as closed (200) by each, with the same statements.
+    due = scheduled_day(datetime.now(UTC))
+    await wait_for(lambda: _closes(db), timeout=30, what="the scheduled day close")
+    async with db.transaction(readonly=True) as session:
+        closes = (await session.execute(sa.select(DayClose.business_date, DayClose.closed_by))).all()
+    assert [tuple(row) for row in closes] == [(due, "scheduler")]
+    asked = await asyncio.gather(
+        *(gateway.post("/day-closes", json={"date": due.isoformat()}) for _ in range(REPLICAS))
+    )
+    assert [r.status_code for r in asked] == [200] * REPLICAS, [r.text for r in asked]
+    assert all(r.json() == asked[0].json() for r in asked)
+
+    day = business_date(datetime.now(UTC))
+    closed_days = {due}
+    while max(closed_days) + timedelta(days=1) < day:  # before 00:30 the scheduler leaves yesterday open
+        async with SettlementUnitOfWork(db) as uow:
+            gap = max(closed_days) + timedelta(days=1)
+            await close_day(uow=uow, day=gap, closed_by="faults", clock=SystemClock())
+        closed_days.add(gap)
+    numbers = iter(range(1, CLAIMS + 1))
+    answered: dict[str, dict[str, Any]] = {}
+    to_reverse: asyncio.Queue[str | None] = asyncio.Queue()
+    reversed_ids: set[str] = set()
+    reversal_pairs: list[tuple[tuple[int, str | None], ...]] = []
+
+    async def settle() -> None:
+        for n in numbers:
+            response = await gateway.post("/settlements", json=claim(n))
+            assert response.status_code == 201, response.text
+            info = response.json()["setlinfo"]
+            answered[info["setl_id"]] = info
+            if n % 4 == 1:
+                reversed_ids.add(info["setl_id"])
+                await to_reverse.put(info["setl_id"])
+
+    async def reverse() -> None:
+        while (setl_id := await to_reverse.get()) is not None:
+            url = f"/settlements/{setl_id}/reversal"
+            pair = await asyncio.gather(*(gateway.post(url, json={"reason": "冲正"}) for _ in range(2)))
+            reversal_pairs.append(
+                tuple(
+                    sorted(
+                        (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in pair
+                    )
+                )
+            )
+
+    async def close_meanwhile() -> int:
+        await wait_for(lambda: len(answered) >= CLAIMS // 2, timeout=60, what="half the claims")
+        async with SettlementUnitOfWork(db) as uow:
+            outcome = await close_day(
+                uow=uow, day=day, closed_by="faults", clock=SystemClock(), allow_today=True
+            )
+        return outcome.day_close.settlement_count
+
+    reversers = [asyncio.create_task(reverse()) for _ in range(REVERSERS)]
+    closing = asyncio.create_task(close_meanwhile())
+    await asyncio.gather(*(settle() for _ in range(SETTLERS)))
+    for _ in reversers:
+        await to_reverse.put(None)
+    await asyncio.gather(*reversers)
+    closed_first = await closing
+    assert 0 < closed_first < CLAIMS
+
+    # Each reversal sent twice at once, to either replica: one reverses, the other is told it happened.
+    assert set(reversal_pairs) == {((201, None), (409, "ALREADY_REVERSED"))}
+    assert len(reversal_pairs) == len(reversed_ids)
+    check = await gateway.get("/ledger/check")
+    assert (check.status_code, check.json()["balanced"]) == (200, True), check.text
+    books = await assert_books_consistent(platform)
+    assert books == {"settled": CLAIMS - len(reversed_ids), "reversed": len(reversed_ids)}
+
+    # Every settled event published once by one of the two relays, applied once per consumer group.
+    committed = await settlements(db)
+    assert len(committed) == CLAIMS
+    await wait_for(lambda: _zero(unpublished(db)), timeout=30, what="the outbox to empty")
+    events = sorted(await settled_event_ids(db))
+    assert len(events) == CLAIMS
+    for service, consumer in CONSUMERS.items():
+        service_db = platform.db(service)
+        await wait_for(
+            lambda db=service_db, consumer=consumer: _count(inbox_settled(db, consumer), CLAIMS),
+            timeout=45,
+            what=consumer,
+        )
+        inbox = await inbox_settled(service_db, consumer)
+        assert sorted(inbox) == events, consumer
+    await wait_for(
+        lambda: _count(inbox_of(platform, Subject.REVERSED), len(reversed_ids) * len(CONSUMERS)),
+        timeout=30,
+        what="the reversals",
+    )
+    assert sorted(await fraud_claims(platform.db("fraud"))) == sorted(setl_id for setl_id, _ in committed)
+
+    # The work was shared: each settlement process settled and relayed, each consumer process applied.
+    published = [
+        await _metric(platform, name, "events_published_total", 'type="settlement.settled"')
+        for name in replica_names("settlement")
+    ]
+    settled = [
+        await _metric(
+            platform, name, "http_request_duration_seconds_count", 'route="/settlements"', 'status="201"'
+        )
+        for name in replica_names("settlement")
+    ]
+    assert sum(published) == CLAIMS and all(published), published
+    assert sum(settled) == CLAIMS and all(settled), settled
+    for service, consumer in CONSUMERS.items():
+        applied = [
+            await _metric(
+                platform,
+                name,
+                "events_consumed_total",
+                f'consumer="{consumer}"',
+                f'type="{Subject.SETTLED}"',
+                'outcome="applied"',
+            )
+            for name in replica_names(service)
+        ]
+        assert sum(applied) == CLAIMS and all(applied), (consumer, applied)
+
+    # The rest goes into the next day's close: every settlement and reversal in exactly one statement.
+    later = FrozenClock(datetime.combine(day + timedelta(days=2), time(1), tzinfo=SHANGHAI))
+    async with SettlementUnitOfWork(db) as uow:
+        closed_next = (
+            await close_day(uow=uow, day=day + timedelta(days=1), closed_by="faults", clock=later)
+        ).day_close
+    assert closed_first + closed_next.settlement_count == CLAIMS
+    await _assert_statements_are_the_settlements(
+        db, closed_days | {day, day + timedelta(days=1)}, len(reversed_ids)
+    )
+    print(
+        f"\n[faults] postgres, {REPLICAS} processes of each service behind one gateway: {CLAIMS} settlements, "
+        f"{len(reversed_ids)} reversals each sent twice at once; relayed {published}, settled {settled} per "
+        f"settlement process; {closed_first} in the close of {day}, {closed_next.settlement_count} in the next; "
+        f"each settled event applied once per consumer group; ledger balanced, statements = settlements"
+    )
+    await _assert_each_reversal_came_after_its_settlement(platform, committed, reversed_ids)
+
+
+async def _assert_each_reversal_came_after_its_settlement(
+    platform: Platform, committed: list[tuple[str, str]], reversed_ids: set[str]
+) -> None:
+    """Fraud marks every reversed claim reversed, and pricing keeps no observation of a reversed pharmacy
+    settlement: each reversal was applied after its settlement, whichever processes took the two events.
+
+    Their handlers rely on stream order (a reversal of a settlement not yet projected is applied as a
+    no-op), which two relays publishing side by side and two processes sharing a durable consumer do not
+    keep; until they wait for the settlement instead (nak the reversal, so it is delivered again after the
+    backoff), a reversal that overtook its settlement is reported here as an expected failure.
+    """
+    marked = set(
+        await column(platform.db("fraud"), sa.select(ClaimRecord.setl_id).where(ClaimRecord.reversed))
+    )
+    standing = [(setl_id, med_type) for setl_id, med_type in committed if setl_id not in reversed_ids]
+    observed = set(await pricing_observations(platform.db("pricing")))
+    stale = sorted(observed - set(expected_observations(standing)))
+    missing = sorted(set(expected_observations(standing)) - observed)
+    assert marked <= reversed_ids and missing == []
+    if marked != reversed_ids or stale:
+        pytest.xfail(
+            f"a reversal overtook its settlement between the replicas: fraud missed "
+            f"{sorted(reversed_ids - marked)}, pricing kept {stale}"
+        )
+
+
+async def _assert_statements_are_the_settlements(db: Any, days: set[date], reversals: int) -> None:
+    async with db.transaction(readonly=True) as session:
+        closes = {
+            c.business_date: (c.settlement_count, c.reversal_count)
+            for c in (await session.scalars(sa.select(DayClose))).all()
+        }
+        statements = {
+            (s.business_date, s.fixmedins_code): (s.setl_cnt, s.reversal_cnt)
+            for s in (await session.scalars(sa.select(DailyStatement))).all()
+        }
+        settled_in = Counter(
+            (await session.execute(sa.select(Settlement.day_close_date, Settlement.fixmedins_code))).all()
+        )
+        reversed_in = Counter(
+            (
+                await session.execute(
+                    sa.select(SettlementReversal.day_close_date, SettlementReversal.fixmedins_code)
+                )
+            ).all()
+        )
+    assert set(closes) == days
+    assert sum(n for n, _ in closes.values()) == CLAIMS
+    assert sum(r for _, r in closes.values()) == reversals
+    assert {key: n for key, (n, _) in statements.items() if n} == dict(settled_in)
+    assert {key: r for key, (_, r) in statements.items() if r} == dict(reversed_in)
+
+
+async def inbox_of(platform: Platform, event_type: str) -> list[str]:
+    """The ids of the events of a type that the consumer groups recorded, all of them together."""
+    ids: list[str] = []
+    for service, consumer in CONSUMERS.items():
+        ids += await column(
+            platform.db(service),
+            sa.select(inbox_event.c.event_id).where(
+                inbox_event.c.consumer == consumer, inbox_event.c.type == event_type
+            ),
+        )
+    return ids
+
+
+async def _closes(db: Any) -> int:
+    async with db.transaction(readonly=True) as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(DayClose)) or 0)
+
+
+async def _zero(count: Any) -> bool:
+    return bool(await count == 0)
+
+
+async def _count(rows: Any, expected: int) -> bool:
+    return len(await rows) >= expected
+
+
+async def _metric(platform: Platform, name: str, metric: str, *labels: str) -> int:
+    """The sum of a process's counter over the series carrying every one of `labels`."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{platform.services[name].url}/metrics")).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(f"{metric}{{") and all(label in line for label in labels):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
