@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import sqlalchemy as sa
 
@@ -53,8 +55,12 @@ def run_step(
     processes: int | None = None,
     requests: int | None = None,
     ok_status: int = 200,
+    cpu: CpuProbe | None = None,
 ) -> dict[str, Any]:
-    """Drive `kind` requests over `connections` from separate processes; merged latencies and counts."""
+    """Drive `kind` requests over `connections` from separate processes; merged latencies and counts.
+
+    With `cpu`, the CPU each process of the platform spent in the measured window, per ok answer.
+    """
     procs = processes or processes_for(connections)
     shares = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
     start_at = time.time() + SPAWN_S
@@ -89,8 +95,12 @@ def run_step(
         total = SPAWN_S + warmup_s + duration_s
         bar = ProgressBar(round(total * 10), label=label)
         began = time.monotonic()
+        window_start, window_end = start_at + warmup_s, start_at + warmup_s + duration_s
+        cpu_at: list[dict[str, float]] = []
         while any(child.poll() is None for child in children):
             time.sleep(0.1)
+            if cpu is not None and len(cpu_at) < 2 and time.time() >= (window_start, window_end)[len(cpu_at)]:
+                cpu_at.append(cpu.sample())
             done = min(round((time.monotonic() - began) * 10), round(total * 10))
             if done > bar.done:
                 bar.advance(done - bar.done)
@@ -110,6 +120,11 @@ def run_step(
         counts.update(part["counts"])
         failures.extend(part["first_failures"])
     ok = statuses.get(str(ok_status), 0)
+    cpu_ms = (
+        {name: round(1000 * (cpu_at[1][name] - cpu_at[0].get(name, 0.0)) / ok, 2) for name in cpu_at[1]}
+        if len(cpu_at) == 2 and ok
+        else {}
+    )
     return {
         "kind": kind,
         "connections": connections,
@@ -126,8 +141,74 @@ def run_step(
         "errors": dict(errors),
         "counts": dict(counts),
         "first_failures": failures[:5],
-        "window": [start_at + warmup_s, start_at + warmup_s + duration_s],  # epoch seconds, measured part
+        "window": [window_start, window_end],  # epoch seconds, the measured part
+        "cpu_ms_per_ok": cpu_ms,  # process -> CPU ms in the window per ok answer (empty without a probe)
     }
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system CPU seconds) of a process from /proc, None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+class CpuProbe:
+    """CPU seconds used so far by each process of the platform, read from /proc.
+
+    A service counts with its descendants (uvicorn workers, replicas started under it); PostgreSQL counts
+    its backends connected to the run's databases and its own background processes (WAL writer,
+    checkpointer, ...), not other databases' backends on the same server.
+    """
+
+    def __init__(
+        self, pids: dict[str, int], *, postgres_url: str | None = None, databases: tuple[str, ...] = ()
+    ) -> None:
+        self.pids = pids
+        self.postgres_url = postgres_url
+        self.databases = databases
+
+    def _postgres_pids(self) -> list[int]:
+        if self.postgres_url is None:
+            return []
+
+        async def read(dsn: str) -> list[int]:
+            connection = await asyncpg.connect(dsn)
+            try:
+                rows = await connection.fetch(
+                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                    " AND (datname = ANY($1::text[]) OR backend_type <> 'client backend')",
+                    list(self.databases),
+                )
+            finally:
+                await connection.close()
+            return [row["pid"] for row in rows]
+
+        return asyncio.run(read(self.postgres_url))
+
+    def sample(self) -> dict[str, float]:
+        parents: dict[int, int] = {}
+        used: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+                parents[int(entry.name)], used[int(entry.name)] = stat
+        children: dict[int, list[int]] = {}
+        for pid, parent in parents.items():
+            children.setdefault(parent, []).append(pid)
+
+        def tree(pid: int) -> float:
+            return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
+
+        sample = {name: tree(pid) for name, pid in self.pids.items()}
+        if self.postgres_url is not None:
+            sample["postgresql"] = sum(used.get(pid, 0.0) for pid in self._postgres_pids())
+        return sample
 
 
 @dataclass

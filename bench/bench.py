@@ -53,6 +53,7 @@ import _stack
 import bench_periods
 import bench_points
 import bench_pricing
+import bench_replicas
 import floor
 import httpx
 import sqlalchemy as sa
@@ -347,7 +348,44 @@ def _profiled(
     return result
 
 
-def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchStack, results: Results) -> None:
+def _platform_cpu(args: argparse.Namespace, bench: _stack.BenchStack) -> _measure.CpuProbe:
+    """The processes whose CPU a settlement costs: each service, NATS and (on PostgreSQL) the server."""
+    pids = bench.pids()
+    if bench.stack.nats is not None and bench.stack.nats.process is not None:
+        pids["nats"] = bench.stack.nats.process.pid
+    databases = tuple(sa.engine.make_url(url).database or "" for url in bench.database_urls.values())
+    return _measure.CpuProbe(pids, postgres_url=args.postgres, databases=databases)
+
+
+def _cpu_rows(results: Results, best: dict[str, Any], floor_step: dict[str, Any] | None) -> None:
+    """CPU per settlement at the best rate, per process and in all (the load generator excluded)."""
+    cpu = best.get("cpu_ms_per_ok") or {}
+    if not cpu:
+        return
+    at = f"c={best['connections']}"
+    for name, ms in sorted(cpu.items(), key=lambda item: -item[1]):
+        results.add(f"settle_cpu_{name}_ms", f"  CPU per settlement: {name} ({at})", ms, "ms")
+    results.add(
+        "settle_cpu_total_ms",
+        f"CPU per settlement, all processes summed ({at})",
+        round(sum(cpu.values()), 2),
+        "ms",
+        at_most=6,
+        target="<= 6 ms",
+    )
+    if floor_step and floor_step.get("cpu_ms_per_ok"):
+        results.add(
+            "floor_cpu_total_ms",
+            f"  the floor's CPU per settlement, its process and PostgreSQL ({at})",
+            round(sum(floor_step["cpu_ms_per_ok"].values()), 2),
+            "ms",
+        )
+
+
+def measure_stack(
+    args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchStack, results: Results
+) -> dict[str, Any]:
+    """The platform under load through the gateway; returns the settle work (for the replicas' steps)."""
     gateway = bench.gateway_url
     city = load_city(args, sizes, bench)
     results.details["city"] = {k: v for k, v in asdict(city).items() if not isinstance(v, list)}
@@ -405,6 +443,16 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         except BaseException:
             floor.drop(args.postgres, f"{args.db_prefix}floor")
             raise
+    platform_cpu = _platform_cpu(args, bench)
+    floor_cpu = (
+        None
+        if floor_run is None
+        else _measure.CpuProbe(
+            {"floor": floor_run.process.pid},
+            postgres_url=args.postgres,
+            databases=(f"{args.db_prefix}floor",),
+        )
+    )
     settlements_before = _measure.count_settlements(bench.database_urls["settlement"])
     window_start = datetime.now(UTC)
     settle_steps = []
@@ -419,6 +467,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
                     label=f"floor c={level}",
                     seed=10 + level,
                     ok_status=201,
+                    cpu=floor_cpu,
                     **step,
                 )
             settle_steps.append(
@@ -430,6 +479,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
                     label=f"settle c={level}",
                     seed=10 + level,
                     ok_status=201,
+                    cpu=platform_cpu,
                     **step,
                 )
             )
@@ -442,7 +492,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         results.details["profiled_step"] = _profiled(
             bench,
             "settle",
-            ("gateway", "settlement", "fraud", "pricing"),
+            ("gateway", "settlement", "fraud", "pricing", "enrollment"),
             _measure.SPAWN_S + sizes.warmup_s + sizes.step_s,
             lambda: _measure.run_step(
                 "settle",
@@ -550,6 +600,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
         target="<= 100 ms",
         vs_floor=_vs_floor(best, floor_steps, "p99_ms"),
     )
+    _cpu_rows(results, best, floor_steps.get(best["connections"]))
     for prefix, label, run in (
         ("presettle", "pre-settle", presettle),
         ("eligibility", "eligibility", lookups),
@@ -646,6 +697,7 @@ def measure_stack(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchSta
             at_most=200,
             target="<= 200 MB",
         )
+    return settle_work
 
 
 def load_city(args: argparse.Namespace, sizes: Sizes, bench: _stack.BenchStack) -> _city.CityWork:
@@ -859,6 +911,9 @@ def print_table(results: Results, title: str) -> None:
         )
 
 
+PARTS = ("stack", "periods", "prices", "points")  # --only: the platform's load, day/month, prices, points
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="run every service on this PostgreSQL server")
@@ -902,7 +957,15 @@ def main(argv: list[str] | None = None) -> int:
         "<PREFIX>points",
     )
     parser.add_argument("--var", type=Path, default=Path("var/bench"), help="where results and the run live")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"the parts to run, comma-separated, of {','.join(PARTS)} (default all)",
+    )
     args = parser.parse_args(argv)
+    parts = set(args.only.split(","))
+    if not parts or parts - set(PARTS):
+        parser.error(f"--only takes parts of {','.join(PARTS)}")
     sizes = Sizes.of(args)
     backend = "postgresql" if args.postgres else "sqlite"
     configure_logging("bench", "WARNING")
@@ -911,18 +974,35 @@ def main(argv: list[str] | None = None) -> int:
     results = Results()
     started = time.perf_counter()
     print(f"bench: {backend}, {sizes.persons:,} persons, run in {var_dir}", file=sys.stderr)
-    bench = _stack.start(var_dir, args.postgres, db_prefix=f"{args.db_prefix}stack_")
-    try:
-        measure_stack(args, sizes, bench, results)
-    finally:
-        bench.stop()
-    if args.postgres:
-        from common.pgdev import drop_databases
+    if "stack" in parts:
+        bench = _stack.start(var_dir, args.postgres, db_prefix=f"{args.db_prefix}stack_")
+        try:
+            settle_work = measure_stack(args, sizes, bench, results)
+        finally:
+            bench.stop()
+        if args.postgres:
+            from common.pgdev import drop_databases
 
-        drop_databases(args.postgres, f"{args.db_prefix}stack_")
-    measure_periods(args, sizes, var_dir, results)
-    measure_reference_prices(args, sizes, var_dir, results)
-    measure_points(args, sizes, var_dir, results)
+            try:
+                # The same settle load with one and with two processes of each domain service.
+                bench_replicas.measure(
+                    args.postgres,
+                    var_dir,
+                    db_prefix=f"{args.db_prefix}stack_",
+                    settle_work=settle_work,
+                    levels=sizes.levels,
+                    step_s=sizes.step_s,
+                    warmup_s=sizes.warmup_s,
+                    results=results,
+                )
+            finally:
+                drop_databases(args.postgres, f"{args.db_prefix}stack_")
+    if "periods" in parts:
+        measure_periods(args, sizes, var_dir, results)
+    if "prices" in parts:
+        measure_reference_prices(args, sizes, var_dir, results)
+    if "points" in parts:
+        measure_points(args, sizes, var_dir, results)
     title = (
         f"platform benchmark ({backend}, {sizes.persons:,} persons, settlement levels "
         f"{','.join(map(str, sizes.levels))} x {sizes.step_s:g}s; {os.cpu_count()} cores; "

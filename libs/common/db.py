@@ -109,8 +109,14 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        # A read-only unit of work on PostgreSQL runs its statements in autocommit: under READ COMMITTED each
+        # statement of a transaction takes its own snapshot anyway, so BEGIN and COMMIT would only add two
+        # round trips to every read (the settle path makes one read-only unit of work per call).
+        readonly_options: dict[str, Any] = {_READONLY: True}
+        if not self.is_sqlite:
+            readonly_options["isolation_level"] = "AUTOCOMMIT"
         self._readonly_sessions = async_sessionmaker(
-            engine.execution_options(**{_READONLY: True}), expire_on_commit=False, autoflush=False
+            engine.execution_options(**readonly_options), expire_on_commit=False, autoflush=False
         )
         self.outbox_signal = asyncio.Event()
 

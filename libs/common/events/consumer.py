@@ -37,6 +37,15 @@ CONSUMER_HEADER = "Ybj-Consumer"
 FAILED_AT_HEADER = "Ybj-Failed-At"
 
 
+class _HandlerFailed(Exception):
+    """A handler failed on the event at `index` of a batch (the batch's transaction is rolled back)."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"event {index} of the batch: {type(error).__name__}")
+        self.index = index
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Subscription:
     """A durable consumer of a stream: which subjects it wants and what to do with each event."""
@@ -93,9 +102,7 @@ class ConsumerRunner:
                 except (TimeoutError, NatsTimeoutError):
                     await self._purge_inbox()
                     continue
-                for message in messages:
-                    await self.handle(message)
-                    raise_if_cancelled()
+                await self.handle_batch(messages)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -122,6 +129,66 @@ class ConsumerRunner:
             await js.add_consumer(self.sub.stream, config)
         return await js.pull_subscribe_bind(self.sub.durable, stream=self.sub.stream)
 
+    async def handle_batch(self, messages: Sequence[Msg]) -> None:
+        """Apply a fetched batch in one transaction (one inbox statement, one commit), then ack each.
+
+        Events are applied in delivery order, each once: the inbox insert returns the ids not seen before,
+        and an id delivered twice in the batch is applied the first time only. When a handler fails, the
+        transaction rolls back, that event's delivery fails as it would alone (retry with backoff, or the
+        dead letter at max_deliver) and the rest of the batch is applied again without it. Anything else
+        failing (the inbox, the commit) hands the batch to the one-at-a-time path.
+        """
+        pending: list[tuple[Msg, EventEnvelope]] = []
+        for message in messages:
+            try:
+                pending.append((message, EventEnvelope.from_bytes(message.data)))
+            except ValidationError:
+                pending.clear()  # a malformed message: the one-at-a-time path dead-letters it
+                break
+        while len(pending) > 1:
+            try:
+                applied = await self._apply_all([event for _, event in pending])
+            except _HandlerFailed as failure:
+                message, event = pending.pop(failure.index)
+                await self._failed(message, event, failure.error)
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info(
+                    "consumer %s: a batch of %d failed (%s); applying one at a time",
+                    self.consumer_name,
+                    len(pending),
+                    type(exc).__name__,
+                )
+                break
+            for (message, event), fresh in zip(pending, applied, strict=True):
+                await self._acked(message, event, applied=fresh)
+            return
+        for message in [message for message, _ in pending] if pending else messages:
+            await self.handle(message)
+            raise_if_cancelled()
+
+    async def _apply_all(self, events: Sequence[EventEnvelope]) -> list[bool]:
+        """The events' inbox rows and handlers in one transaction; per event, whether it was applied."""
+        async with self.db.transaction() as session:
+            new = set(
+                (await session.execute(self._inbox_insert(events).returning(inbox_event.c.event_id))).scalars()
+            )
+            applied = []
+            for index, event in enumerate(events):
+                fresh = str(event.id) in new
+                if fresh:
+                    new.discard(str(event.id))
+                    try:
+                        await self.sub.handler(session, event)
+                    except asyncio.CancelledError:
+                        raise
+                    except Exception as exc:
+                        raise _HandlerFailed(index, exc) from exc
+                applied.append(fresh)
+        return applied
+
     async def handle(self, message: Msg) -> None:
         """Apply one delivered message exactly once, then ack; on failure retry with backoff or dead-letter."""
         deliveries = message.metadata.num_delivered if message.metadata else 1
@@ -138,30 +205,11 @@ class ConsumerRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, "failed").inc()
-            if deliveries >= self.max_deliver:
-                log.error(
-                    "consumer %s gives up on event %s (%s) after %d deliveries: %s",
-                    self.consumer_name,
-                    event.id,
-                    event.type,
-                    deliveries,
-                    type(exc).__name__,
-                )
-                await self._dead_letter(message, event, f"{type(exc).__name__}: {exc}", deliveries)
-            else:
-                delay = self.sub.backoff_s[min(deliveries, len(self.sub.backoff_s)) - 1]
-                log.warning(
-                    "consumer %s failed on event %s (%s), delivery %d; retry in %.1fs: %s",
-                    self.consumer_name,
-                    event.id,
-                    event.type,
-                    deliveries,
-                    delay,
-                    type(exc).__name__,
-                )
-                await message.nak(delay=delay)
+            await self._failed(message, event, exc)
             return
+        await self._acked(message, event, applied=applied)
+
+    async def _acked(self, message: Msg, event: EventEnvelope, *, applied: bool) -> None:
         await message.ack()
         EVENTS_CONSUMED.labels(
             self.service, self.consumer_name, event.type, "applied" if applied else "duplicate"
@@ -170,24 +218,50 @@ class ConsumerRunner:
             max(0.0, (self.clock.now() - event.time).total_seconds())
         )
 
+    async def _failed(self, message: Msg, event: EventEnvelope, exc: BaseException) -> None:
+        """A delivery whose handling failed: redelivered after the backoff, or dead-lettered at max_deliver."""
+        deliveries = message.metadata.num_delivered if message.metadata else 1
+        EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, "failed").inc()
+        if deliveries >= self.max_deliver:
+            log.error(
+                "consumer %s gives up on event %s (%s) after %d deliveries: %s",
+                self.consumer_name,
+                event.id,
+                event.type,
+                deliveries,
+                type(exc).__name__,
+            )
+            await self._dead_letter(message, event, f"{type(exc).__name__}: {exc}", deliveries)
+        else:
+            delay = self.sub.backoff_s[min(deliveries, len(self.sub.backoff_s)) - 1]
+            log.warning(
+                "consumer %s failed on event %s (%s), delivery %d; retry in %.1fs: %s",
+                self.consumer_name,
+                event.id,
+                event.type,
+                deliveries,
+                delay,
+                type(exc).__name__,
+            )
+            await message.nak(delay=delay)
+
     async def _apply(self, event: EventEnvelope) -> bool:
         """Record the event in the inbox and run the handler, in one transaction. False if seen before."""
         async with self.db.transaction() as session:
-            result = await session.execute(self._inbox_insert(event))
+            result = await session.execute(self._inbox_insert([event]))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 return False
             await self.sub.handler(session, event)
         return True
 
-    def _inbox_insert(self, event: EventEnvelope) -> Any:
-        values = {
-            "consumer": self.consumer_name,
-            "event_id": str(event.id),
-            "type": event.type,
-            "received_at": self.clock.now(),
-        }
+    def _inbox_insert(self, events: Sequence[EventEnvelope]) -> Any:
+        now = self.clock.now()
+        values = [
+            {"consumer": self.consumer_name, "event_id": str(event.id), "type": event.type, "received_at": now}
+            for event in events
+        ]
         dialect = postgresql if not self.db.is_sqlite else sqlite
-        return dialect.insert(inbox_event).values(**values).on_conflict_do_nothing()
+        return dialect.insert(inbox_event).values(values).on_conflict_do_nothing()
 
     async def _dead_letter(
         self, message: Msg, event: EventEnvelope | None, error: str, deliveries: int
