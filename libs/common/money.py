@@ -24,6 +24,11 @@ def parse_decimal(value: Any, *, places: int, what: str = "amount", limit: Decim
     """Parse a wire value (string, int or float from JSON) into a Decimal with at most `places` decimals."""
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"{what} must be a decimal number")
+    if type(value) is Decimal and value.is_finite():
+        # Already a number (a model built from values parsed before): only the places and the range to check.
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -places <= exponent <= 0 and abs(value) <= limit:
+            return value
     if isinstance(value, Decimal):
         text = format(value, "f")
     elif isinstance(value, int):

@@ -80,11 +80,14 @@ class UnitOfWork:
         finally:
             self._session = None
 
-    async def publish(self, *events: EventEnvelope) -> None:
-        """Write events to the outbox in this transaction: they go out only if it commits."""
+    async def publish(self, *events: EventEnvelope, defer: bool = False) -> None:
+        """Write events to the outbox in this transaction: they go out only if it commits.
+
+        `defer`: written with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
         if self.readonly:
             raise RuntimeError("a read-only unit of work publishes nothing")
-        await add_events(self.session, events)
+        await add_events(self.session, events, defer=defer)
 
     async def publish_all(self, events: Sequence[EventEnvelope]) -> None:
         await self.publish(*events)

@@ -7,8 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pydantic.fields import FieldInfo
+from pydantic_core import to_jsonable_python
+
 from common.events.review import ReviewClaim, ReviewLine
-from common.events.settlement import SettlementReversed, SettlementSettled
+from common.events.settlement import SettledFund, SettledLine, SettlementReversed, SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
 from settlement.domain.claims import ACTIVE, SETTLED
 from settlement.domain.split import FUND_NAMES, LineSplit, SettlementSplit, YearToDate
@@ -317,7 +320,8 @@ def settlement_row(
 def review_claim(context: SettleContext, mdtrt_id: str | None) -> ReviewClaim:
     header, institution = context.header, context.institution
     levels = {line.feedetl_sn: line.chrgitm_lv for line in context.lines}
-    return ReviewClaim(
+    # Built from values validated already (the request, the projection): constructed, not validated again.
+    return ReviewClaim.model_construct(
         psn_no=header.psn_no,
         gend=context.person.gend,
         brdy=context.person.brdy,
@@ -333,7 +337,7 @@ def review_claim(context: SettleContext, mdtrt_id: str | None) -> ReviewClaim:
         dise_codg=header.dise_codg,
         medfee_sumamt=fen_to_yuan(sum(line.amount_fen for line in context.lines)),
         lines=[
-            ReviewLine(
+            ReviewLine.model_construct(
                 feedetl_sn=line.feedetl_sn,
                 med_list_codg=line.med_list_codg,
                 chrgitm_lv=levels.get(line.feedetl_sn),
@@ -351,39 +355,63 @@ def review_claim(context: SettleContext, mdtrt_id: str | None) -> ReviewClaim:
 def settled_event_data(
     context: SettleContext, split: SettlementSplit, body: dict[str, Any], *, on: date, outcome: ReviewOutcome
 ) -> dict[str, Any]:
-    """settlement.settled: the whole setlinfo, the funds, and each line with its split and trace codes."""
+    """settlement.settled: the whole setlinfo, the funds, and each line with its split and trace codes.
+
+    Built straight in its JSON form from the answer (already JSON) and values validated before; the contract
+    SettlementSettled would give the very same document (tests/settlement check that it does).
+    """
     by_sn = {line.feedetl_sn: line for line in context.fee_lines}
     institution = context.institution
     feedetail = []
     for result in body["result"]:
         line = by_sn[result["feedetl_sn"]]
         feedetail.append(
-            {
-                **result,
-                "medins_list_codg": line.medins_list_codg,
-                "cnt": format(line.cnt, "f"),
-                "pric": format(line.pric, "f"),
-                "fee_ocur_time": line.fee_ocur_time.isoformat(),
-                "drug_trac_codg": list(line.drug_trac_codg),
-                "dise_codg": line.dise_codg,
-            }
+            _contract_fields(
+                _LINE_FIELDS,
+                {
+                    **result,
+                    "medins_list_codg": line.medins_list_codg,
+                    "cnt": format(line.cnt, "f"),
+                    "pric": format(line.pric, "f"),
+                    "fee_ocur_time": to_jsonable_python(line.fee_ocur_time),
+                    "drug_trac_codg": list(line.drug_trac_codg),
+                    "dise_codg": line.dise_codg,
+                },
+            )
         )
-    return SettlementSettled.model_validate(
+    header = context.header
+    return _contract_fields(
+        _SETTLED_FIELDS,
         {
             **body["setlinfo"],
-            "business_date": on,
+            "business_date": on.isoformat(),
             "fixmedins_type": institution.fixmedins_type,
             "hosp_lv": institution.hosp_lv,
             "admdvs": institution.admdvs,
-            "begntime": context.header.begntime,
-            "endtime": context.header.endtime,
-            "dise_codg": context.header.dise_codg,
+            "begntime": to_jsonable_python(header.begntime),
+            "endtime": to_jsonable_python(header.endtime),
+            "dise_codg": header.dise_codg,
             "review": outcome.status,
             "incentive_raise_used": split.incentive_raise_used,
-            "setldetail": body["setldetail"],
+            "setldetail": [_contract_fields(_FUND_FIELDS, fund) for fund in body["setldetail"]],
             "feedetail": feedetail,
-        }
-    ).model_dump(mode="json")
+        },
+    )
+
+
+def _contract_fields(fields: dict[str, FieldInfo], values: dict[str, Any]) -> dict[str, Any]:
+    """The contract's fields, in its order, from `values` (its defaults where absent); extras left out."""
+    return {
+        name: values[name]
+        if name in values
+        else to_jsonable_python(field.get_default(call_default_factory=True))
+        for name, field in fields.items()
+    }
+
+
+_SETTLED_FIELDS = SettlementSettled.model_fields
+_LINE_FIELDS = SettledLine.model_fields
+_FUND_FIELDS = SettledFund.model_fields
 
 
 def reversal_out(

@@ -17,6 +17,7 @@ from common.events.enrollment import PersonDeceased, PersonRegistered
 from common.events.tables import outbox_event
 from common.testing.apps import wait_for
 from fraud.models import ClaimLine, ClaimRecord, Finding, PersonFact, TraceCodeUse
+from fraud.service.projection import SettlementNotYetProjected
 from tests.fraud.conftest import apply, consumed, envelope, publish, reversed_, settled, settled_line
 
 
@@ -169,3 +170,37 @@ async def test_every_inpatient_med_type_is_a_peer_of_a_stay_for_the_cost_outlier
     assert await findings(app) == []
     await apply(app, settled("S99", psn_no="P99", med_type="28", begin=date(2026, 3, 2), medfee="3000.01"))
     assert await findings(app) == [("cost_outlier", "S99", "S99", "open", 60_000, "fraud")]
+
+
+async def test_a_reversal_before_its_settlement_is_refused_until_the_settlement_is_projected(
+    app: FastAPI,
+) -> None:
+    first = settled("S1", begin=date(2026, 1, 5), end=date(2026, 1, 6))
+    with pytest.raises(
+        SettlementNotYetProjected, match="settlement S1 is reversed by R-S1 but not projected"
+    ):
+        await apply(app, reversed_(first, on=date(2026, 1, 7)))
+    async with app.state.db.transaction(readonly=True) as session:
+        assert await session.scalar(sa.select(sa.func.count()).select_from(ClaimRecord)) == 0
+    await apply(app, first, reversed_(first, on=date(2026, 1, 7)), reversed_(first, on=date(2026, 1, 7)))
+    async with app.state.db.transaction(readonly=True) as session:
+        assert (await session.scalars(sa.select(ClaimRecord.reversed))).all() == [True]
+
+
+async def test_a_reversal_delivered_before_its_settlement_is_applied_once_the_settlement_is(
+    app: FastAPI, nats_url: str, clock: FrozenClock
+) -> None:
+    # Two consumer processes (replicas) may take a reversal before its settlement: it is retried, not lost.
+    first = settled("S1", begin=date(2026, 1, 5), end=date(2026, 1, 6))
+    reversal, settlement = envelope(reversed_(first, on=date(2026, 1, 7)), clock), envelope(first, clock)
+    await publish(app, nats_url, reversal, settlement)
+
+    async def both_in() -> bool:
+        return await consumed(app) == 2
+
+    await wait_for(both_in, timeout=15, what="the reversal applied after its settlement")
+    async with app.state.db.transaction(readonly=True) as session:
+        assert (await session.execute(sa.select(ClaimRecord.setl_id, ClaimRecord.reversed))).all() == [
+            ("S1", True)
+        ]
+        assert (await session.scalars(sa.select(ClaimLine.reversed).distinct())).all() == [True]

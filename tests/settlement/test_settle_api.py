@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from common.clock import FrozenClock
+from common.events.settlement import SettlementSettled
 from common.events.tables import outbox_event
 from common.national import MED_TYPE
 from common.principal import Principal, Role
@@ -212,6 +213,40 @@ async def test_settled_event_carries_setlinfo_and_each_line_with_its_split_and_t
         "50",
     )
     assert data["business_date"] == "2026-03-02"
+
+
+async def test_the_settled_event_is_exactly_its_contract_document(
+    world: FastAPI, api: httpx.AsyncClient
+) -> None:
+    # The settle path writes the event's JSON directly: it must be what the contract itself would dump.
+    claims = [
+        claim("M-C1", [line("1", "A01", "2", "50", "100.00", drug_trac_codg=["81000000000000000009"])]),
+        claim(
+            "M-C2",
+            [line("1", "B02", "1.5", "12.345600", "18.52"), line("2", "CAP02", "1", "60", "60.00")],
+            begntime="2026-03-02T01:30:00Z",
+            endtime="2026-03-02T02:10:00.250000Z",
+            dise_codg="J18.000",
+        ),
+        claim(
+            "M-C3",
+            [line("1", "C03", "3", "10", "30.00"), line("2", "X99", "1", "5", "5.00")],
+            acct_used_flag=0,
+        ),
+    ]
+    for body in claims:
+        response = await api.post("/settlements", json=body)
+        assert response.status_code == 201, response.text
+    async with world.state.db.transaction(readonly=True) as session:
+        rows = (await session.execute(sa.select(outbox_event.c.type, outbox_event.c.payload))).all()
+    documents = [json.loads(payload)["data"] for kind, payload in rows if kind == "settlement.settled"]
+    assert [document["medins_setl_id"] for document in documents] == ["M-C1", "M-C2", "M-C3"]
+    for document in documents:
+        assert document == SettlementSettled.model_validate(document).model_dump(mode="json")
+        assert list(document) == list(SettlementSettled.model_fields)
+    assert documents[1]["begntime"] == "2026-03-02T01:30:00Z"
+    assert documents[1]["endtime"] == "2026-03-02T02:10:00.250000Z"
+    assert [line["notes"] for line in documents[2]["feedetail"]][1] != []  # X99 is not in the catalogue
 
 
 async def test_a_retry_gets_the_original_answer_and_a_different_body_under_the_same_id_is_409(

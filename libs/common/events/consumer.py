@@ -173,7 +173,9 @@ class ConsumerRunner:
         """The events' inbox rows and handlers in one transaction; per event, whether it was applied."""
         async with self.db.transaction() as session:
             new = set(
-                (await session.execute(self._inbox_insert(events).returning(inbox_event.c.event_id))).scalars()
+                (
+                    await session.execute(self._inbox_insert(events).returning(inbox_event.c.event_id))
+                ).scalars()
             )
             applied = []
             for index, event in enumerate(events):
@@ -257,7 +259,12 @@ class ConsumerRunner:
     def _inbox_insert(self, events: Sequence[EventEnvelope]) -> Any:
         now = self.clock.now()
         values = [
-            {"consumer": self.consumer_name, "event_id": str(event.id), "type": event.type, "received_at": now}
+            {
+                "consumer": self.consumer_name,
+                "event_id": str(event.id),
+                "type": event.type,
+                "received_at": now,
+            }
             for event in events
         ]
         dialect = postgresql if not self.db.is_sqlite else sqlite

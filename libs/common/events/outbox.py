@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
-from common.db import Database
+from common.db import Database, DeferredWrites
 from common.events.envelope import EventEnvelope
 from common.events.nats import NatsClient, raise_if_cancelled
 from common.events.tables import outbox_event
@@ -30,8 +31,11 @@ async def add_event(session: AsyncSession, event: EventEnvelope) -> None:
     await add_events(session, [event])
 
 
-async def add_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
-    """Write many events in few statements (bulk loads), in the caller's transaction."""
+async def add_events(session: AsyncSession, events: Sequence[EventEnvelope], *, defer: bool = False) -> None:
+    """Write many events in few statements (bulk loads), in the caller's transaction.
+
+    `defer`: with the transaction's other deferred writes (common.db.DeferredWrites), at the latest at commit.
+    """
     if not events:
         return
     rows = [
@@ -44,7 +48,11 @@ async def add_events(session: AsyncSession, events: Sequence[EventEnvelope]) -> 
         }
         for event in events
     ]
-    if len(rows) == 1:
+    if defer:
+        writes = DeferredWrites.of(session)
+        for row in rows:
+            await writes.insert(outbox_event, row)
+    elif len(rows) == 1:
         # Parameters, not inline values: the statement compiles once and is cached (the settle path's budget).
         await session.execute(_INSERT, rows[0])
     else:
@@ -73,6 +81,8 @@ class OutboxRelay:
         poll_interval_s: float = 0.5,
         publish_timeout_s: float = 5.0,
         retention_days: int = 14,
+        coalesce_s: float = 0.02,
+        backlog_every_s: float = 5.0,
     ) -> None:
         self.service = service
         self.db = db
@@ -82,14 +92,23 @@ class OutboxRelay:
         self.poll_interval_s = poll_interval_s
         self.publish_timeout_s = publish_timeout_s
         self.retention = timedelta(days=retention_days)
+        self.coalesce_s = coalesce_s
+        self.backlog_every_s = backlog_every_s
         self._last_purge = 0.0
+        self._last_backlog = -math.inf
 
     async def run(self) -> None:
-        """Relay forever: wake on commit signals or every poll interval."""
+        """Relay forever: wake on commit signals or every poll interval.
+
+        Woken by a commit, the relay first waits `coalesce_s`: under load the commits of that moment go out
+        in one round (one claim, one publish burst, one mark) instead of one round each.
+        """
         while True:
             raise_if_cancelled()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.db.outbox_signal.wait(), timeout=self.poll_interval_s)
+                if self.coalesce_s > 0:
+                    await asyncio.sleep(self.coalesce_s)
             self.db.outbox_signal.clear()
             try:
                 while self.nats.connected and await self.relay_once() == self.batch_size:
@@ -117,7 +136,14 @@ class OutboxRelay:
                 rows = (await session.execute(self._pending_query().with_for_update(skip_locked=True))).all()
                 published = await self._publish(rows)
                 await self._mark(session, rows, published)
-        await self._update_backlog()
+        loop_now = asyncio.get_running_loop().time()
+        if len(rows) == self.batch_size or loop_now - self._last_backlog >= self.backlog_every_s:
+            # Counted when it may be large, else every few seconds: a count per round would cost each round
+            # another query (the gauge is for the alert on a backlog that keeps growing, not per event).
+            self._last_backlog = loop_now
+            await self._update_backlog()
+        elif not rows:
+            OUTBOX_BACKLOG.labels(self.service).set(0)
         return len(published)
 
     def _pending_query(self) -> sa.Select[Any]:

@@ -70,15 +70,18 @@ class ClaimRepository(RepositoryBase[ClaimRecord]):
     async def add_trace_codes(self, codes: list[dict[str, Any]]) -> None:
         await self.session.execute(sa.insert(_CODES), codes)
 
-    async def mark_reversed(self, setl_id: str, *, at: datetime) -> bool:
-        """Mark a settlement, its lines and its codes reversed; False if unknown or already marked."""
+    async def mark_reversed(self, setl_id: str, *, at: datetime) -> bool | None:
+        """Mark a settlement, its lines and its codes reversed; False if already marked, None if unknown."""
         changed = await self.session.execute(
             sa.update(_CLAIMS)
             .where(_CLAIMS.c.setl_id == setl_id, _CLAIMS.c.reversed.is_(False))
             .values(reversed=True, reversed_at=at)
         )
         if changed.rowcount == 0:  # type: ignore[attr-defined]
-            return False
+            known = await self.session.scalar(
+                sa.select(_CLAIMS.c.setl_id).where(_CLAIMS.c.setl_id == setl_id)
+            )
+            return None if known is None else False
         await self.session.execute(sa.update(_LINES).where(_LINES.c.setl_id == setl_id).values(reversed=True))
         await self.session.execute(sa.update(_CODES).where(_CODES.c.setl_id == setl_id).values(reversed=True))
         return True

@@ -73,9 +73,24 @@ async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> boo
     return True
 
 
+class SettlementNotYetProjected(Exception):
+    """A reversal arrived before its settlement: with several consumer processes (replicas) sharing one
+    durable consumer, or two relays publishing side by side, the stream's order is not the order applied.
+    Raised, the event is redelivered after the consumer's backoff, by when the settlement is projected;
+    one that never comes is dead-lettered after the consumer's last delivery, for ops to look at."""
+
+
 async def apply_reversed(*, uow: FraudUnitOfWork, data: SettlementReversed) -> bool:
-    """Mark the original settlement, its lines and codes reversed; False if unknown or already marked."""
-    return await uow.claims.mark_reversed(data.orig_setl_id, at=data.setl_time)
+    """Mark the original settlement, its lines and codes reversed; False if already marked.
+
+    Raises SettlementNotYetProjected when the original is not projected yet (see there).
+    """
+    marked = await uow.claims.mark_reversed(data.orig_setl_id, at=data.setl_time)
+    if marked is None:
+        raise SettlementNotYetProjected(
+            f"settlement {data.orig_setl_id} is reversed by {data.setl_id} but not projected yet"
+        )
+    return marked
 
 
 async def apply_person_registered(*, uow: FraudUnitOfWork, data: PersonRegistered, now: datetime) -> None:

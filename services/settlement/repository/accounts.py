@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import RepositoryBase
 from settlement.models import PersonalAccount
 
 # Built once with bound parameters: compiled once, then only executed (the settle path moves one or two).
 _ACCOUNT = table_of(PersonalAccount)
-_MOVE_BALANCE = (
-    sa.update(_ACCOUNT)
-    .where(_ACCOUNT.c.psn_no == sa.bindparam("k_psn_no"))
-    .values(
-        balc_fen=_ACCOUNT.c.balc_fen + sa.bindparam("delta", type_=sa.BigInteger()),
-        updated_at=sa.bindparam("now"),
+
+
+def _move_balance(prefix: str, _: list[Any]) -> sa.Update:
+    return (
+        sa.update(_ACCOUNT)
+        .where(_ACCOUNT.c.psn_no == sa.bindparam(f"{prefix}k_psn_no"))
+        .values(
+            balc_fen=_ACCOUNT.c.balc_fen + sa.bindparam(f"{prefix}delta", type_=sa.BigInteger()),
+            updated_at=sa.bindparam(f"{prefix}now", type_=_ACCOUNT.c.updated_at.type),
+        )
     )
-)
+
+
+_MOVE_BALANCE = _move_balance("", [])
 
 
 class AccountRepository(RepositoryBase[PersonalAccount]):
@@ -45,8 +52,15 @@ class AccountRepository(RepositoryBase[PersonalAccount]):
             query = query.order_by(PersonalAccount.psn_no).with_for_update()
         return {psn_no: balance for psn_no, balance in (await self.session.execute(query)).all()}
 
-    async def move(self, psn_no: str, delta_fen: int, *, now: datetime) -> None:
-        """Add `delta_fen` (negative: a draw) to the balance; nothing for a zero move."""
+    async def move(self, psn_no: str, delta_fen: int, *, now: datetime, defer: bool = False) -> None:
+        """Add `delta_fen` (negative: a draw) to the balance; nothing for a zero move.
+
+        `defer`: with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
         if delta_fen == 0:
             return
-        await self.session.execute(_MOVE_BALANCE, {"k_psn_no": psn_no, "delta": delta_fen, "now": now})
+        params = {"k_psn_no": psn_no, "delta": delta_fen, "now": now}
+        if defer:
+            await DeferredWrites.of(self.session).add("account_move", _move_balance, params)
+        else:
+            await self.session.execute(_MOVE_BALANCE, params)

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import RepositoryBase
 from settlement.domain.split import YearToDate
 from settlement.models import YearAccumulator
@@ -29,20 +29,26 @@ def _lock_year_statement(dialect: str) -> Any:
 # Built once with bound parameters: compiled once, then only executed (the settle path's hot statements).
 _LOCK_YEAR = {dialect: _lock_year_statement(dialect) for dialect in ("postgresql", "sqlite")}
 _NEW_YEAR = {**dict.fromkeys(_AMOUNTS, 0), "settlement_count": 0}
-_ADD_TO_YEAR = (
-    sa.update(_YEAR)
-    .where(
-        _YEAR.c.psn_no == sa.bindparam("k_psn_no"),
-        _YEAR.c.insutype == sa.bindparam("k_insutype"),
-        _YEAR.c.year == sa.bindparam("k_year"),
+
+
+def _add_to_year(prefix: str, _: list[Any]) -> sa.Update:
+    return (
+        sa.update(_YEAR)
+        .where(
+            _YEAR.c.psn_no == sa.bindparam(f"{prefix}k_psn_no"),
+            _YEAR.c.insutype == sa.bindparam(f"{prefix}k_insutype"),
+            _YEAR.c.year == sa.bindparam(f"{prefix}k_year"),
+        )
+        .values(
+            {
+                name: _YEAR.c[name] + sa.bindparam(f"{prefix}d_{name}", type_=sa.BigInteger())
+                for name in (*_AMOUNTS, "settlement_count")
+            }
+        )
     )
-    .values(
-        {
-            name: _YEAR.c[name] + sa.bindparam(f"d_{name}", type_=sa.BigInteger())
-            for name in (*_AMOUNTS, "settlement_count")
-        }
-    )
-)
+
+
+_ADD_TO_YEAR = _add_to_year("", [])
 
 
 class AccumulatorRepository(RepositoryBase[YearAccumulator]):
@@ -66,24 +72,31 @@ class AccumulatorRepository(RepositoryBase[YearAccumulator]):
         return YearToDate(*(getattr(row, name) for name in _AMOUNTS))
 
     async def add_to_year(
-        self, *, psn_no: str, insutype: str, year: int, delta: YearToDate, sign: int, count: int
+        self,
+        *,
+        psn_no: str,
+        insutype: str,
+        year: int,
+        delta: YearToDate,
+        sign: int,
+        count: int,
+        defer: bool = False,
     ) -> None:
-        """Add a settlement's amounts to the year (sign 1, count 1) or take them back (sign -1, count -1)."""
-        await self.session.execute(
-            _ADD_TO_YEAR,
-            {
-                "k_psn_no": psn_no,
-                "k_insutype": insutype,
-                "k_year": year,
-                "d_outpatient_dedc_fen": sign * delta.outpatient_dedc_fen,
-                "d_outpatient_pool_fen": sign * delta.outpatient_pool_fen,
-                "d_pool_fen": sign * delta.pool_fen,
-                "d_pool_self_fen": sign * delta.pool_self_fen,
-                "d_supp_fen": sign * delta.supp_fen,
-                "d_maf_fen": sign * delta.maf_fen,
-                "d_settlement_count": count,
-            },
-        )
+        """Add a settlement's amounts to the year (sign 1, count 1) or take them back (sign -1, count -1).
+
+        `defer`: with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
+        deltas = {name: sign * getattr(delta, name) for name in _AMOUNTS} | {"settlement_count": count}
+        params = {
+            "k_psn_no": psn_no,
+            "k_insutype": insutype,
+            "k_year": year,
+            **{f"d_{name}": value for name, value in deltas.items()},
+        }
+        if defer:
+            await DeferredWrites.of(self.session).add("add_to_year", _add_to_year, params)
+        else:
+            await self.session.execute(_ADD_TO_YEAR, params)
 
     async def of_year(self, psn_no: str, year: int) -> list[YearAccumulator]:
         """The person's totals of a year, one per basic insutype, in insutype order."""

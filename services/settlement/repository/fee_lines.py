@@ -7,13 +7,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import RepositoryBase
 from settlement.domain.claims import ACTIVE, WITHDRAWN
 from settlement.models import FeeDetail
 
 # Built once with bound parameters: compiled once, then only executed (the one-call settle path).
-_INSERT_LINE = sa.insert(table_of(FeeDetail))
+_LINE = table_of(FeeDetail)
+_INSERT_LINE = sa.insert(_LINE)
 
 
 class FeeLineRepository(RepositoryBase[FeeDetail]):
@@ -62,6 +63,12 @@ class FeeLineRepository(RepositoryBase[FeeDetail]):
             .execution_options(synchronize_session=False)
         )
 
-    async def insert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert lines from their column values, without loading them (the one-call settlement's)."""
-        await self.session.execute(_INSERT_LINE, list(rows))
+    async def insert(self, rows: Sequence[dict[str, Any]], *, defer: bool = False) -> None:
+        """Insert lines from their column values, without loading them (the one-call settlement's).
+
+        `defer`: with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
+        if defer:
+            await DeferredWrites.of(self.session).insert_rows(_LINE, list(rows))
+        else:
+            await self.session.execute(_INSERT_LINE, list(rows))

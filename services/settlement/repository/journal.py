@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import RepositoryBase
 from settlement.domain.ledger import Leg, balanced
 from settlement.models import (
@@ -21,8 +23,20 @@ from settlement.models import (
 )
 
 # Built once with bound parameters: compiled once, then only executed (the settle path posts one per call).
-_INSERT_JOURNAL = sa.insert(table_of(Journal)).returning(table_of(Journal).c.journal_id)
-_INSERT_LEG = sa.insert(table_of(JournalLeg))
+_JOURNAL, _LEG = table_of(Journal), table_of(JournalLeg)
+_INSERT_JOURNAL = sa.insert(_JOURNAL).returning(_JOURNAL.c.journal_id)
+_INSERT_LEG = sa.insert(_LEG)
+
+
+def _journal_returning(prefix: str, _: list[Any]) -> sa.Insert:
+    return (
+        sa.insert(_JOURNAL)
+        .values({name: sa.bindparam(prefix + name, type_=_JOURNAL.c[name].type) for name in _JOURNAL_VALUES})
+        .returning(_JOURNAL.c.journal_id)
+    )
+
+
+_JOURNAL_VALUES = ("kind", "ref", "business_date", "created_at")
 
 YEAR_FIELDS = (
     "outpatient_dedc_fen",
@@ -48,6 +62,41 @@ class PostedAmounts:
 
 class JournalRepository(RepositoryBase[Journal]):
     model = Journal
+
+    async def post_deferred(
+        self, *, kind: str, ref: str, business_date: date, legs: Sequence[Leg], now: datetime
+    ) -> None:
+        """`post`, with the transaction's other deferred writes (common.db.DeferredWrites): on PostgreSQL the
+        journal and its legs are two CTEs of the one statement, the legs taking the journal's id from its
+        RETURNING; on SQLite `post` runs now."""
+        writes = DeferredWrites.of(self.session)
+        if not writes.combined:
+            await self.post(kind=kind, ref=ref, business_date=business_date, legs=legs, now=now)
+            return
+        kept = balanced(legs)
+        position = await writes.add(
+            "journal",
+            _journal_returning,
+            {"kind": kind, "ref": ref, "business_date": business_date, "created_at": now},
+        )
+        if kept:
+
+            def legs_of_journal(prefix: str, previous: list[Any]) -> sa.Insert:
+                # The legs as two arrays unnested side by side, the id from the journal's RETURNING.
+                accounts = sa.bindparam(f"{prefix}accounts", type_=postgresql.ARRAY(sa.String()))
+                amounts = sa.bindparam(f"{prefix}amounts", type_=postgresql.ARRAY(sa.BigInteger()))
+                return sa.insert(_LEG).from_select(
+                    ["journal_id", "account", "amount_fen"],
+                    sa.select(
+                        previous[position].c.journal_id, sa.func.unnest(accounts), sa.func.unnest(amounts)
+                    ),
+                )
+
+            await writes.add(
+                ("journal_legs", position),
+                legs_of_journal,
+                {"accounts": [leg.account for leg in kept], "amounts": [leg.amount_fen for leg in kept]},
+            )
 
     async def post(
         self, *, kind: str, ref: str, business_date: date, legs: Sequence[Leg], now: datetime

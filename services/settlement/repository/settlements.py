@@ -8,13 +8,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import Page, RepositoryBase
 from settlement.domain.claims import SETTLED
 from settlement.models import Settlement, SettlementReversal
 
 # Built once with bound parameters: compiled once, then only executed (every settlement inserts one).
-_INSERT_SETTLEMENT = sa.insert(table_of(Settlement))
+_SETTLEMENT = table_of(Settlement)
+_INSERT_SETTLEMENT = sa.insert(_SETTLEMENT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +47,15 @@ class SettlementRepository(RepositoryBase[Settlement]):
         )
         return setl_id
 
-    async def insert(self, row: dict[str, Any]) -> None:
-        """Insert a settlement from its column values, without loading it (the settle path's)."""
-        await self.session.execute(_INSERT_SETTLEMENT, row)
+    async def insert(self, row: dict[str, Any], *, defer: bool = False) -> None:
+        """Insert a settlement from its column values, without loading it (the settle path's).
+
+        `defer`: with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
+        if defer:
+            await DeferredWrites.of(self.session).insert(_SETTLEMENT, row)
+        else:
+            await self.session.execute(_INSERT_SETTLEMENT, row)
 
     async def find_for_update(self, setl_id: str) -> Settlement | None:
         """The settlement, its row locked (PostgreSQL) until the transaction ends."""

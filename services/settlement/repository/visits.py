@@ -8,12 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from common.clock import SHANGHAI
-from common.db import table_of
+from common.db import DeferredWrites, table_of
 from common.repository import Page, RepositoryBase
 from settlement.models import Visit
 
 # Built once with bound parameters: compiled once, then only executed (the one-call settle path).
-_INSERT_VISIT = sa.insert(table_of(Visit))
+_VISIT = table_of(Visit)
+_INSERT_VISIT = sa.insert(_VISIT)
 
 
 class VisitRepository(RepositoryBase[Visit]):
@@ -27,9 +28,15 @@ class VisitRepository(RepositoryBase[Visit]):
         visit: Visit | None = await self.session.scalar(query)
         return visit
 
-    async def insert(self, row: dict[str, Any]) -> None:
-        """Insert a visit from its column values, without loading it (the one-call settlement's)."""
-        await self.session.execute(_INSERT_VISIT, row)
+    async def insert(self, row: dict[str, Any], *, defer: bool = False) -> None:
+        """Insert a visit from its column values, without loading it (the one-call settlement's).
+
+        `defer`: with the transaction's other deferred writes (common.db.DeferredWrites).
+        """
+        if defer:
+            await DeferredWrites.of(self.session).insert(_VISIT, row)
+        else:
+            await self.session.execute(_INSERT_VISIT, row)
 
     async def page_of_person(
         self,

@@ -168,8 +168,10 @@ async def settle_one_call(
     )
 
     async def open_settled_visit(uow: SettlementUnitOfWork, at: datetime) -> None:
-        await uow.visits.insert(one_call_visit_row(data, mdtrt_id=claim.mdtrt_id, at=at))
-        await uow.fee_lines.insert([line_row(claim.mdtrt_id, line, at) for line in data.feedetail])
+        await uow.visits.insert(one_call_visit_row(data, mdtrt_id=claim.mdtrt_id, at=at), defer=True)
+        await uow.fee_lines.insert(
+            [line_row(claim.mdtrt_id, line, at) for line in data.feedetail], defer=True
+        )
 
     return await _settle(deps, claim, open_settled_visit)
 
@@ -313,7 +315,12 @@ async def _draw(uow: SettlementUnitOfWork, claim: ReviewedClaim, *, on: date) ->
 async def _store(
     uow: SettlementUnitOfWork, claim: ReviewedClaim, drawn: Drawn, *, now: datetime, clock: Clock
 ) -> dict[str, Any]:
-    """The settlement with its answer, its journal, the year and accounts moved, the event: the answer."""
+    """The settlement with its answer, its journal, the year and accounts moved, the event: the answer.
+
+    These writes are deferred (common.db.DeferredWrites): on PostgreSQL they reach the database as one
+    statement just before the commit, with the visit's of a one-call settlement; the locks they need (the
+    year, the accounts) were taken by _draw.
+    """
     context, split, on, outcome = claim.context, drawn.split, drawn.on, claim.outcome
     header, setl_id = context.header, new_id("S")
     holder = context.person.family_holder if split.acct_mulaid_pay_fen else None
@@ -341,12 +348,13 @@ async def _store(
             review=outcome.status,
             fingerprint=claim.fingerprint,
             body=body,
-        )
+        ),
+        defer=True,
     )
     legs = settlement_legs(
         split, psn_no=header.psn_no, fixmedins_code=header.fixmedins_code, family_holder=holder
     )
-    await uow.journal.post(kind="settlement", ref=setl_id, business_date=on, legs=legs, now=now)
+    await uow.journal.post_deferred(kind="settlement", ref=setl_id, business_date=on, legs=legs, now=now)
     await uow.accumulators.add_to_year(
         psn_no=header.psn_no,
         insutype=context.coverage.insutype,
@@ -354,10 +362,12 @@ async def _store(
         delta=split.year_delta,
         sign=1,
         count=1,
+        defer=True,
     )
-    await uow.accounts.move(header.psn_no, -split.acct_pay_fen, now=now)
+    await uow.accounts.move(header.psn_no, -split.acct_pay_fen, now=now, defer=True)
     if holder:
-        await uow.accounts.move(holder, -split.acct_mulaid_pay_fen, now=now)
+        await uow.accounts.move(holder, -split.acct_mulaid_pay_fen, now=now, defer=True)
     data = settled_event_data(context, split, body, on=on, outcome=outcome)
-    await uow.publish(new_event(type=Subject.SETTLED, source=SOURCE, subject=setl_id, data=data, clock=clock))
+    event = new_event(type=Subject.SETTLED, source=SOURCE, subject=setl_id, data=data, clock=clock)
+    await uow.publish(event, defer=True)
     return body
