@@ -26,15 +26,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The fraud service as an ASGI app (uvicorn's factory)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
+    book = RuleBook(ttl_s=settings.rule_cache_s)
     app = create_service_app(
         settings=settings,
         title="Fraud 智能监控规则库",
         description=DESCRIPTION,
         routers=routers(),
-        subscriptions=subscriptions(clock=clock),
+        subscriptions=subscriptions(clock=clock, book=book),
         workers=[responder] if settings.review_responder else [],
         resources=[default_rules_resource(clock)],
         clock=clock,
     )
-    app.state.rule_book = RuleBook(ttl_s=settings.rule_cache_s)
+    app.state.rule_book = book
     return app

@@ -11,6 +11,7 @@ from common.events.enrollment import PersonDeceased, PersonRegistered
 from common.events.envelope import EventEnvelope
 from common.events.settlement import CatalogChanged, SettlementReversed, SettlementSettled
 from fraud.service import findings, projection
+from fraud.service.rules import RuleBook
 from fraud.uow import FraudUnitOfWork
 
 SETTLEMENT_DURABLE = "fraud-settlement"
@@ -19,11 +20,11 @@ ENROLLMENT_DURABLE = "fraud-enrollment"
 ENROLLMENT_SUBJECTS = (Subject.PERSON_REGISTERED, Subject.PERSON_DECEASED)
 
 
-def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
-    """The durable consumers of the fraud service."""
+def subscriptions(*, clock: Clock, book: RuleBook | None = None) -> tuple[Subscription, ...]:
+    """The durable consumers of the fraud service (post rules from `book`'s cache when given)."""
 
     async def handle_settlement(session: AsyncSession, event: EventEnvelope) -> None:
-        await on_settlement_event(session, event, clock=clock)
+        await on_settlement_event(session, event, clock=clock, book=book)
 
     async def handle_enrollment(session: AsyncSession, event: EventEnvelope) -> None:
         await on_enrollment_event(session, event, clock=clock)
@@ -45,14 +46,16 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
     )
 
 
-async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
+async def on_settlement_event(
+    session: AsyncSession, event: EventEnvelope, *, clock: Clock, book: RuleBook | None = None
+) -> None:
     """Project one settlement event and run the post rules it calls for, in the consumer's transaction."""
     uow = FraudUnitOfWork.within(session)
     now = clock.now()
     if event.type == Subject.SETTLED:
         data = SettlementSettled.model_validate(event.data)
         if await projection.apply_settled(uow=uow, data=data):
-            await findings.after_settled(uow=uow, setl_id=data.setl_id, clock=clock)
+            await findings.after_settled(uow=uow, data=data, clock=clock, book=book)
     elif event.type == Subject.REVERSED:
         reversed_ = SettlementReversed.model_validate(event.data)
         if await projection.apply_reversed(uow=uow, data=reversed_):

@@ -11,14 +11,15 @@ from common.errors import Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.events.fraud import FindingConfirmed, FindingDismissed, FindingRaised
+from common.events.settlement import SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
 from common.repository import Page
 from fraud.domain.facts import Claim
 from fraud.domain.families import ASSISTANCE
 from fraud.models import Finding
 from fraud.schemas.findings import ConfirmIn, DismissIn
-from fraud.service.history import claim_from_record, load_history
-from fraud.service.rules import ActiveRule, load_active_rules
+from fraud.service.history import claim_from_record, claim_from_settled, load_history
+from fraud.service.rules import ActiveRule, RuleBook, load_active_rules
 from fraud.uow import FraudUnitOfWork
 
 OPEN, CONFIRMED, DISMISSED = "open", "confirmed", "dismissed"
@@ -105,12 +106,17 @@ async def _raise(
     return finding_id
 
 
-async def after_settled(*, uow: FraudUnitOfWork, setl_id: str, clock: Clock) -> list[int]:
-    """Post rules on a settlement just projected."""
-    record = await uow.claims.get(setl_id)
-    assert record is not None
-    claim = await claim_from_record(uow=uow, record=record)
-    rules = await load_active_rules(uow=uow, scopes=("post",))
+async def after_settled(
+    *, uow: FraudUnitOfWork, data: SettlementSettled, clock: Clock, book: RuleBook | None = None
+) -> list[int]:
+    """Post rules on a settlement just projected (the rules from `book`'s cache when given)."""
+    rules = await load_active_rules(uow=uow, scopes=("post",)) if book is None else await book.post_rules(uow)
+    if not rules:
+        return []
+    person = await uow.persons.gender_and_birth(data.psn_no)
+    claim = claim_from_settled(
+        data, gend=person.gend if person else None, brdy=person.brdy if person else None
+    )
     return await run_post_rules(uow=uow, claim=claim, rules=rules, clock=clock)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from common.clock import business_date
 from common.events.review import ReviewClaim
+from common.events.settlement import SettlementSettled
 from common.money import yuan_to_fen
 from fraud.domain.facts import Claim, History, ItemLimit, Line, PastClaim, PastLine, Peers
 from fraud.models import ClaimRecord
@@ -42,6 +43,44 @@ def claim_from_review(claim: ReviewClaim) -> Claim:
                 trace_codes=tuple(line.drug_trac_codg),
             )
             for line in claim.lines
+        ),
+    )
+
+
+def claim_from_settled(data: SettlementSettled, *, gend: str | None, brdy: date | None) -> Claim:
+    """A settlement just projected, as the rules see it: what claim_from_record would read back of it
+    (lines by serial, a code used twice in the settlement kept on its last line, as the projection keeps it),
+    without reading it back."""
+    codes: dict[str, list[str]] = {}
+    for code, sn in {
+        code: line.feedetl_sn for line in data.feedetail for code in line.drug_trac_codg
+    }.items():
+        codes.setdefault(sn, []).append(code)
+    return Claim(
+        setl_id=data.setl_id,
+        psn_no=data.psn_no,
+        med_type=data.med_type,
+        fixmedins_code=data.fixmedins_code,
+        hosp_lv=data.hosp_lv,
+        dise_codg=data.dise_codg,
+        begin_date=business_date(data.begntime),
+        end_date=business_date(data.endtime) if data.endtime else None,
+        setl_date=data.business_date,
+        medfee_fen=yuan_to_fen(data.medfee_sumamt),
+        fund_pay_fen=yuan_to_fen(data.fund_pay_sumamt),
+        psn_part_fen=yuan_to_fen(data.psn_part_amt),
+        gend=gend,
+        brdy=brdy,
+        lines=tuple(
+            Line(
+                line.feedetl_sn,
+                line.med_list_codg,
+                Decimal(format(line.cnt, "f")),
+                yuan_to_fen(line.det_item_fee_sumamt),
+                business_date(line.fee_ocur_time),
+                tuple(sorted(codes.get(line.feedetl_sn, ()))),
+            )
+            for line in sorted(data.feedetail, key=lambda line: line.feedetl_sn)
         ),
     )
 

@@ -164,11 +164,22 @@ class RuleBook:
     def __init__(self, *, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._rules: list[ActiveRule] | None = None
+        self._post: tuple[float, list[ActiveRule]] | None = None
         self._loaded = 0.0
         self._lock = asyncio.Lock()
 
     def invalidate(self) -> None:
         self._rules = None
+        self._post = None
+
+    async def post_rules(self, uow: FraudUnitOfWork) -> list[ActiveRule]:
+        """The active post rules, read on the caller's unit of work when the cache is stale."""
+        post = self._post
+        if post is not None and time.monotonic() - post[0] < self.ttl_s:
+            return post[1]
+        rules = await load_active_rules(uow=uow, scopes=("post",))
+        self._post = (time.monotonic(), rules)
+        return rules
 
     async def realtime_rules(self, db: Database) -> list[ActiveRule]:
         rules = self._rules
