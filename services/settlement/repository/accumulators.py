@@ -11,6 +11,7 @@ from common.db import DeferredWrites, table_of
 from common.repository import RepositoryBase
 from settlement.domain.split import YearToDate
 from settlement.models import YearAccumulator
+from settlement.repository.day_closes import DAY_CLOSE_LOCK, DayCloseRepository
 
 _YEAR = table_of(YearAccumulator)
 _AMOUNTS = ("outpatient_dedc_fen", "outpatient_pool_fen", "pool_fen", "pool_self_fen", "supp_fen", "maf_fen")
@@ -28,6 +29,9 @@ def _lock_year_statement(dialect: str) -> Any:
 
 # Built once with bound parameters: compiled once, then only executed (the settle path's hot statements).
 _LOCK_YEAR = {dialect: _lock_year_statement(dialect) for dialect in ("postgresql", "sqlite")}
+# PostgreSQL: the same, taking the day close's shared lock in its RETURNING, i.e. once the year's row is
+# locked (the order the two statements took them in), in the same round trip.
+_LOCK_YEAR_AND_DAY = _LOCK_YEAR["postgresql"].returning(sa.func.pg_advisory_xact_lock_shared(DAY_CLOSE_LOCK))
 _NEW_YEAR = {**dict.fromkeys(_AMOUNTS, 0), "settlement_count": 0}
 
 
@@ -54,15 +58,25 @@ _ADD_TO_YEAR = _add_to_year("", [])
 class AccumulatorRepository(RepositoryBase[YearAccumulator]):
     model = YearAccumulator
 
-    async def lock_year(self, *, psn_no: str, insutype: str, year: int) -> YearToDate:
-        """The person's year under a scheme, locked until the transaction ends (created at zero if new)."""
-        statement = _LOCK_YEAR[self.session.get_bind().dialect.name]
+    async def lock_year(
+        self, *, psn_no: str, insutype: str, year: int, day_close_lock: bool = False
+    ) -> YearToDate:
+        """The person's year under a scheme, locked until the transaction ends (created at zero if new).
+
+        `day_close_lock`: then also take the day close's shared lock (DayCloseRepository.lock_for_write), on
+        PostgreSQL in the same statement.
+        """
+        dialect = self.session.get_bind().dialect.name
+        both = day_close_lock and dialect == "postgresql"
         row = (
             await self.session.execute(
-                statement, {"psn_no": psn_no, "insutype": insutype, "year": year, **_NEW_YEAR}
+                _LOCK_YEAR_AND_DAY if both else _LOCK_YEAR[dialect],
+                {"psn_no": psn_no, "insutype": insutype, "year": year, **_NEW_YEAR},
             )
         ).one()
-        return YearToDate(*row)
+        if day_close_lock and not both:
+            await DayCloseRepository(self.session).lock_for_write()
+        return YearToDate(*row[: len(_AMOUNTS)])
 
     async def read_year(self, *, psn_no: str, insutype: str, year: int) -> YearToDate:
         """The person's year as it stands, unlocked (zero if there is none yet)."""

@@ -24,6 +24,7 @@ from common.events.contracts import Subject
 from common.events.envelope import new_event
 from common.national import Benefit
 from common.principal import Principal, ensure_scope
+from settlement.domain import day_close
 from settlement.domain.claims import (
     SETTLED,
     line_refusal,
@@ -51,7 +52,6 @@ from settlement.schemas.claims import OneCallSettlementIn, PreSettlementOut, Set
 from settlement.service.context import (
     SettleContext,
     accepted,
-    counting_day,
     ensure_open,
     load_context,
     new_id,
@@ -301,13 +301,14 @@ class Drawn:
 async def _draw(uow: SettlementUnitOfWork, claim: ReviewedClaim, *, on: date) -> Drawn:
     """Lock the person's year, take the day close's shared lock, read (or lock) the accounts, split."""
     header, holder = claim.context.header, claim.context.person.family_holder
+    # The year locked, then the day close's shared lock (one statement on PostgreSQL); then, after the lock,
+    # the last closed day with the accounts to draw on, locked, or just the balance the answer shows.
     ytd = await uow.accumulators.lock_year(
-        psn_no=header.psn_no, insutype=claim.context.coverage.insutype, year=on.year
+        psn_no=header.psn_no, insutype=claim.context.coverage.insutype, year=on.year, day_close_lock=True
     )
-    counted_on = await counting_day(uow=uow, on=on)
-    # One read either way: the accounts to draw on, locked, or just the balance the answer shows.
     wallets = [header.psn_no, *([holder] if holder and claim.acct_used else [])]
-    balances = await uow.accounts.balances(wallets, lock=claim.acct_used)
+    balances, last_closed = await uow.accounts.balances_and_last_close(wallets, lock=claim.acct_used)
+    counted_on = day_close.counting_day(on, last_closed)
     split = split_of(claim.context, ytd=ytd, acct_used=claim.acct_used, balances=balances)
     return Drawn(split, balances, on, counted_on)
 
