@@ -1,6 +1,11 @@
-"""Benchmark of enrollment: bulk load of persons and the eligibility look-up's in-service latency.
+"""Benchmark of enrollment: bulk loads (persons, coverages, contributions) and the eligibility look-up's latency.
 
-    python bench/bench_enrollment.py [--persons 100000] [--calls 10000] [--postgres URL]
+    python bench/bench_enrollment.py [--persons 100000] [--calls 10000] [--bulk 20000] [--postgres URL]
+                                     [--db-prefix ybj_bench_]
+
+Coverages and contributions are loaded in-service (the whole FastAPI stack over ASGI) the way the city
+loaders send them: POST /coverages:bulk in chunks of 500, then POST /contributions:bulk in chunks of 250
+(two contributions a person), for `--bulk` persons registered for it.
 
 Prints a table and writes var/bench/enrollment.json. Measures, never asserts.
 """
@@ -18,7 +23,9 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from common.clock import FrozenClock
@@ -136,19 +143,110 @@ async def measure_eligibility(settings: Settings, calls: int, rng: random.Random
     }
 
 
-def prepare_postgres(admin_url: str) -> str:
-    """Fresh ybj_bench_* databases on the given server; the enrollment one is used."""
+COVERAGE_CHUNK = 500  # as bench/_city.py sends them
+CONTRIBUTION_CHUNK = 250  # as bench/city/load.py sends them
+EMPLOYER = "91420100MA4K123456"
+
+
+async def _timed_bulk(
+    client: httpx.AsyncClient, path: str, key: str, items: list[dict[str, Any]], chunk: int
+) -> dict[str, float]:
+    bar = ProgressBar(len(items), label=key)
+    started = time.perf_counter()
+    for start in range(0, len(items), chunk):
+        part = items[start : start + chunk]
+        response = await client.post(path, json={key: part})
+        if response.status_code != 200 or response.json()["rejected"]:
+            raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:300]}")
+        bar.advance(len(part))
+    elapsed = time.perf_counter() - started
+    bar.close()
+    return {"rows": len(items), "seconds": round(elapsed, 3), "rows_per_s": round(len(items) / elapsed)}
+
+
+async def measure_bulk_loads(
+    settings: Settings, count: int, rng: random.Random
+) -> dict[str, dict[str, float]]:
+    """Register `count` new persons (not timed), then time their coverages and contributions in bulk."""
+    app = create_app(settings, clock=FrozenClock(NOW))
+    async with app_client(app) as client:
+        people, seen = [], set()
+        while len(people) < count:
+            birth = date(1945, 1, 1) + timedelta(days=rng.randrange(365 * 75))
+            first17 = f"110101{birth:%Y%m%d}{rng.randrange(1000):03d}"  # a region the CSV never uses
+            if first17 not in seen:
+                seen.add(first17)
+                people.append(
+                    {"certno": first17 + check_char(first17), "psn_name": "参保人", "admdvs": "420100"}
+                )
+        psn_nos: list[str] = []
+        for start in range(0, count, 5000):
+            answer = await client.post("/persons:bulk", json={"persons": people[start : start + 5000]})
+            psn_nos.extend(answer.json()["registered"])
+        coverages: list[dict[str, Any]] = []
+        contributions: list[dict[str, Any]] = []
+        for n, psn_no in enumerate(psn_nos):
+            if n % 3:
+                coverages.append(
+                    {"psn_no": psn_no, "insutype": "310", "begndate": "2026-01-01", "emp_code": EMPLOYER}
+                    | ({"psn_type": "retired"} if n % 5 == 0 else {})
+                )
+                contributions += [
+                    {
+                        "psn_no": psn_no,
+                        "insutype": "310",
+                        "period": f"2026-{month:02d}",
+                        "amount": "800.00",
+                        "paid_at": f"2026-{month:02d}-15T10:00:00+08:00",
+                    }
+                    for month in (1, 2)
+                ]
+            else:
+                coverages.append(
+                    {
+                        "psn_no": psn_no,
+                        "insutype": "390",
+                        "begndate": "2026-01-01",
+                        "enrolled_on": "2025-10-01",
+                    }
+                )
+                contributions += [
+                    {
+                        "psn_no": psn_no,
+                        "insutype": "390",
+                        "period": str(year),
+                        "amount": "400.00",
+                        "paid_at": f"{year - 1}-11-02T09:30:00+08:00",
+                    }
+                    for year in (2025, 2026)
+                ]
+        return {
+            "coverages": await _timed_bulk(client, "/coverages:bulk", "coverages", coverages, COVERAGE_CHUNK),
+            "contributions": await _timed_bulk(
+                client, "/contributions:bulk", "contributions", contributions, CONTRIBUTION_CHUNK
+            ),
+        }
+
+
+def prepare_postgres(admin_url: str, prefix: str = "ybj_bench_") -> str:
+    """Fresh `<prefix>*` databases on the given server (ybj_bench_* by default); the enrollment one is used."""
     from common.pgdev import drop_databases, ensure_databases
 
-    drop_databases(admin_url, "ybj_bench_")
-    return ensure_databases(admin_url, "ybj_bench_").urls["enrollment"]
+    drop_databases(admin_url, prefix)
+    return ensure_databases(admin_url, prefix).urls["enrollment"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=10_000)
+    parser.add_argument(
+        "--bulk", type=int, default=20_000, help="persons given coverages and contributions in bulk"
+    )
     parser.add_argument("--postgres", metavar="ADMIN_URL", help="run on PostgreSQL instead of SQLite")
+    parser.add_argument(
+        "--db-prefix", default="ybj_bench_", help="with --postgres: the databases' name prefix"
+    )
     parser.add_argument("--out", type=Path, default=Path("var/bench/enrollment.json"))
     args = parser.parse_args()
     configure_logging("bench", "WARNING")
@@ -156,7 +254,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         url = (
-            prepare_postgres(args.postgres)
+            prepare_postgres(args.postgres, args.db_prefix)
             if args.postgres
             else f"sqlite+aiosqlite:///{workdir / 'enrollment.db'}"
         )
@@ -183,12 +281,14 @@ def main() -> int:
             log_level="WARNING",  # one access line per call would drown the table (the cost stays measured)
         )
         eligibility = asyncio.run(measure_eligibility(settings, args.calls, rng))
+        bulk = asyncio.run(measure_bulk_loads(settings, args.bulk, rng)) if args.bulk else {}
     backend = "postgresql" if args.postgres else "sqlite"
     results = {
         "backend": backend,
         "persons": created,
         "bulk_load_rows_per_s": round(load_rate),
         "eligibility": {k: round(v, 3) for k, v in eligibility.items()},
+        "bulk": bulk,
     }
     print(f"\nenrollment benchmark ({backend}, {created:,} persons)")
     print(f"  {'measure':<34}{'value':>14}   target")
@@ -197,6 +297,12 @@ def main() -> int:
     print(f"  {'eligibility p95 (ms)':<34}{eligibility['p95_ms']:>14.2f}")
     print(f"  {'eligibility p99 (ms)':<34}{eligibility['p99_ms']:>14.2f}   < 10 ms")
     print(f"  {'eligibility sequential calls/s':<34}{eligibility['per_second']:>14,.0f}")
+    for key, label in (
+        ("coverages", "bulk coverages (rows/s)"),
+        ("contributions", "bulk contributions (rows/s)"),
+    ):
+        if key in bulk:
+            print(f"  {label:<34}{bulk[key]['rows_per_s']:>14,.0f}   >= 2,000")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2))
     print(f"  results written to {args.out}")

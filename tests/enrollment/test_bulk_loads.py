@@ -8,10 +8,13 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from common.clock import FrozenClock
+from common.events.contracts import Subject
+from common.events.envelope import EventEnvelope
 from common.events.tables import outbox_event
 from common.principal import Principal, Role
 from enrollment.models import Contribution, Coverage
-from tests.enrollment.conftest import as_client, register
+from tests.enrollment.conftest import as_client, at_shanghai, enroll, register
 
 EMPLOYER = "91420100MA4K123456"
 PAID = "2026-01-15T10:00:00+08:00"
@@ -116,3 +119,146 @@ async def test_bulk_loads_are_for_the_bureau_only_and_refuse_malformed_bodies(
         response = await api.post("/coverages:bulk", json=body)
         assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_ERROR")
     assert await _counts(enrollment_app) == (0, 0, 0)
+
+
+async def _events_of(app: FastAPI, psn_no: str) -> list[tuple[str, dict[str, object]]]:
+    """A person's events in outbox order, without the ids a second person's rows necessarily differ in."""
+    async with app.state.db.transaction(readonly=True) as session:
+        payloads = (
+            await session.scalars(
+                sa.select(outbox_event.c.payload)
+                .where(outbox_event.c.subject == psn_no)
+                .order_by(outbox_event.c.seq)
+            )
+        ).all()
+    events = [EventEnvelope.from_bytes(payload) for payload in payloads]
+    return [
+        (
+            event.type,
+            {
+                k: v
+                for k, v in event.data.items()
+                if k not in ("psn_no", "certno", "coverage_id", "contribution_id")
+            },
+        )
+        for event in events
+    ]
+
+
+async def _state_of(
+    api: httpx.AsyncClient, psn_no: str
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    ignored = ("psn_no", "coverage_id", "contribution_id")
+    coverages = (await api.get(f"/persons/{psn_no}/coverages")).json()
+    contributions = (await api.get(f"/persons/{psn_no}/contributions")).json()
+    return (
+        [{k: v for k, v in row.items() if k not in ignored} for row in coverages],
+        [{k: v for k, v in row.items() if k not in ignored} for row in contributions],
+    )
+
+
+async def test_bulk_loads_give_the_rows_events_and_answers_of_one_call_per_item(
+    api: httpx.AsyncClient, enrollment_app: FastAPI, clock: FrozenClock
+) -> None:
+    """The set-based loads against the same items sent one call at a time: same codes, rows and events,
+    in the same order, for waiting periods shortened by back-payments and incentives restated on the way."""
+    clock.set(at_shanghai(2026, 2, 20))
+    twins: list[tuple[str, str, str]] = []  # (resident, employee, employee without coverage) per path
+    for base in (100, 200):
+        resident = (await register(api, date(1975, 4, 4), seq=base + 1))["psn_no"]
+        employee = (await register(api, date(1982, 8, 8), seq=base + 3))["psn_no"]
+        uncovered = (await register(api, date(1990, 9, 9), seq=base + 5))["psn_no"]
+        # The same history for both: a resident covered 2016-2020, then a break of five years.
+        old = await enroll(api, resident, insutype="390", begndate="2016-01-01", enrolled_on="2015-11-01")
+        ended = await api.post(f"/coverages/{old['coverage_id']}/end", json={"enddate": "2020-12-31"})
+        assert ended.status_code == 200, ended.text
+        twins.append((resident, employee, uncovered))
+
+    def coverage_items(resident: str, employee: str, uncovered: str) -> list[dict[str, object]]:
+        return [
+            {"psn_no": resident, "insutype": "390", "begndate": "2026-03-01", "enrolled_on": "2026-02-10"},
+            {"psn_no": employee, "insutype": "310", "begndate": "2026-01-01", "emp_code": EMPLOYER},
+            {"psn_no": resident, "insutype": "310", "begndate": "2026-01-01", "emp_code": EMPLOYER},
+            {"psn_no": uncovered, "insutype": "390", "begndate": "1980-01-01"},  # before birth
+            {"psn_no": uncovered, "insutype": "390", "begndate": "2026-01-01", "psn_type": "retired"},
+        ]
+
+    def contribution_items(resident: str, employee: str, uncovered: str) -> list[dict[str, object]]:
+        late = "2026-02-15T10:00:00+08:00"
+        return [
+            *(
+                {
+                    "psn_no": resident,
+                    "insutype": "390",
+                    "period": str(year),
+                    "amount": "380.00",
+                    "paid_at": late,
+                }
+                for year in (2021, 2022, 2023)
+            ),  # back-payments: each shortens the waiting period
+            {"psn_no": resident, "insutype": "390", "period": "2026", "amount": "400.00", "paid_at": late},
+            {"psn_no": resident, "insutype": "390", "period": "2021", "amount": "380.00", "paid_at": late},
+            {"psn_no": resident, "insutype": "390", "period": "2022", "amount": "1.00", "paid_at": late},
+            {"psn_no": resident, "insutype": "390", "period": "2026-01", "amount": "1.00", "paid_at": late},
+            {"psn_no": resident, "insutype": "310", "period": "2026-01", "amount": "1.00", "paid_at": late},
+            {"psn_no": employee, "insutype": "310", "period": "2026-01", "amount": "800.05", "paid_at": PAID},
+            {
+                "psn_no": employee,
+                "insutype": "310",
+                "period": "2026-02",
+                "amount": "800.00",
+                "acct_amount": "900.00",
+                "paid_at": PAID,
+            },
+            {"psn_no": employee, "insutype": "310", "period": "2026-02", "amount": "800.00", "paid_at": PAID},
+            {
+                "psn_no": employee,
+                "insutype": "310",
+                "period": "2026-03",
+                "amount": "800.00",
+                "paid_at": late[:-6] + "+00:00",
+            },
+            {"psn_no": uncovered, "insutype": "390", "period": "2026", "amount": "400.00", "paid_at": late},
+            {"psn_no": "P-NOBODY", "insutype": "390", "period": "2026", "amount": "400.00", "paid_at": late},
+        ]
+
+    one_by_one, bulk = twins
+    answers: list[tuple[int, str | None]] = []
+    for item in coverage_items(*one_by_one):
+        psn_no = item.pop("psn_no")
+        response = await api.post(f"/persons/{psn_no}/coverages", json=item)
+        answers.append((response.status_code, response.json().get("code")))
+    for item in contribution_items(*one_by_one):
+        psn_no = item.pop("psn_no")
+        response = await api.post(f"/persons/{psn_no}/contributions", json=item)
+        answers.append((response.status_code, response.json().get("code")))
+
+    covered = await api.post("/coverages:bulk", json={"coverages": coverage_items(*bulk)})
+    paid = await api.post("/contributions:bulk", json={"contributions": contribution_items(*bulk)})
+    assert (covered.status_code, paid.status_code) == (200, 200), paid.text
+    bulk_answers: dict[int, tuple[int, str | None]] = {}
+    offset = len(coverage_items(*bulk))
+    for shift, result in ((0, covered.json()), (offset, paid.json())):
+        bulk_answers |= {shift + r["index"]: (201, None) for r in result["created"]}
+        bulk_answers |= {shift + r["index"]: (200, None) for r in result.get("existing", [])}
+        bulk_answers |= {shift + r["index"]: (0, r["code"]) for r in result["rejected"]}
+    assert [
+        (bulk_answers[i][0] or status, bulk_answers[i][1]) for i, (status, _) in enumerate(answers)
+    ] == answers
+    assert [code for _, code in answers if code] == [
+        "DUPLICATE_COVERAGE",
+        "INVALID_DATE",
+        "NOT_FOR_RESIDENTS",
+        "CONTRIBUTION_EXISTS",
+        "INVALID_PERIOD",
+        "NO_COVERAGE",
+        "INVALID_AMOUNT",
+        "NO_COVERAGE",
+        "PERSON_NOT_FOUND",
+    ]
+    for single, many in zip(one_by_one, bulk, strict=True):
+        assert await _state_of(api, many) == await _state_of(api, single)
+        assert await _events_of(enrollment_app, many) == await _events_of(enrollment_app, single)
+    resident_events = await _events_of(enrollment_app, bulk[0])
+    waits = [data["waiting_months"] for kind, data in resident_events if kind == Subject.COVERAGE_CHANGED]
+    assert len(set(waits)) > 1, waits  # the back-payments did shorten the waiting period on the way

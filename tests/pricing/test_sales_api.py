@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -14,7 +15,10 @@ from fastapi import FastAPI
 
 from common.clock import FrozenClock
 from common.events.tables import outbox_event
+from pricing.api.sales import sales_answer
 from pricing.models import Observation
+from pricing.schemas.monitoring import SaleResult, SalesOut
+from pricing.service.observations import LineOutcome
 from tests.pricing.conftest import as_client, at_shanghai, pos, put_drug, sale, seed_pharmacies, upload
 
 DRUG = "XC10AAA0001010101"
@@ -326,3 +330,52 @@ async def test_the_public_compares_a_drugs_prices_cheapest_first(
     ]
     assert (unknown.status_code, unknown.json()["code"]) == (404, "DRUG_NOT_FOUND")
     assert (bad.status_code, bad.json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+def test_the_answer_is_serialised_once_exactly_as_the_response_model_would() -> None:
+    outcomes = [
+        LineOutcome("s1", True, "green", Decimal("10.00"), Decimal("10.00"), "0.0000", False),
+        LineOutcome("s2", True, "red", Decimal("12.345678"), Decimal("9.5"), "0.2995", True, replay=True),
+        LineOutcome("s3", False, reason="DRUG_NOT_FOUND", message="No drug X in the reference data."),
+    ]
+    validated = SalesOut(
+        fixmedins_code="P001",
+        accepted=2,
+        rejected=1,
+        results=[
+            SaleResult(
+                sale_id=o.sale_id,
+                status="accepted" if o.accepted else "rejected",
+                light=o.light,
+                pric=o.price,
+                reference_pric=o.reference,
+                diff_ratio=o.diff_ratio,
+                over_procurement=o.over_procurement,
+                replay=o.replay,
+                reason=o.reason,
+                message=o.message,
+            )
+            for o in outcomes
+        ],
+    )
+    assert json.loads(sales_answer("P001", outcomes)) == validated.model_dump(mode="json")
+
+
+async def test_sightings_of_an_open_alert_are_counted_on_it_and_new_keys_raise_one_each(
+    market: httpx.AsyncClient, pricing_app: FastAPI
+) -> None:
+    await upload(market, "P003", sale("d1", DRUG, "12.00"))
+    await upload(
+        market,
+        "P003",
+        sale("d2", DRUG, "12.10"),  # yellow again: counted on the open one
+        sale("d3", DRUG, "14.00"),  # red: raised
+        sale("d4", DRUG, "12.20"),
+        sale("d5", DRUG, "14.10"),
+    )
+    alerts = (await market.get("/alerts")).json()["items"]
+    assert [(a["light"], a["pric"], a["sale_id"], a["occurrences"]) for a in alerts] == [
+        ("red", "14.00", "d3", 2),
+        ("yellow", "12.00", "d1", 3),
+    ]
+    assert [kind for kind, _ in await outbox(pricing_app)] == ["pricing.alert.raised"] * 2

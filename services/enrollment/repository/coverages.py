@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from common.errors import NotFound
 from common.repository import RepositoryBase
 from enrollment.models import Coverage, CoverageSuspension, Person
+
+_CHUNK = 900  # psn_nos per IN (...): well under every driver's limit on bound parameters
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,18 @@ class CoverageRepository(RepositoryBase[Coverage]):
             .order_by(Coverage.begndate, Coverage.coverage_id)
         )
         return list((await self.session.scalars(query)).all())
+
+    async def of_persons(self, psn_nos: Sequence[str]) -> list[Coverage]:
+        """The coverages of many persons (a bulk load's), each person's oldest first."""
+        found: list[Coverage] = []
+        for start in range(0, len(psn_nos), _CHUNK):
+            query = (
+                sa.select(Coverage)
+                .where(Coverage.psn_no.in_(psn_nos[start : start + _CHUNK]))
+                .order_by(Coverage.psn_no, Coverage.begndate, Coverage.coverage_id)
+            )
+            found.extend((await self.session.scalars(query)).all())
+        return found
 
     async def must_get(self, coverage_id: int, *, for_update: bool = False) -> Coverage:
         """The coverage, or 404 COVERAGE_NOT_FOUND."""
@@ -125,6 +140,19 @@ class SuspensionRepository(RepositoryBase[CoverageSuspension]):
             .order_by(CoverageSuspension.from_date)
         )
         return list((await self.session.scalars(query)).all())
+
+    async def of_persons(self, psn_nos: Sequence[str]) -> list[CoverageSuspension]:
+        """The suspensions of every coverage of many persons (a bulk load's), oldest first."""
+        found: list[CoverageSuspension] = []
+        for start in range(0, len(psn_nos), _CHUNK):
+            query = (
+                sa.select(CoverageSuspension)
+                .join(Coverage, Coverage.coverage_id == CoverageSuspension.coverage_id)
+                .where(Coverage.psn_no.in_(psn_nos[start : start + _CHUNK]))
+                .order_by(CoverageSuspension.coverage_id, CoverageSuspension.from_date)
+            )
+            found.extend((await self.session.scalars(query)).all())
+        return found
 
     async def open_of(self, coverage_id: int) -> CoverageSuspension | None:
         """The suspension of a coverage that has not been closed, if any."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from common.clock import Clock, business_date
 from common.errors import Conflict, ProblemError, Unprocessable
@@ -13,10 +13,10 @@ from common.events.enrollment import CoverageChanged, Suspension
 from common.money import fen_to_yuan, yuan_to_fen
 from enrollment.domain.coverages import ATTACHED, CoveredYears, covered_years, reference_year
 from enrollment.domain.waiting import ClaimYear, Incentive, ResidentPolicy, incentive, resident_waiting_period
-from enrollment.models import Coverage, CoverageSuspension
+from enrollment.models import Coverage, CoverageSuspension, Person
 from enrollment.schemas.base import CoverageStatus, Insutype
 from enrollment.schemas.coverages import BulkCoverageItem, CoverageIn
-from enrollment.service.bulk import BulkItems, Created, Rejected
+from enrollment.service.bulk import Book, BulkItems, Created, PendingEvent, Rejected
 from enrollment.service.publishing import event_of
 from enrollment.uow import EnrollmentUnitOfWork
 
@@ -61,16 +61,13 @@ def _reference_year(coverage: Coverage, today: date) -> int:
     return reference_year(begndate=coverage.begndate, enddate=coverage.enddate, today=today)
 
 
-async def coverage_view(
-    uow: EnrollmentUnitOfWork, coverage: Coverage, *, today: date, policy: ResidentPolicy
+def view_of(
+    coverage: Coverage, suspensions: Sequence[CoverageSuspension], reward: Incentive
 ) -> CoverageChanged:
-    """The whole coverage as the API shows it and the coverage.changed event carries it."""
-    suspensions = await uow.suspensions.of_coverage(coverage.coverage_id)
-    year = _reference_year(coverage, today)
-    reward = await incentive_of(uow, coverage, year=year, today=today, policy=policy)
+    """The whole coverage from its row, its suspensions and its incentive (a coverage not yet written: id 0)."""
     is_resident = coverage.insutype == Insutype.RESIDENT
     return CoverageChanged(
-        coverage_id=coverage.coverage_id,
+        coverage_id=coverage.coverage_id or 0,
         psn_no=coverage.psn_no,
         insutype=coverage.insutype,
         attached_insutypes=ATTACHED[coverage.insutype],
@@ -88,16 +85,30 @@ async def coverage_view(
     )
 
 
+async def coverage_view(
+    uow: EnrollmentUnitOfWork, coverage: Coverage, *, today: date, policy: ResidentPolicy
+) -> CoverageChanged:
+    """The whole coverage as the API shows it and the coverage.changed event carries it."""
+    suspensions = await uow.suspensions.of_coverage(coverage.coverage_id)
+    year = _reference_year(coverage, today)
+    reward = await incentive_of(uow, coverage, year=year, today=today, policy=policy)
+    return view_of(coverage, suspensions, reward)
+
+
+def keep_incentive(coverage: Coverage, view: CoverageChanged, *, today: date) -> None:
+    """Keep the incentive of the view on the row, so eligibility answers in one query for the current year."""
+    coverage.incentive_year = _reference_year(coverage, today)
+    coverage.incentive_raise_fen = yuan_to_fen(view.incentive_raise)
+    coverage.continuous_years = view.continuous_years
+
+
 async def restate(
     uow: EnrollmentUnitOfWork, coverage: Coverage, *, clock: Clock, policy: ResidentPolicy
 ) -> CoverageChanged:
     """Keep the incentive on the row and publish the coverage's whole view (coverage.changed)."""
     today = business_date(clock.now())
     view = await coverage_view(uow, coverage, today=today, policy=policy)
-    # Kept on the row so the eligibility look-up answers in one query for the current year.
-    coverage.incentive_year = _reference_year(coverage, today)
-    coverage.incentive_raise_fen = yuan_to_fen(view.incentive_raise)
-    coverage.continuous_years = view.continuous_years
+    keep_incentive(coverage, view, today=today)
     await uow.flush()
     await uow.publish(event_of(Subject.COVERAGE_CHANGED, coverage.psn_no, view, clock))
     return view
@@ -113,12 +124,14 @@ async def restate_incentive(
     today = business_date(clock.now())
     year = _reference_year(current, today)
     reward = await incentive_of(uow, current, year=year, today=today, policy=policy)
-    if (current.incentive_year, current.incentive_raise_fen, current.continuous_years) != (
-        year,
-        reward.total_fen,
-        reward.continuous_years,
-    ):
+    if incentive_moved(current, year, reward):
         await restate(uow, current, clock=clock, policy=policy)
+
+
+def incentive_moved(coverage: Coverage, year: int, reward: Incentive) -> bool:
+    """Whether the incentive kept on the row is no longer the one of `year`."""
+    kept = (coverage.incentive_year, coverage.incentive_raise_fen, coverage.continuous_years)
+    return kept != (year, reward.total_fen, reward.continuous_years)
 
 
 # --- reading --------------------------------------------------------------------------------------------
@@ -146,12 +159,8 @@ async def coverages_of(
 # --- enrolment ------------------------------------------------------------------------------------------
 
 
-async def add_coverage(
-    *, uow: EnrollmentUnitOfWork, psn_no: str, data: CoverageIn, clock: Clock, policy: ResidentPolicy
-) -> CoverageState:
-    """Enroll a person; residents get the waiting period the 2025 rules give them."""
-    today, now = business_date(clock.now()), clock.now()
-    person = await uow.persons.must_get(psn_no, for_update=True)
+def check_enrolment(person: Person, data: CoverageIn, *, today: date) -> tuple[date, str | None]:
+    """The rules of an enrolment that need only the person: its enrolled_on and psn_type, or the refusal."""
     if person.death_date is not None:
         raise Conflict("The person is deceased.", code="PERSON_DECEASED")
     enrolled_on = data.enrolled_on or today
@@ -164,23 +173,38 @@ async def add_coverage(
             raise Unprocessable(
                 "An employee coverage needs emp_code.", code="EMP_CODE_REQUIRED", field="emp_code"
             )
-        psn_type = data.psn_type.value if data.psn_type else "employed"
-    else:
-        if data.emp_code or data.psn_type:
-            raise Unprocessable(
-                "emp_code and psn_type belong to employee (310) coverage only.", code="NOT_FOR_RESIDENTS"
-            )
-        psn_type = None
-    current = await uow.coverages.current(psn_no)
+        return enrolled_on, data.psn_type.value if data.psn_type else "employed"
+    if data.emp_code or data.psn_type:
+        raise Unprocessable(
+            "emp_code and psn_type belong to employee (310) coverage only.", code="NOT_FOR_RESIDENTS"
+        )
+    return enrolled_on, None
+
+
+def check_not_covered(current: Coverage | None) -> None:
+    """A person has one current basic coverage at a time (重复参保 otherwise)."""
     if current is not None:
         raise Conflict(
             f"The person already has a current {current.insutype} coverage (重复参保).",
             code="DUPLICATE_COVERAGE",
             coverage_id=current.coverage_id,
         )
+
+
+def new_coverage(
+    person: Person,
+    data: CoverageIn,
+    *,
+    enrolled_on: date,
+    psn_type: str | None,
+    years: CoveredYears | None,
+    policy: ResidentPolicy,
+    now: datetime,
+) -> Coverage:
+    """The coverage row of an enrolment; a resident's (`years`: the person's history) gets its waiting period."""
     benefit_start, waiting_months, breaks = data.begndate, 0, 0
     if data.insutype == Insutype.RESIDENT:
-        years = await history(uow, psn_no, exclude=None, today=today)
+        assert years is not None, "a resident enrolment needs the person's history"
         wait = resident_waiting_period(
             coverage_year=data.begndate.year,
             begndate=data.begndate,
@@ -191,8 +215,8 @@ async def add_coverage(
             policy=policy,
         )
         benefit_start, waiting_months, breaks = wait.benefit_start_date, wait.months, wait.break_years
-    new = Coverage(
-        psn_no=psn_no,
+    return Coverage(
+        psn_no=person.psn_no,
         insutype=data.insutype.value,
         status=CoverageStatus.ACTIVE.value,
         begndate=data.begndate,
@@ -207,9 +231,56 @@ async def add_coverage(
         created_at=now,
         updated_at=now,
     )
+
+
+async def add_coverage(
+    *, uow: EnrollmentUnitOfWork, psn_no: str, data: CoverageIn, clock: Clock, policy: ResidentPolicy
+) -> CoverageState:
+    """Enroll a person; residents get the waiting period the 2025 rules give them."""
+    today, now = business_date(clock.now()), clock.now()
+    person = await uow.persons.must_get(psn_no, for_update=True)
+    enrolled_on, psn_type = check_enrolment(person, data, today=today)
+    check_not_covered(await uow.coverages.current(psn_no))
+    years = (
+        await history(uow, psn_no, exclude=None, today=today) if data.insutype == Insutype.RESIDENT else None
+    )
+    new = new_coverage(
+        person, data, enrolled_on=enrolled_on, psn_type=psn_type, years=years, policy=policy, now=now
+    )
     if not await uow.coverages.add_new(new):
         raise Conflict("The person already has a current coverage (重复参保).", code="DUPLICATE_COVERAGE")
     return CoverageState(new, await restate(uow, new, clock=clock, policy=policy))
+
+
+def incentive_in(
+    book: Book, coverage: Coverage, *, year: int, today: date, policy: ResidentPolicy
+) -> Incentive:
+    """`incentive_of` on a bulk load's book."""
+    covered = book.history(coverage.psn_no, exclude=None, today=today).covered
+    claims = book.claims.get(coverage.psn_no, [])
+    return incentive(
+        year=year, covered_years=covered | {coverage.begndate.year}, claims=claims, policy=policy
+    )
+
+
+def restate_in(book: Book, coverage: Coverage, *, today: date, policy: ResidentPolicy) -> None:
+    """`restate` on a bulk load's book: the incentive kept on the row, coverage.changed pending its write."""
+    reward = incentive_in(book, coverage, year=_reference_year(coverage, today), today=today, policy=policy)
+    view = view_of(coverage, book.suspensions_of(coverage), reward)
+    keep_incentive(coverage, view, today=today)
+    book.pending.append(
+        PendingEvent(Subject.COVERAGE_CHANGED, coverage.psn_no, view, "coverage_id", coverage)
+    )
+
+
+def restate_incentive_in(book: Book, psn_no: str, *, today: date, policy: ResidentPolicy) -> None:
+    """`restate_incentive` on a bulk load's book."""
+    current = book.current(psn_no)
+    if current is None or current.insutype != Insutype.RESIDENT:
+        return
+    year = _reference_year(current, today)
+    if incentive_moved(current, year, incentive_in(book, current, year=year, today=today, policy=policy)):
+        restate_in(book, current, today=today, policy=policy)
 
 
 async def add_coverages_bulk(
@@ -217,18 +288,32 @@ async def add_coverages_bulk(
 ) -> BulkItems:
     """Enroll many persons in one transaction, each item under exactly the rules of `add_coverage`.
 
-    Each item runs in its own savepoint: a refused one (its code as one call would give it) leaves no trace
-    and the others go on.
+    Set-based: the persons of the load are locked and their histories read in one query per table, each
+    item is checked against that book in memory (in order, so a later item sees what an earlier one
+    enrolled), and the coverages and their coverage.changed events are written in one statement each. A
+    refused item (its code as one call would give it) changes nothing in the book and so leaves no trace.
     """
+    today, now = business_date(clock.now()), clock.now()
+    book = await Book.load(uow, sorted({item.psn_no for item in items}))
     outcome = BulkItems()
+    enrolled: list[tuple[int, Coverage]] = []
     for index, item in enumerate(items):
         try:
-            async with uow.savepoint():
-                state = await add_coverage(uow=uow, psn_no=item.psn_no, data=item, clock=clock, policy=policy)
+            person = book.person(item.psn_no)
+            enrolled_on, psn_type = check_enrolment(person, item, today=today)
+            check_not_covered(book.current(item.psn_no))
+            years = book.history(item.psn_no, exclude=None, today=today)
+            coverage = new_coverage(
+                person, item, enrolled_on=enrolled_on, psn_type=psn_type, years=years, policy=policy, now=now
+            )
         except ProblemError as exc:
             outcome.rejected.append(Rejected(index, exc.code, exc.detail))
             continue
-        outcome.created.append(Created(index, item.psn_no, state.coverage.coverage_id))
+        book.add_coverage(coverage)
+        restate_in(book, coverage, today=today, policy=policy)
+        enrolled.append((index, coverage))
+    await book.write(uow, clock)
+    outcome.created = [Created(index, coverage.psn_no, coverage.coverage_id) for index, coverage in enrolled]
     return outcome
 
 

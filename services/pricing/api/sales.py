@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+
+from fastapi import APIRouter, Response
 
 from common.deps import PROBLEMS, ClockDep
 from pricing.api.deps import PharmacyPrincipal, ensure_scope
 from pricing.domain.observations import SaleLine
-from pricing.schemas.monitoring import SaleResult, SalesIn, SalesOut
-from pricing.service.observations import record_sales
+from pricing.schemas.monitoring import SalesIn, SalesOut
+from pricing.service.observations import LineOutcome, record_sales
 from pricing.uow import Uow
 
 router = APIRouter()
@@ -24,7 +28,7 @@ router = APIRouter()
     "answer (`replay: true`); the same sale_id with other content is rejected with SALE_ID_CONFLICT. "
     "An unknown drug or pharmacy rejects that line with its reason; the other lines are recorded.",
 )
-async def upload_sales(body: SalesIn, uow: Uow, who: PharmacyPrincipal, clock: ClockDep) -> SalesOut:
+async def upload_sales(body: SalesIn, uow: Uow, who: PharmacyPrincipal, clock: ClockDep) -> Response:
     ensure_scope(who, body.fixmedins_code)
     lines = [
         SaleLine(
@@ -38,25 +42,39 @@ async def upload_sales(body: SalesIn, uow: Uow, who: PharmacyPrincipal, clock: C
         for line in body.sales
     ]
     recorded = await record_sales(uow=uow, fixmedins_code=body.fixmedins_code, lines=lines, clock=clock)
-    results = [
-        SaleResult(
-            sale_id=outcome.sale_id,
-            status="accepted" if outcome.accepted else "rejected",
-            light=outcome.light,
-            pric=outcome.price,
-            reference_pric=outcome.reference,
-            diff_ratio=outcome.diff_ratio,
-            over_procurement=outcome.over_procurement,
-            replay=outcome.replay,
-            reason=outcome.reason,
-            message=outcome.message,
-        )
-        for outcome in recorded.outcomes
-    ]
-    accepted = sum(1 for result in results if result.status == "accepted")
-    return SalesOut(
-        fixmedins_code=body.fixmedins_code,
-        accepted=accepted,
-        rejected=len(results) - accepted,
-        results=results,
+    return Response(
+        content=sales_answer(body.fixmedins_code, recorded.outcomes), media_type="application/json"
     )
+
+
+def sales_answer(fixmedins_code: str, outcomes: Sequence[LineOutcome]) -> bytes:
+    """The answer as JSON, serialised once, straight from the values the service computed and typed: what
+    `response_model=SalesOut` would send (prices as exact decimal strings, as `Price` serialises them),
+    without building and validating a model per line and then serialising them again."""
+    results = [
+        {
+            "sale_id": outcome.sale_id,
+            "status": "accepted" if outcome.accepted else "rejected",
+            "light": outcome.light,
+            "pric": _price(outcome.price),
+            "reference_pric": _price(outcome.reference),
+            "diff_ratio": outcome.diff_ratio,
+            "over_procurement": outcome.over_procurement,
+            "replay": outcome.replay,
+            "reason": outcome.reason,
+            "message": outcome.message,
+        }
+        for outcome in outcomes
+    ]
+    accepted = sum(1 for outcome in outcomes if outcome.accepted)
+    answer = {
+        "fixmedins_code": fixmedins_code,
+        "accepted": accepted,
+        "rejected": len(results) - accepted,
+        "results": results,
+    }
+    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _price(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")

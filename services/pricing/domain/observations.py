@@ -92,12 +92,16 @@ def classify(
     stored: Mapping[str, str],
     known_drugs: Collection[str],
     now: datetime,
+    fingerprints: Sequence[str] | None = None,
 ) -> Classified:
-    """Sort an upload's lines: `stored` maps a sale_id recorded before to its fingerprint."""
+    """Sort an upload's lines: `stored` maps a sale_id recorded before to its fingerprint.
+
+    `fingerprints` are the lines' own, when the caller computed them already (before taking its locks).
+    """
     found = Classified()
     first_seen: dict[str, tuple[str, int]] = {}  # sale_id -> (fingerprint, position)
     for position, line in enumerate(lines):
-        fingerprint = line.fingerprint()
+        fingerprint = fingerprints[position] if fingerprints is not None else line.fingerprint()
         previous = stored.get(line.sale_id)
         if previous is not None:
             if previous == fingerprint:

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from common.db import table_of
 from common.repository import RepositoryBase
 from pricing.models import Observation
+from pricing.repository.sets import among, insert_rows
 
 _CHUNK = 900
-_WRITE_BATCH = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,15 +45,15 @@ class ObservationRepository(RepositoryBase[Observation]):
             found = await self.session.scalars(
                 sa.select(Observation).where(
                     Observation.fixmedins_code == fixmedins_code,
-                    Observation.sale_id.in_(sale_ids[start : start + _CHUNK]),
+                    among(self.session, table_of(Observation).c.sale_id, sale_ids[start : start + _CHUNK]),
                 )
             )
             stored.update({row.sale_id: row for row in found})
         return stored
 
     async def insert_many(self, rows: Sequence[dict[str, object]]) -> None:
-        for start in range(0, len(rows), _WRITE_BATCH):
-            await self.session.execute(sa.insert(table_of(Observation)), rows[start : start + _WRITE_BATCH])
+        """The lines of an upload, in one statement."""
+        await insert_rows(self.session, table_of(Observation), rows)
 
     async def of_settlement(self, fixmedins_code: str, *, source: str, setl_id: str) -> list[Observation]:
         """The lines observed from one settlement (their sale_id is `setl_id:feedetl_sn`)."""

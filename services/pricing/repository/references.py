@@ -15,16 +15,60 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from common.db import UtcDateTime, table_of
 from common.repository import RepositoryBase
-from pricing.domain.reference import Reference, reference_from_counts
+from pricing.domain.money import MICRO_PER_FEN
+from pricing.domain.reference import Basis, Reference, reference_from_counts
 from pricing.models import LatestPrice, Observation, Pharmacy, PriceCount, PriceWindow, ReferencePrice
+from pricing.repository.sets import among, delete_rows, insert_rows, upsert_rows
 
 _CHUNK = 900
-_WRITE_BATCH = 2000
+_GROUP_KEY = ("med_list_codg", "admdvs")
+_COUNT_KEY = ("med_list_codg", "admdvs", "price_micro")
+_LATEST_KEY = ("med_list_codg", "admdvs", "fixmedins_code")
+_STAGING = "rebuild_price_count"  # the rebuild's temporary table of counts
+_REBUILD_SETTINGS = (("work_mem", "256MB"), ("parallel_setup_cost", "0"), ("parallel_tuple_cost", "0"))
+
+
+def _references_of(pc: sa.Table, now: datetime) -> sa.Select[Any]:
+    """The reference of every group with a price table, as `reference_from_counts` computes it, in SQL.
+
+    Mode when some price is asked by two pharmacies or more (the lowest of the tied prices); else (every
+    price asked once) the median: the middle price, or with an even number the mean of the two middle ones
+    rounded half-up to the fen, in exact integers: fen = floor((a + b + 10,000) / 20,000) for a + b micro.
+    """
+    group = (pc.c.med_list_codg, pc.c.admdvs)
+    ranked = sa.select(
+        *group,
+        pc.c.price_micro,
+        pc.c.pharmacies,
+        sa.func.sum(pc.c.pharmacies).over(partition_by=group).label("total"),
+        sa.func.max(pc.c.pharmacies).over(partition_by=group).label("most"),
+        sa.func.count().over(partition_by=group).label("prices"),
+        sa.func.row_number().over(partition_by=group, order_by=pc.c.price_micro).label("rn"),
+    ).subquery("ranked")
+    r = ranked.c
+    is_mode = sa.func.max(r.most) > 1
+    mode = sa.func.min(sa.case((r.pharmacies == r.most, r.price_micro)))
+    odd_middle = sa.func.min(sa.case((r.rn == (r.prices + 1) // 2, r.price_micro)))
+    # sum() of bigint is numeric on PostgreSQL: cast back, so the division below is integral.
+    two_middle = sa.cast(
+        sa.func.sum(sa.case((r.rn.in_([r.prices // 2, r.prices // 2 + 1]), r.price_micro))), sa.BigInteger
+    )
+    even_median = (two_middle + MICRO_PER_FEN) // (2 * MICRO_PER_FEN) * MICRO_PER_FEN
+    price = sa.case((is_mode, mode), (sa.func.max(r.prices) % 2 == 1, odd_middle), else_=even_median)
+    return sa.select(
+        r.med_list_codg,
+        r.admdvs,
+        sa.cast(price, sa.BigInteger),
+        sa.case((is_mode, Basis.MODE.value), else_=Basis.MEDIAN.value),
+        sa.func.max(r.total),
+        sa.literal(now, UtcDateTime()),
+    ).group_by(r.med_list_codg, r.admdvs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +132,12 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
 
         `latest` maps a drug to (price in millionths, sel_time) of the pharmacy's newest sale among those being
         recorded; a sale older than the pharmacy's stored latest changes nothing. Each group's window moves to
-        `cutoff` first (the prices observed before it leave the table).
+        `cutoff` first (the prices observed before it leave the table). The caller holds the groups' locks
+        (`lock_groups`). Every table is written set-based: one statement per table and kind of change.
         """
         drugs = sorted(latest)
         if not drugs:
             return {}
-        await self.lock_groups(admdvs, drugs)
         lp, pc, pw = table_of(LatestPrice), table_of(PriceCount), table_of(PriceWindow)
         mine: dict[str, tuple[int, datetime]] = {}
         windows: dict[str, datetime] = {}
@@ -104,19 +148,19 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                 sa.select(lp.c.med_list_codg, lp.c.price_micro, lp.c.observed_at).where(
                     lp.c.admdvs == admdvs,
                     lp.c.fixmedins_code == fixmedins_code,
-                    lp.c.med_list_codg.in_(chunk),
+                    among(self.session, lp.c.med_list_codg, chunk),
                 )
             )
             mine.update({drug: (price, observed_at) for drug, price, observed_at in rows})
             found = await self.session.execute(
                 sa.select(pw.c.med_list_codg, pw.c.counted_from).where(
-                    pw.c.admdvs == admdvs, pw.c.med_list_codg.in_(chunk)
+                    pw.c.admdvs == admdvs, among(self.session, pw.c.med_list_codg, chunk)
                 )
             )
             windows.update({drug: counted_from for drug, counted_from in found})
             tables = await self.session.execute(
                 sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
-                    pc.c.admdvs == admdvs, pc.c.med_list_codg.in_(chunk)
+                    pc.c.admdvs == admdvs, among(self.session, pc.c.med_list_codg, chunk)
                 )
             )
             for drug, price, pharmacies in tables:
@@ -125,12 +169,12 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
         moving = sorted(drug for drug, counted_from in windows.items() if counted_from != cutoff)
         for start in range(0, len(moving), _CHUNK):
             chunk = moving[start : start + _CHUNK]
-            in_groups = sa.and_(lp.c.admdvs == admdvs, lp.c.med_list_codg.in_(chunk))
+            in_groups = sa.and_(lp.c.admdvs == admdvs, among(self.session, lp.c.med_list_codg, chunk))
             for drug, _admdvs, price, leaving, returning in await self._crossing(in_groups, cutoff):
                 counts[drug][price] = counts[drug].get(price, 0) - leaving + returning
             await self.session.execute(
                 sa.update(pw)
-                .where(pw.c.admdvs == admdvs, pw.c.med_list_codg.in_(chunk))
+                .where(pw.c.admdvs == admdvs, among(self.session, pw.c.med_list_codg, chunk))
                 .values(counted_from=cutoff)
             )
         opened = [
@@ -138,8 +182,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
             for drug in drugs
             if drug not in windows
         ]
-        if opened:
-            await self.session.execute(sa.insert(pw), opened)
+        await insert_rows(self.session, pw, opened)
         # Every group's window now starts at the cutoff: a latest price is in its table when observed since.
         inserts: list[dict[str, object]] = []
         updates: list[dict[str, object]] = []
@@ -164,10 +207,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                 continue  # an older sale arriving late: the pharmacy's latest price stands
             if observed_at >= cutoff:
                 counts[drug][price] = counts[drug].get(price, 0) + 1
-        for start in range(0, len(inserts), _WRITE_BATCH):
-            await self.session.execute(sa.insert(lp), inserts[start : start + _WRITE_BATCH])
-        for start in range(0, len(updates), _WRITE_BATCH):
-            await self.session.execute(sa.update(LatestPrice), updates[start : start + _WRITE_BATCH])
+        await upsert_rows(self.session, lp, _LATEST_KEY, inserts + updates)
         await self._write_counts(admdvs, before, counts)
         references = {drug: reference_from_counts(counts.get(drug, {})) for drug in drugs}
         await self._write_references(admdvs, references, now)
@@ -215,24 +255,13 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                 key = {"med_list_codg": drug, "admdvs": admdvs, "price_micro": price}
                 if price in old:
                     if pharmacies <= 0:
-                        deletes.append({"d": drug, "p": price})
+                        deletes.append(key)
                     elif pharmacies != old[price]:
                         updates.append({**key, "pharmacies": pharmacies})
                 elif pharmacies > 0:
                     inserts.append({**key, "pharmacies": pharmacies})
-        if inserts:
-            await self.session.execute(sa.insert(pc), inserts)
-        if updates:
-            await self.session.execute(sa.update(PriceCount), updates)
-        if deletes:
-            await self.session.execute(
-                sa.delete(pc).where(
-                    pc.c.admdvs == admdvs,
-                    pc.c.med_list_codg == sa.bindparam("d"),
-                    pc.c.price_micro == sa.bindparam("p"),
-                ),
-                deletes,
-            )
+        await upsert_rows(self.session, pc, _COUNT_KEY, inserts + updates)
+        await delete_rows(self.session, pc, _COUNT_KEY, deletes)
 
     async def _write_references(
         self, admdvs: str, references: Mapping[str, Reference | None], now: datetime
@@ -243,7 +272,8 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
         for start in range(0, len(drugs), _CHUNK):
             rows = await self.session.execute(
                 sa.select(rp.c.med_list_codg, rp.c.price_micro, rp.c.basis, rp.c.pharmacies).where(
-                    rp.c.admdvs == admdvs, rp.c.med_list_codg.in_(drugs[start : start + _CHUNK])
+                    rp.c.admdvs == admdvs,
+                    among(self.session, rp.c.med_list_codg, drugs[start : start + _CHUNK]),
                 )
             )
             existing.update({drug: (price, basis, n) for drug, price, basis, n in rows})
@@ -252,7 +282,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
             reference = references[drug]
             if reference is None:
                 if drug in existing:
-                    deletes.append({"d": drug})
+                    deletes.append({"med_list_codg": drug, "admdvs": admdvs})
                 continue
             row = {
                 "med_list_codg": drug,
@@ -266,14 +296,8 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                 inserts.append(row)
             elif existing[drug] != (reference.price_micro, reference.basis.value, reference.pharmacies):
                 updates.append(row)
-        if inserts:
-            await self.session.execute(sa.insert(rp), inserts)
-        if updates:
-            await self.session.execute(sa.update(ReferencePrice), updates)
-        if deletes:
-            await self.session.execute(
-                sa.delete(rp).where(rp.c.admdvs == admdvs, rp.c.med_list_codg == sa.bindparam("d")), deletes
-            )
+        await upsert_rows(self.session, rp, _GROUP_KEY, inserts + updates)
+        await delete_rows(self.session, rp, _GROUP_KEY, deletes)
 
     async def of_group(self, med_list_codg: str, admdvs: str) -> ReferencePrice | None:
         """The reference price of a drug in a region, if it has one."""
@@ -365,7 +389,8 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
             for start in range(0, len(drugs), _CHUNK):
                 tables = await self.session.execute(
                     sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
-                        pc.c.admdvs == admdvs, pc.c.med_list_codg.in_(drugs[start : start + _CHUNK])
+                        pc.c.admdvs == admdvs,
+                        among(self.session, pc.c.med_list_codg, drugs[start : start + _CHUNK]),
                     )
                 )
                 for drug, price, pharmacies in tables:
@@ -380,72 +405,65 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
             )
 
     async def _rebuild(self, cutoff: datetime, now: datetime) -> None:
-        """Every window, price table and reference rebuilt from the latest prices."""
-        lp, pc, pw, rp = (
-            table_of(LatestPrice),
-            table_of(PriceCount),
-            table_of(PriceWindow),
-            table_of(ReferencePrice),
-        )
-        await self.session.execute(sa.delete(pc))
+        """Every window, price table and reference rebuilt from the latest prices, set-based in the database.
+
+        One pass over the latest prices counts the pharmacies of every (drug, region, price) into a temporary
+        staging table, in the window and out of it (on PostgreSQL a CREATE TABLE AS, which may run in
+        parallel and never touches the WAL); the windows, the price tables and the references are each then
+        one statement over the staging rows (a few per group, not the millions of prices).
+        """
+        pc, pw, rp = table_of(PriceCount), table_of(PriceWindow), table_of(ReferencePrice)
+        postgres = self._is_postgres()
+        if postgres:
+            # For this transaction only: the counts' hash aggregate (a few rows a group) stays in memory, and
+            # the pass over the latest prices runs as a parallel partial aggregate. The planner, guessing ten
+            # times more groups than there are, would otherwise judge the parallel plan not worth starting.
+            for setting, value in _REBUILD_SETTINGS:
+                await self.session.execute(sa.text(f"SET LOCAL {setting} = '{value}'"))
+        else:
+            await self.session.execute(sa.text(f"DROP TABLE IF EXISTS temp.{_STAGING}"))
+        on_commit = " ON COMMIT DROP" if postgres else ""
         await self.session.execute(
-            sa.insert(pc).from_select(
-                ["med_list_codg", "admdvs", "price_micro", "pharmacies"],
-                sa.select(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro, sa.func.count())
-                .where(lp.c.observed_at >= cutoff)
-                .group_by(lp.c.med_list_codg, lp.c.admdvs, lp.c.price_micro),
-            )
+            sa.text(
+                f"CREATE TEMPORARY TABLE {_STAGING}{on_commit} AS "  # noqa: S608 - constant names
+                "SELECT med_list_codg, admdvs, price_micro, "
+                "SUM(CASE WHEN observed_at >= :cutoff THEN 1 ELSE 0 END) AS pharmacies "
+                "FROM latest_price GROUP BY med_list_codg, admdvs, price_micro"
+            ).bindparams(sa.bindparam("cutoff", type_=UtcDateTime())),
+            {"cutoff": cutoff},
         )
+        staging = sa.table(
+            _STAGING,
+            sa.column("med_list_codg", sa.String()),
+            sa.column("admdvs", sa.String()),
+            sa.column("price_micro", sa.BigInteger()),
+            sa.column("pharmacies", sa.Integer()),
+        )
+        columns = ["med_list_codg", "admdvs", "price_micro", "pharmacies"]
         await self.session.execute(sa.delete(pw))
         await self.session.execute(
             sa.insert(pw).from_select(
                 ["med_list_codg", "admdvs", "counted_from"],
-                sa.select(lp.c.med_list_codg, lp.c.admdvs, sa.literal(cutoff, UtcDateTime())).group_by(
-                    lp.c.med_list_codg, lp.c.admdvs
-                ),
+                sa.select(
+                    staging.c.med_list_codg, staging.c.admdvs, sa.literal(cutoff, UtcDateTime())
+                ).group_by(staging.c.med_list_codg, staging.c.admdvs),
+            )
+        )
+        await self.session.execute(sa.delete(pc))
+        await self.session.execute(
+            sa.insert(pc).from_select(
+                columns,
+                sa.select(*(staging.c[name] for name in columns)).where(staging.c.pharmacies > 0),
             )
         )
         await self.session.execute(sa.delete(rp))
-        result = await self.session.stream(
-            sa.select(pc.c.med_list_codg, pc.c.admdvs, pc.c.price_micro, pc.c.pharmacies).order_by(
-                pc.c.med_list_codg, pc.c.admdvs
-            ),
-            execution_options={"yield_per": 10_000},
+        await self.session.execute(
+            sa.insert(rp).from_select(
+                ["med_list_codg", "admdvs", "price_micro", "basis", "pharmacies", "computed_at"],
+                _references_of(pc, now),
+            )
         )
-        batch: list[dict[str, object]] = []
-        group: tuple[str, str] | None = None
-        table: dict[int, int] = {}
-
-        def close_group() -> None:
-            if group is None:
-                return
-            reference = reference_from_counts(table)
-            if reference is not None:
-                batch.append(
-                    {
-                        "med_list_codg": group[0],
-                        "admdvs": group[1],
-                        "price_micro": reference.price_micro,
-                        "basis": reference.basis.value,
-                        "pharmacies": reference.pharmacies,
-                        "computed_at": now,
-                    }
-                )
-
-        pending: list[list[dict[str, object]]] = []
-        async for drug, admdvs, price, pharmacies in result:
-            if group != (drug, admdvs):
-                close_group()
-                group, table = (drug, admdvs), {}
-                if len(batch) >= _WRITE_BATCH:
-                    pending.append(batch)
-                    batch = []
-            table[price] = pharmacies
-        close_group()
-        if batch:
-            pending.append(batch)
-        for rows in pending:
-            await self.session.execute(sa.insert(rp), rows)
+        await self.session.execute(sa.text(f"DROP TABLE {_STAGING}"))
 
     async def restore_latest(
         self,

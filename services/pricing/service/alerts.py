@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from common.clock import Clock
 from common.errors import Conflict
@@ -40,82 +41,90 @@ def open_key(fixmedins_code: str, med_list_codg: str, light: str) -> str:
 async def raise_alerts(*, uow: PricingUnitOfWork, sightings: Sequence[Sighting], clock: Clock) -> int:
     """Raise an alert for each (pharmacy, drug, light) not already open; count the sighting on an open one.
 
-    Returns how many alerts were raised.
+    Set-based: the open alerts of all the sightings are read in one query, the new ones inserted in one
+    statement (a key a concurrent upload raised a moment ago is skipped there and counted on that alert),
+    the sightings counted on the open ones in one statement, and the alert.raised events written together,
+    in the order of the sightings that raised them. Returns how many alerts were raised.
     """
     wanted = [s for s in sightings if s.verdict.light is not Light.GREEN]
     if not wanted:
         return 0
     now = clock.now()
-    keys = sorted({open_key(s.fixmedins_code, s.med_list_codg, s.verdict.light.value) for s in wanted})
-    open_alerts = await uow.alerts.open_by_key(keys)
-    raised = 0
+    by_key: dict[str, list[Sighting]] = {}  # in the order of each key's first sighting
     for sighting in wanted:
         key = open_key(sighting.fixmedins_code, sighting.med_list_codg, sighting.verdict.light.value)
-        alert = open_alerts.get(key)
-        if alert is None:
-            raising = await _raise(uow, sighting, key, now=now, clock=clock)
-            raised += raising.raised
-            open_alerts[key] = raising.alert
-            continue
-        alert.occurrences += 1
-        alert.last_seen_at = now
-    await uow.flush()
-    return raised
-
-
-@dataclass(frozen=True, slots=True)
-class _Raising:
-    alert: PriceAlert
-    raised: bool  # False: a concurrent upload had raised it a moment ago
-
-
-async def _raise(
-    uow: PricingUnitOfWork, sighting: Sighting, key: str, *, now: datetime, clock: Clock
-) -> _Raising:
-    alert = PriceAlert(
-        open_key=key,
-        fixmedins_code=sighting.fixmedins_code,
-        med_list_codg=sighting.med_list_codg,
-        admdvs=sighting.admdvs,
-        light=sighting.verdict.light.value,
-        status=OPEN,
-        price_micro=sighting.price_micro,
-        reference_micro=sighting.reference_micro,
-        diff_ratio=format(sighting.verdict.diff_ratio, "f"),
-        over_procurement=sighting.verdict.over_procurement,
-        sale_id=sighting.sale_id,
-        occurrences=1,
-        raised_at=now,
-        last_seen_at=now,
-    )
-    if await uow.alerts.add_new(alert) is None:  # raised by a concurrent upload: count this sighting on it
-        existing = await uow.alerts.open_of(key)
-        existing.occurrences += 1
-        existing.last_seen_at = now
-        return _Raising(existing, raised=False)
-    data = AlertRaised(
-        alert_id=alert.alert_id,
-        fixmedins_code=alert.fixmedins_code,
-        med_list_codg=alert.med_list_codg,
-        admdvs=alert.admdvs,
-        light=alert.light,
-        pric=micro_to_price(alert.price_micro),
-        reference_pric=micro_to_price(alert.reference_micro),
-        diff_ratio=alert.diff_ratio,
-        over_procurement=alert.over_procurement,
-        sale_id=alert.sale_id,
-        raised_at=now,
+        by_key.setdefault(key, []).append(sighting)
+    open_alerts = await uow.alerts.open_counts(sorted(by_key))
+    new_rows = [
+        _alert_row(group[0], key, occurrences=len(group), now=now)
+        for key, group in by_key.items()
+        if key not in open_alerts
+    ]
+    inserted = await uow.alerts.insert_open(new_rows)
+    raced = sorted(row["open_key"] for row in new_rows if row["open_key"] not in inserted)
+    if raced:  # raised by a concurrent upload: count these sightings on it
+        open_alerts |= await uow.alerts.open_counts(raced)
+    await uow.alerts.count_sightings(
+        [
+            (alert_id, occurrences + len(by_key[key]))
+            for key, (alert_id, occurrences) in open_alerts.items()
+            if key in by_key
+        ],
+        now=now,
     )
     await uow.publish(
-        new_event(
-            type=Subject.ALERT_RAISED,
-            source=SOURCE,
-            subject=str(alert.alert_id),
-            data=data.model_dump(mode="json"),
-            clock=clock,
+        *(
+            new_event(
+                type=Subject.ALERT_RAISED,
+                source=SOURCE,
+                subject=str(inserted[row["open_key"]]),
+                data=_raised(row, inserted[row["open_key"]], now).model_dump(mode="json"),
+                clock=clock,
+            )
+            for row in new_rows
+            if row["open_key"] in inserted
         )
     )
-    return _Raising(alert, raised=True)
+    return len(inserted)
+
+
+def _alert_row(sighting: Sighting, key: str, *, occurrences: int, now: datetime) -> dict[str, Any]:
+    """A new open alert, raised by its first sighting and counting every sighting of the upload."""
+    return {
+        "open_key": key,
+        "fixmedins_code": sighting.fixmedins_code,
+        "med_list_codg": sighting.med_list_codg,
+        "admdvs": sighting.admdvs,
+        "light": sighting.verdict.light.value,
+        "status": OPEN,
+        "price_micro": sighting.price_micro,
+        "reference_micro": sighting.reference_micro,
+        "diff_ratio": format(sighting.verdict.diff_ratio, "f"),
+        "over_procurement": sighting.verdict.over_procurement,
+        "sale_id": sighting.sale_id,
+        "occurrences": occurrences,
+        "raised_at": now,
+        "last_seen_at": now,
+        "resolved_at": None,
+        "resolved_by": None,
+        "note": None,
+    }
+
+
+def _raised(row: dict[str, Any], alert_id: int, now: datetime) -> AlertRaised:
+    return AlertRaised(
+        alert_id=alert_id,
+        fixmedins_code=row["fixmedins_code"],
+        med_list_codg=row["med_list_codg"],
+        admdvs=row["admdvs"],
+        light=row["light"],
+        pric=micro_to_price(row["price_micro"]),
+        reference_pric=micro_to_price(row["reference_micro"]),
+        diff_ratio=row["diff_ratio"],
+        over_procurement=row["over_procurement"],
+        sale_id=row["sale_id"],
+        raised_at=now,
+    )
 
 
 async def get_alert(*, uow: PricingUnitOfWork, alert_id: int) -> PriceAlert:

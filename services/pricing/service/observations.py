@@ -123,7 +123,10 @@ async def _record(
     """Classify the lines (domain), move the references, write the fresh ones, raise their alerts."""
     now = clock.now()
     settings = await monitoring.current(uow=uow)
-    drugs = await uow.drugs.by_codes(sorted({line.med_list_codg for line in lines}))
+    # The catalogue facts of every drug of the upload, in one query.
+    drugs = await uow.drugs.procurement_prices(sorted({line.med_list_codg for line in lines}))
+    # What needs no lock is done before taking them: uploads sharing drugs of a region wait for each other.
+    fingerprints = [line.fingerprint() for line in lines]
     # Before reading what is recorded: a retry racing its original waits for it, then finds it.
     await uow.references.lock_groups(admdvs, drugs)
     stored = await uow.observations.of_sales(fixmedins_code, sorted({line.sale_id for line in lines}))
@@ -132,6 +135,7 @@ async def _record(
         stored={sale_id: row.fingerprint for sale_id, row in stored.items()},
         known_drugs=drugs.keys(),
         now=now,
+        fingerprints=fingerprints,
     )
     references = await uow.references.update_references(
         fixmedins_code=fixmedins_code,
@@ -159,7 +163,7 @@ async def _record(
         seen = observe(
             line,
             reference_micro=reference.price_micro if reference is not None else None,
-            procurement_micro=drugs[line.med_list_codg].procurement_price_micro,
+            procurement_micro=drugs[line.med_list_codg],
             thresholds=settings.thresholds,
         )
         price, reference_micro, verdict = seen.price_micro, seen.reference_micro, seen.verdict
