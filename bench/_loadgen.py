@@ -187,11 +187,19 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     async with aiohttp.ClientSession(spec["base_url"], connector=connector, timeout=timeout) as session:
         await asyncio.sleep(max(0.0, start_at - time.time()))
 
-        async def worker() -> None:
+        # An offered rate (requests/s of this process), spread evenly over its connections; a request late
+        # for its slot goes at once (the latency is measured from when it was sent).
+        interval = connections / spec["rate"] if spec.get("rate") else 0.0
+
+        async def worker(slot: int) -> None:
+            next_at = start_at + slot * interval / connections
             while True:
                 now = time.time()
                 if now >= stop_at or (max_requests is not None and statuses.total() >= max_requests):
                     return
+                if interval:
+                    await asyncio.sleep(max(0.0, next_at - now))
+                    next_at = max(next_at + interval, time.time() - interval)
                 method, path, key, body = make(next(counter))
                 began = time.perf_counter()
                 measured = time.time() >= measure_from
@@ -233,7 +241,7 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
                     extra["lines_accepted"] += answer["accepted"]
                     extra["lines_rejected"] += answer["rejected"]
 
-        await asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.gather(*(worker(slot) for slot in range(connections)))
     return {
         "tag": tag,
         "connections": connections,

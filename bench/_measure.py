@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import sqlalchemy as sa
 
@@ -56,6 +55,7 @@ def run_step(
     requests: int | None = None,
     ok_status: int = 200,
     cpu: CpuProbe | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """Drive `kind` requests over `connections` from separate processes; merged latencies and counts.
 
@@ -80,6 +80,7 @@ def run_step(
                 # In idempotency keys and traceability codes: letters and digits only.
                 "tag": "".join(char for char in f"{label}x{index}" if char.isascii() and char.isalnum()),
                 "requests": None if requests is None else math.ceil(requests / procs),
+                "rate": None if rate is None else rate / procs,  # the offered rate, shared by the processes
             }
             (root / f"spec{index}.json").write_text(json.dumps(spec))
             children.append(
@@ -149,55 +150,39 @@ def run_step(
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system CPU seconds) of a process from /proc, None when it is gone."""
+def _stat(pid: int) -> tuple[int, float, str] | None:
+    """(parent pid, user + system CPU seconds, command) of a process from /proc, None when it is gone."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
+    comm = text[text.index("(") + 1 : text.rindex(")")]
     fields = text[text.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS, comm
 
 
 class CpuProbe:
     """CPU seconds used so far by each process of the platform, read from /proc.
 
-    A service counts with its descendants (uvicorn workers, replicas started under it); PostgreSQL counts
-    its backends connected to the run's databases and its own background processes (WAL writer,
-    checkpointer, ...), not other databases' backends on the same server.
+    A service counts with its descendants (uvicorn workers, replicas started under it). With `postgres`,
+    "postgresql" is every process of the local PostgreSQL server (its backends, WAL writer, checkpointer,
+    ...): a bench run is the only load it is meant to have while measuring.
     """
 
-    def __init__(
-        self, pids: dict[str, int], *, postgres_url: str | None = None, databases: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, pids: dict[str, int], *, postgres: bool = False) -> None:
         self.pids = pids
-        self.postgres_url = postgres_url
-        self.databases = databases
-
-    def _postgres_pids(self) -> list[int]:
-        if self.postgres_url is None:
-            return []
-
-        async def read(dsn: str) -> list[int]:
-            connection = await asyncpg.connect(dsn)
-            try:
-                rows = await connection.fetch(
-                    "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
-                    " AND (datname = ANY($1::text[]) OR backend_type <> 'client backend')",
-                    list(self.databases),
-                )
-            finally:
-                await connection.close()
-            return [row["pid"] for row in rows]
-
-        return asyncio.run(read(self.postgres_url))
+        self.postgres = postgres
 
     def sample(self) -> dict[str, float]:
         parents: dict[int, int] = {}
         used: dict[int, float] = {}
+        servers: list[int] = []
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-                parents[int(entry.name)], used[int(entry.name)] = stat
+                pid = int(entry.name)
+                parents[pid], used[pid] = stat[0], stat[1]
+                if stat[2] == "postgres":
+                    servers.append(pid)
         children: dict[int, list[int]] = {}
         for pid, parent in parents.items():
             children.setdefault(parent, []).append(pid)
@@ -206,8 +191,8 @@ class CpuProbe:
             return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
 
         sample = {name: tree(pid) for name, pid in self.pids.items()}
-        if self.postgres_url is not None:
-            sample["postgresql"] = sum(used.get(pid, 0.0) for pid in self._postgres_pids())
+        if self.postgres:
+            sample["postgresql"] = sum(used[pid] for pid in servers)
         return sample
 
 

@@ -39,6 +39,10 @@ EXPECTED = {
     ),
     "settle_best_per_s",
     "settle_best_p99_ms",
+    "settle_best_per_s_machine",
+    *(f"settle_cpu_{process}_ms" for process in (*SERVICES, "nats")),
+    "settle_cpu_total_ms",
+    *(f"settle_paced_{measure}" for measure in ("per_s", "p99_ms", "failed", "cpu_total_ms")),
     *(
         f"{name}_{service}"
         for service in ("fraud", "pricing")
@@ -121,6 +125,17 @@ def test_quick_bench_measures_every_target_and_every_settlement_reaches_fraud_an
                 for measure in ("per_s", "p50_ms", "p95_ms", "p99_ms", "failed")
             ),
             *(f"settle_c{level}_floor_ratio" for level in LEVELS),
+            "settle_best_floor_ratio",
+            "settle_cpu_postgresql_ms",
+            "floor_cpu_total_ms",
+            # The same settle load with one and with two processes of each domain service (bench_replicas).
+            *(
+                f"replicas{replicas}_settle_c{level}_{measure}"
+                for replicas in (1, 2)
+                for level in LEVELS
+                for measure in ("per_s", "p99_ms", "failed")
+            ),
+            "replicas2_settle_scaling",
         }
         assert [step["ok"] > 0 for step in results["details"]["floor"]] == [True] * len(LEVELS)
         assert {metrics[f"floor_c{level}_failed"]["value"] for level in LEVELS} == {0}
