@@ -32,9 +32,16 @@ class SettledFacts(BaseModel):
 
 
 class ReversedFacts(BaseModel):
+    """What enrollment reads of settlement.reversed: the original's id and insutype (that of the original)."""
+
     model_config = ConfigDict(extra="ignore")
 
     orig_setl_id: str
+    insutype: str
+
+
+# Only settlements of residents (城乡居民基本医保, and its critical-illness insurance) count for the incentive.
+RESIDENT_INSUTYPES = ("390", "392")
 
 
 def subscriptions(*, clock: Clock, policy: ResidentPolicy) -> tuple[Subscription, ...]:
@@ -58,12 +65,14 @@ async def on_settlement_event(
 ) -> None:
     """Count resident settlements into the person's year; reversals take them back out.
 
+    A reversal of another insutype is ignored as its settlement was; a resident one that arrives before its
+    settlement raises SettlementNotYetCounted, so the consumer retries it after the backoff.
     The use cases run on a unit of work inside the runner's transaction (the inbox row commits with them).
     """
     uow = EnrollmentUnitOfWork.within(session)
     if event.type == Subject.SETTLED:
         facts = SettledFacts.model_validate(event.data)
-        if facts.insutype not in ("390", "392"):
+        if facts.insutype not in RESIDENT_INSUTYPES:
             return
         await apply_settlement(
             uow=uow,
@@ -77,4 +86,6 @@ async def on_settlement_event(
         )
     elif event.type == Subject.REVERSED:
         reversed_facts = ReversedFacts.model_validate(event.data)
+        if reversed_facts.insutype not in RESIDENT_INSUTYPES:
+            return
         await apply_reversal(uow=uow, setl_id=reversed_facts.orig_setl_id, clock=clock, policy=policy)

@@ -58,7 +58,9 @@ async def on_settlement_event(session: AsyncSession, event: EventEnvelope, *, cl
             uow=uow, data=SettlementSettled.model_validate(event.data), clock=clock
         )
         skipped = sum(1 for outcome in recorded.outcomes if not outcome.accepted)
-        if skipped:
+        if recorded.reversed_before:
+            log.info("settlement %s: reversed before it arrived, not observed", event.subject)
+        elif skipped:
             log.info("settlement %s: %d lines not observed", event.subject, skipped)
     elif event.type == Subject.REVERSED:
         withdrawn = await withdraw_settlement(

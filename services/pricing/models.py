@@ -79,6 +79,20 @@ class Observation(Base):
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
+class ReversedSettlement(Base):
+    """A pharmacy settlement known to be reversed (a tombstone): its observations are never recorded.
+
+    With two consumer processes, or two relays publishing side by side, a reversal can be applied before
+    its settlement; finding no observation then cannot tell "not arrived yet" from "nothing to observe", so
+    the reversal leaves this row and the settlement, when it comes, records nothing.
+    """
+
+    __tablename__ = "reversed_settlement"
+
+    setl_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)  # the reversed (original) one
+    reversed_at: Mapped[datetime] = mapped_column(UtcDateTime())  # setl_time of the reversal
+
+
 class LatestPrice(Base):
     """Each pharmacy's latest price of a drug in its region.
 

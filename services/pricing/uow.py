@@ -13,6 +13,7 @@ from pricing.repository.drugs import DrugRepository
 from pricing.repository.observations import ObservationRepository
 from pricing.repository.pharmacies import PharmacyRepository
 from pricing.repository.references import ReferenceRepository
+from pricing.repository.reversals import ReversalRepository
 from pricing.repository.settings import SettingsRepository
 
 
@@ -24,6 +25,7 @@ class PricingUnitOfWork(UnitOfWork):
         self.pharmacies = PharmacyRepository(session)
         self.observations = ObservationRepository(session)
         self.references = ReferenceRepository(session)
+        self.reversals = ReversalRepository(session)
         self.alerts = AlertRepository(session)
         self.settings = SettingsRepository(session)
 

@@ -44,8 +44,8 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
     async def handle_fraud(session: AsyncSession, event: EventEnvelope) -> None:
         await on_fraud_event(session, event, clock=clock)
 
-    # One consumer for all five subjects keeps them in stream order: a person's registration is applied
-    # before their death, their coverage or their family.
+    # One consumer for all five subjects keeps them in stream order while one process applies them; with
+    # replicas or two relays a death can come before the registration, and is retried (see projection).
     return (
         Subscription(
             durable=ENROLLMENT_DURABLE,

@@ -135,7 +135,10 @@ async def test_a_year_without_fund_pay_raises_next_years_cap_until_settlement_sa
     await wait_for(lambda: _raise_is(api, person["psn_no"], "0.00"), what="the raise withdrawn")
 
     await _publish(
-        nats_url, Subject.REVERSED, {"setl_id": "S2025000002", "orig_setl_id": "S2025000001"}, clock
+        nats_url,
+        Subject.REVERSED,
+        {"setl_id": "S2025000002", "orig_setl_id": "S2025000001", "insutype": "390"},
+        clock,
     )
     await wait_for(lambda: _raise_is(api, person["psn_no"], "3000.00"), what="the raise restored")
 

@@ -8,9 +8,11 @@ of every consumer group, did part of the work, yet each settlement.settled event
 per consumer group (the inbox rows of each consumer are the settled events, none twice); each day closed
 once, and each day's statements equal to its settlements and reversals.
 
-Fraud's and pricing's handlers rely on stream order for a reversal and its settlement, which two relays
-and two processes of a consumer group do not keep: the last check reports a reversal that overtook its
-settlement as an expected failure (xfail) until those handlers wait for the settlement.
+Two relays and two processes of a consumer group do not keep the stream's order, so a reversal can be
+applied before its settlement: fraud and enrollment refuse it until the settlement is in (the consumer
+delivers it again after the backoff), pricing keeps it as a tombstone and never observes the settlement.
+The last check holds them to it: every reversed claim marked in fraud, no observation of a reversed
+pharmacy settlement kept in pricing.
 
 The close of the day with the traffic runs in the test's own process, as in test_settlement_concurrency.py:
 the API closes only a day that is over (DAY_NOT_OVER), and the processes run on the real clock.
@@ -258,12 +260,11 @@ async def _assert_each_reversal_came_after_its_settlement(
     platform: Platform, committed: list[tuple[str, str]], reversed_ids: set[str]
 ) -> None:
     """Fraud marks every reversed claim reversed, and pricing keeps no observation of a reversed pharmacy
-    settlement: each reversal was applied after its settlement, whichever processes took the two events.
+    settlement: each reversal took effect after its settlement, whichever processes took the two events.
 
-    Their handlers rely on stream order (a reversal of a settlement not yet projected is applied as a
-    no-op), which two relays publishing side by side and two processes sharing a durable consumer do not
-    keep; until they wait for the settlement instead (nak the reversal, so it is delivered again after the
-    backoff), a reversal that overtook its settlement is reported here as an expected failure.
+    Two relays publishing side by side and two processes sharing a durable consumer do not keep stream
+    order: fraud refuses a reversal of a settlement not projected yet (delivered again after the backoff),
+    pricing keeps it as a tombstone so the settlement arriving later is never observed.
     """
     marked = set(
         await column(platform.db("fraud"), sa.select(ClaimRecord.setl_id).where(ClaimRecord.reversed))
@@ -272,12 +273,9 @@ async def _assert_each_reversal_came_after_its_settlement(
     observed = set(await pricing_observations(platform.db("pricing")))
     stale = sorted(observed - set(expected_observations(standing)))
     missing = sorted(set(expected_observations(standing)) - observed)
-    assert marked <= reversed_ids and missing == []
-    if marked != reversed_ids or stale:
-        pytest.xfail(
-            f"a reversal overtook its settlement between the replicas: fraud missed "
-            f"{sorted(reversed_ids - marked)}, pricing kept {stale}"
-        )
+    assert missing == []
+    assert marked == reversed_ids, f"fraud missed {sorted(reversed_ids - marked)}"
+    assert stale == [], f"pricing kept observations of reversed settlements: {stale}"
 
 
 async def _assert_statements_are_the_settlements(db: Any, days: set[date], reversals: int) -> None:

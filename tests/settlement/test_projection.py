@@ -345,6 +345,32 @@ async def test_a_family_event_sets_the_whole_family_and_a_rebound_member_moves(a
     assert await families(app) == {NEPHEW: OTHER_HOLDER}
 
 
+async def test_a_persons_events_before_their_registration_end_as_in_stream_order(app: FastAPI) -> None:
+    # Two relays of enrollment, or two processes of this consumer, can apply a person's events before the
+    # registration. A coverage, a contribution and a family never read the person: they are applied as
+    # they come. A death updates the person: refused (the consumer retries it) until the registration is in.
+    death = PersonDeceased(psn_no=RELATIVE, death_date=date(2026, 3, 1))
+    with pytest.raises(PersonNotProjected):
+        await apply(app, apply_person_deceased, death, at=at_shanghai(2026, 3, 2, 3))
+    family = FamilyBound(holder_psn_no=HOLDER, member_psn_nos=[RELATIVE])
+    await apply(app, apply_family_bound, family, at=at_shanghai(2026, 3, 2, 2))
+    await apply(app, apply_contribution_paid, contribution(), at=at_shanghai(2026, 3, 2, 1))
+    await apply(app, apply_coverage_changed, employee_coverage(HOLDER), at=at_shanghai(2026, 3, 2, 1))
+    assert (await person(app, HOLDER), await person(app, RELATIVE)) == (None, None)
+
+    await apply(app, apply_person_registered, registered(RELATIVE), at=at_shanghai(2026, 3, 2))
+    await apply(app, apply_person_registered, registered(HOLDER), at=at_shanghai(2026, 3, 2))
+    await apply(app, apply_person_deceased, death, at=at_shanghai(2026, 3, 2, 3))  # the retry
+
+    assert await person(app, HOLDER) == ("1", date(1990, 3, 7), "420100", None)
+    assert await person(app, RELATIVE) == ("1", date(1990, 3, 7), "420100", date(2026, 3, 1))
+    stored = await coverage_row(app, 7)
+    assert stored is not None and (stored["psn_no"], stored["status"]) == (HOLDER, "active")
+    assert await families(app) == {RELATIVE: HOLDER}
+    assert await balance(app, HOLDER) == 20000
+    assert await journals(app) == [EMPLOYEE_JOURNAL]
+
+
 # --- through NATS ----------------------------------------------------------------------------------------
 
 
@@ -433,3 +459,38 @@ async def test_enrollment_events_on_jetstream_feed_the_projection_once_each(
 
 async def _applied(app: FastAPI, count: int) -> bool:
     return await applied_events(app) == count
+
+
+async def test_a_death_published_before_the_registration_is_retried_until_the_person_is_projected(
+    app: FastAPI, nats_url: str, clock: FrozenClock
+) -> None:
+    # Every event of the person published before the registration, as two relays side by side can.
+    await wait_for(lambda: app.state.nats.connected, what="settlement connected to NATS")
+    events = [
+        enrollment_event(
+            Subject.PERSON_DECEASED, PersonDeceased(psn_no=RELATIVE, death_date=date(2026, 3, 1)), clock
+        ),
+        enrollment_event(
+            Subject.FAMILY_BOUND, FamilyBound(holder_psn_no=HOLDER, member_psn_nos=[RELATIVE]), clock
+        ),
+        enrollment_event(Subject.CONTRIBUTION_PAID, contribution(), clock),
+        enrollment_event(Subject.COVERAGE_CHANGED, employee_coverage(HOLDER), clock),
+        enrollment_event(Subject.PERSON_REGISTERED, registered(HOLDER), clock),
+        enrollment_event(Subject.PERSON_REGISTERED, registered(RELATIVE), clock),
+    ]
+    publisher = await nats.connect(nats_url)
+    try:
+        js = publisher.jetstream()
+        for event in events:
+            await js.publish(event.type, event.to_bytes(), headers={"Nats-Msg-Id": str(event.id)})
+    finally:
+        await publisher.close()
+
+    await wait_for(lambda: _applied(app, len(events)), timeout=15, what="the death applied after the person")
+
+    assert await person(app, HOLDER) == ("1", date(1990, 3, 7), "420100", None)
+    assert await person(app, RELATIVE) == ("1", date(1990, 3, 7), "420100", date(2026, 3, 1))
+    assert (await coverage_row(app, 7) or {}).get("status") == "active"
+    assert await families(app) == {RELATIVE: HOLDER}
+    assert await balance(app, HOLDER) == 20000
+    assert await journals(app) == [EMPLOYEE_JOURNAL]

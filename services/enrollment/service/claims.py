@@ -36,12 +36,26 @@ async def apply_settlement(
     await restate_incentive(uow, psn_no, clock=clock, policy=policy)
 
 
+class SettlementNotYetCounted(Exception):
+    """A resident settlement's reversal arrived before the settlement: with several consumer processes
+    (replicas) sharing one durable consumer, or two relays publishing side by side, the stream's order is
+    not the order applied. Raised, the event is redelivered after the consumer's backoff, by when the
+    settlement is counted; one that never comes is dead-lettered after the last delivery, for ops to look at.
+    """
+
+
 async def apply_reversal(
     *, uow: EnrollmentUnitOfWork, setl_id: str, clock: Clock, policy: ResidentPolicy
 ) -> None:
-    """Take a reversed settlement's fund pay back out of its year."""
+    """Take a reversed resident settlement's fund pay back out of its year; nothing if already taken out.
+
+    Only resident settlements are counted, so the caller passes only their reversals: one whose settlement
+    is not counted yet raises SettlementNotYetCounted (see there) instead of being lost.
+    """
     original = await uow.claim_settlements.get(setl_id, for_update=True)
-    if original is None or original.reversed:
+    if original is None:
+        raise SettlementNotYetCounted(f"settlement {setl_id} is reversed but not counted yet")
+    if original.reversed:
         return
     original.reversed = True
     record = await uow.claim_years.get((original.psn_no, original.year), for_update=True)

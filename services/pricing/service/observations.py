@@ -43,6 +43,8 @@ class LineOutcome:
 class Recorded:
     outcomes: list[LineOutcome] = field(default_factory=list)
     alerts_raised: int = 0
+    # A pharmacy settlement whose reversal was applied first: nothing of it is observed.
+    reversed_before: bool = False
 
 
 def _outcome_of(row: Observation, *, replay: bool) -> LineOutcome:
@@ -91,9 +93,16 @@ async def record_sales(
 
 
 async def record_settlement(*, uow: PricingUnitOfWork, data: SettlementSettled, clock: Clock) -> Recorded:
-    """A pharmacy settlement (med_type 41): each fee line of a drug we know is a price observation."""
+    """A pharmacy settlement (med_type 41): each fee line of a drug we know is a price observation.
+
+    One already reversed (its reversal applied first, see `withdraw_settlement`) was never a sale: nothing
+    of it is recorded.
+    """
     if data.med_type != PHARMACY_MED_TYPE:
         return Recorded()
+    await uow.reversals.lock(data.setl_id)
+    if await uow.reversals.includes(data.setl_id):
+        return Recorded(reversed_before=True)
     pharmacy = await uow.pharmacies.get(data.fixmedins_code)
     admdvs = pharmacy.admdvs if pharmacy is not None else data.admdvs
     lines = [
@@ -219,9 +228,16 @@ async def _record(
 async def withdraw_settlement(*, uow: PricingUnitOfWork, data: SettlementReversed, clock: Clock) -> int:
     """A reversed pharmacy settlement was never a sale: its observations go, and each drug's latest price
     of that pharmacy (and so the region's reference) is what it was without them. Returns how many went.
+
+    With several consumer processes (replicas), or two relays publishing side by side, the reversal can be
+    applied before its settlement, and no observation found cannot be told from a settlement with nothing
+    to observe: so the reversal is kept as a tombstone, and `record_settlement` records nothing of a
+    settlement it names. The two take turns on the settlement's lock, so neither misses the other.
     """
     if data.med_type != PHARMACY_MED_TYPE:
         return 0
+    await uow.reversals.lock(data.orig_setl_id)
+    await uow.reversals.record(data.orig_setl_id, at=data.setl_time)
     rows = await uow.observations.of_settlement(
         data.fixmedins_code, source=SETTLEMENT, setl_id=data.orig_setl_id
     )

@@ -1,4 +1,13 @@
-"""Settlement's projection of enrollment: persons, coverages, families and account credits, from its events."""
+"""Settlement's projection of enrollment: persons, coverages, families and account credits, from its events.
+
+Enrollment publishes a person's registration first, but two relays publishing side by side or two consumer
+processes (replicas) sharing the durable consumer can apply the person's other events before it. Only a death
+needs the person row (it is an update of it): it raises PersonNotProjected and is retried. The others are
+order-independent and never read the person: a coverage is stored whole under its own id, an older event
+never overwriting a newer one; a contribution credits the account row (created on first use) and posts its
+journal once per contribution; a family event keeps each member's newest binding, and enrollment's families
+only grow (each event lists the whole family); a registration upserts and never touches a recorded death.
+"""
 
 from __future__ import annotations
 
@@ -67,10 +76,11 @@ async def apply_person_deceased(
 ) -> None:
     """Record the date of death; care begun after it is not covered."""
     if not await uow.projection.mark_deceased(data.psn_no, data.death_date, now=now):
-        # Enrollment publishes the registration before the death, and one consumer reads both subjects in
-        # stream order, so this only happens if the registration failed for a while: raising naks the event
-        # and the consumer retries it with backoff, by when the person is here. A made-up row could not
-        # work: settlement needs the gender and birth date that only the registration carries.
+        # Enrollment publishes the registration before the death, but two relays publishing side by side,
+        # two consumer processes (replicas) sharing the durable consumer, or a registration that failed for
+        # a while can apply the death first: raising naks the event and the consumer retries it with backoff,
+        # by when the person is here. A made-up row could not work: settlement needs the gender and birth
+        # date that only the registration carries.
         raise PersonNotProjected(f"person {data.psn_no} is not registered in settlement yet")
 
 
