@@ -1021,6 +1021,13 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(PARTS),
         help=f"the parts to run, comma-separated, of {','.join(PARTS)} (default all)",
     )
+    parser.add_argument(
+        "--replicas",
+        type=lambda text: tuple(int(n) for n in text.split(",") if n.strip()),
+        default=(1, 2),
+        help="with --postgres: the settle load again with these numbers of processes per domain service "
+        "(default 1,2; '' skips it)",
+    )
     args = parser.parse_args(argv)
     parts = set(args.only.split(","))
     if not parts or parts - set(PARTS):
@@ -1044,16 +1051,18 @@ def main(argv: list[str] | None = None) -> int:
 
             try:
                 # The same settle load with one and with two processes of each domain service.
-                bench_replicas.measure(
-                    args.postgres,
-                    var_dir,
-                    db_prefix=f"{args.db_prefix}stack_",
-                    settle_work=settle_work,
-                    levels=sizes.levels,
-                    step_s=sizes.step_s,
-                    warmup_s=sizes.warmup_s,
-                    results=results,
-                )
+                if args.replicas:
+                    bench_replicas.measure(
+                        args.postgres,
+                        var_dir,
+                        db_prefix=f"{args.db_prefix}stack_",
+                        settle_work=settle_work,
+                        levels=sizes.levels,
+                        step_s=sizes.step_s,
+                        warmup_s=sizes.warmup_s,
+                        results=results,
+                        replica_counts=args.replicas,
+                    )
             finally:
                 drop_databases(args.postgres, f"{args.db_prefix}stack_")
     if "periods" in parts:
