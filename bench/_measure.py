@@ -97,7 +97,7 @@ def run_step(
         bar = ProgressBar(round(total * 10), label=label)
         began = time.monotonic()
         window_start, window_end = start_at + warmup_s, start_at + warmup_s + duration_s
-        cpu_at: list[dict[str, float]] = []
+        cpu_at: list[dict[str, Any]] = []
         while any(child.poll() is None for child in children):
             time.sleep(0.1)
             if cpu is not None and len(cpu_at) < 2 and time.time() >= (window_start, window_end)[len(cpu_at)]:
@@ -122,8 +122,8 @@ def run_step(
         failures.extend(part["first_failures"])
     ok = statuses.get(str(ok_status), 0)
     cpu_ms = (
-        {name: round(1000 * (cpu_at[1][name] - cpu_at[0].get(name, 0.0)) / ok, 2) for name in cpu_at[1]}
-        if len(cpu_at) == 2 and ok
+        {name: round(1000 * seconds / ok, 2) for name, seconds in cpu.used_between(*cpu_at).items()}
+        if cpu is not None and len(cpu_at) == 2 and ok
         else {}
     )
     return {
@@ -173,16 +173,17 @@ class CpuProbe:
         self.pids = pids
         self.postgres = postgres
 
-    def sample(self) -> dict[str, float]:
+    def sample(self) -> dict[str, Any]:
+        """CPU seconds so far: per named process (with its descendants) and per PostgreSQL process."""
         parents: dict[int, int] = {}
         used: dict[int, float] = {}
-        servers: list[int] = []
+        servers: dict[int, float] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
                 pid = int(entry.name)
                 parents[pid], used[pid] = stat[0], stat[1]
                 if stat[2] == "postgres":
-                    servers.append(pid)
+                    servers[pid] = stat[1]
         children: dict[int, list[int]] = {}
         for pid, parent in parents.items():
             children.setdefault(parent, []).append(pid)
@@ -190,10 +191,17 @@ class CpuProbe:
         def tree(pid: int) -> float:
             return used.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, ()))
 
-        sample = {name: tree(pid) for name, pid in self.pids.items()}
+        return {"named": {name: tree(pid) for name, pid in self.pids.items()}, "postgres": servers}
+
+    def used_between(self, start: dict[str, Any], end: dict[str, Any]) -> dict[str, float]:
+        """CPU seconds each process used between two samples. PostgreSQL's backends come and go (pools
+        open connections): each counts from the first sample, or all of it when it started since."""
+        used = {name: end["named"][name] - start["named"].get(name, 0.0) for name in end["named"]}
         if self.postgres:
-            sample["postgresql"] = sum(used[pid] for pid in servers)
-        return sample
+            used["postgresql"] = sum(
+                seconds - start["postgres"].get(pid, 0.0) for pid, seconds in end["postgres"].items()
+            )
+        return used
 
 
 @dataclass
