@@ -283,6 +283,37 @@ async def test_a_failing_handler_is_retried_and_its_partial_effect_rolled_back(
         assert await stream_messages(nats_url, "DEADLETTER") == []
 
 
+async def test_a_batch_is_applied_in_one_transaction_and_a_failing_event_is_retried_alone(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
+    # Four messages in one fetch: B (whose handler fails on its first call), A, C, and A again under another
+    # message id. B fails alone and is applied after its backoff; A and C are applied once, in the batch's
+    # one transaction, and the second copy of A is recognised by the inbox within the same batch.
+    events = {name: person_event(clock, f"P000{n}") for n, name in enumerate("ABC", start=1)}
+    calls: Counter[str] = Counter()
+    counting, _ = counting_handler()
+
+    async def handler(session: AsyncSession, event: EventEnvelope) -> None:
+        calls[str(event.id)] += 1
+        if event.id == events["B"].id and calls[str(event.id)] == 1:
+            raise RuntimeError("B's dependency is down once")
+        await counting(session, event)
+
+    publisher = await nats.connect(nats_url)
+    async with backbone(databases.url("scratch"), nats_url) as (db, client):
+        await client.wait_connected()
+        js = publisher.jetstream()
+        for copy, name in enumerate(("B", "A", "C", "A")):
+            await js.publish(REGISTERED, events[name].to_bytes(), headers={"Nats-Msg-Id": f"copy-{copy}"})
+        async with running_task(runner(db, client, clock, handler).run()):
+            await wait_for(lambda: _acked(nats_url, "test-persons", 4), what="all four acked")
+        assert calls == Counter({str(events["A"].id): 1, str(events["B"].id): 2, str(events["C"].id): 1})
+        assert await effects(db) == 3
+        assert await inbox_rows(db) == 3
+        assert await stream_messages(nats_url, "DEADLETTER") == []
+    await publisher.close()
+
+
 async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed(
     databases: Databases, nats_url: str, clock: FrozenClock
 ) -> None:

@@ -135,8 +135,9 @@ class ConsumerRunner:
         Events are applied in delivery order, each once: the inbox insert returns the ids not seen before,
         and an id delivered twice in the batch is applied the first time only. When a handler fails, the
         transaction rolls back, that event's delivery fails as it would alone (retry with backoff, or the
-        dead letter at max_deliver) and the rest of the batch is applied again without it. Anything else
-        failing (the inbox, the commit) hands the batch to the one-at-a-time path.
+        dead letter at max_deliver) and the rest of the batch is applied again without it (so a handler
+        may run twice for the events before the failing one: the first run was rolled back). Anything
+        else failing (the inbox, the commit) hands the batch to the one-at-a-time path.
         """
         pending: list[tuple[Msg, EventEnvelope]] = []
         for message in messages:
