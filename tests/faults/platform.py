@@ -7,8 +7,9 @@ import asyncio
 import contextlib
 import itertools
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ from common.errors import PROBLEM_MEDIA_TYPE
 from common.events.contracts import Subject
 from common.events.tables import inbox_event, outbox_event
 from common.principal import Principal, Role
-from common.testing.apps import PrincipalAuth
+from common.testing.apps import PrincipalAuth, wait_for
 from common.testing.databases import Databases
 from common.testing.processes import ServiceProcess, service_env
 from fraud.models import ClaimRecord
 from pricing.models import Observation
 from settlement.models import PersonalAccount, Settlement, YearAccumulator
+from settlement.service.day_close import close_day
+from settlement.uow import SettlementUnitOfWork
 from tests.settlement.seed import credit_account, seed_person
 
 SECRET = "faults-internal-secret-0123456789abcdef"  # a throwaway secret for the test's processes
@@ -395,3 +398,75 @@ async def assert_books_consistent(platform: Platform) -> dict[str, int]:
     assert balances == {psn_no: ACCOUNT_FEN - int(spent.get(psn_no, 0)) for psn_no in PERSONS}
     assert all(balance >= 0 for balance in balances.values())
     return {"settled": counts.get("settled", 0), "reversed": counts.get("reversed", 0)}
+
+
+@dataclass
+class Traffic:
+    """What settle_reverse_and_close did: each settlement as answered, the reversed ones, the answers to
+    each reversal sent twice at once, and how many settlements the close made midway counted."""
+
+    answered: dict[str, dict[str, Any]]
+    reversed_ids: set[str]
+    reversal_pairs: list[tuple[tuple[int, str | None], ...]]
+    closed_first: int
+
+
+async def settle_reverse_and_close(
+    client: httpx.AsyncClient,
+    db: Database,
+    *,
+    claims: int,
+    body_of: Callable[[int], dict[str, Any]],
+    reversed_if: Callable[[int], bool],
+    settlers: int,
+    reversers: int,
+    day: date,
+    half_timeout_s: float,
+) -> Traffic:
+    """Settlements 1..claims from `settlers` concurrent clients; each one `reversed_if` picks sent for
+    reversal twice at once by `reversers` more; and, once half are answered, the close of `day` run in this
+    process (the API closes only a day that is over) while the rest go on."""
+    numbers = iter(range(1, claims + 1))
+    traffic = Traffic(answered={}, reversed_ids=set(), reversal_pairs=[], closed_first=0)
+    to_reverse: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def settle() -> None:
+        for n in numbers:
+            response = await client.post("/settlements", json=body_of(n))
+            assert response.status_code == 201, response.text
+            info = response.json()["setlinfo"]
+            traffic.answered[info["setl_id"]] = info
+            if reversed_if(n):
+                traffic.reversed_ids.add(info["setl_id"])
+                await to_reverse.put(info["setl_id"])
+
+    async def reverse() -> None:
+        while (setl_id := await to_reverse.get()) is not None:
+            url = f"/settlements/{setl_id}/reversal"
+            pair = await asyncio.gather(*(client.post(url, json={"reason": "冲正"}) for _ in range(2)))
+            traffic.reversal_pairs.append(
+                tuple(
+                    sorted(
+                        (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in pair
+                    )
+                )
+            )
+
+    async def close_meanwhile() -> int:
+        await wait_for(
+            lambda: len(traffic.answered) >= claims // 2, timeout=half_timeout_s, what="half the claims"
+        )
+        async with SettlementUnitOfWork(db) as uow:
+            outcome = await close_day(
+                uow=uow, day=day, closed_by="faults", clock=SystemClock(), allow_today=True
+            )
+        return outcome.day_close.settlement_count
+
+    reversing = [asyncio.create_task(reverse()) for _ in range(reversers)]
+    closing = asyncio.create_task(close_meanwhile())
+    await asyncio.gather(*(settle() for _ in range(settlers)))
+    for _ in reversing:
+        await to_reverse.put(None)
+    await asyncio.gather(*reversing)
+    traffic.closed_first = await closing
+    return traffic

@@ -49,6 +49,7 @@ from tests.faults.platform import (
     inbox_settled,
     pricing_observations,
     seed_world,
+    settle_reverse_and_close,
     settled_event_ids,
     settlements,
     unpublished,
@@ -135,49 +136,22 @@ async def _run(platform: Platform, gateway: httpx.AsyncClient, db: Any) -> None:
             gap = max(closed_days) + timedelta(days=1)
             await close_day(uow=uow, day=gap, closed_by="faults", clock=SystemClock())
         closed_days.add(gap)
-    numbers = iter(range(1, CLAIMS + 1))
-    answered: dict[str, dict[str, Any]] = {}
-    to_reverse: asyncio.Queue[str | None] = asyncio.Queue()
-    reversed_ids: set[str] = set()
-    reversal_pairs: list[tuple[tuple[int, str | None], ...]] = []
-
-    async def settle() -> None:
-        for n in numbers:
-            response = await gateway.post("/settlements", json=claim(n))
-            assert response.status_code == 201, response.text
-            info = response.json()["setlinfo"]
-            answered[info["setl_id"]] = info
-            if n % 4 == 1:
-                reversed_ids.add(info["setl_id"])
-                await to_reverse.put(info["setl_id"])
-
-    async def reverse() -> None:
-        while (setl_id := await to_reverse.get()) is not None:
-            url = f"/settlements/{setl_id}/reversal"
-            pair = await asyncio.gather(*(gateway.post(url, json={"reason": "冲正"}) for _ in range(2)))
-            reversal_pairs.append(
-                tuple(
-                    sorted(
-                        (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in pair
-                    )
-                )
-            )
-
-    async def close_meanwhile() -> int:
-        await wait_for(lambda: len(answered) >= CLAIMS // 2, timeout=60, what="half the claims")
-        async with SettlementUnitOfWork(db) as uow:
-            outcome = await close_day(
-                uow=uow, day=day, closed_by="faults", clock=SystemClock(), allow_today=True
-            )
-        return outcome.day_close.settlement_count
-
-    reversers = [asyncio.create_task(reverse()) for _ in range(REVERSERS)]
-    closing = asyncio.create_task(close_meanwhile())
-    await asyncio.gather(*(settle() for _ in range(SETTLERS)))
-    for _ in reversers:
-        await to_reverse.put(None)
-    await asyncio.gather(*reversers)
-    closed_first = await closing
+    traffic = await settle_reverse_and_close(
+        gateway,
+        db,
+        claims=CLAIMS,
+        body_of=claim,
+        reversed_if=lambda n: n % 4 == 1,
+        settlers=SETTLERS,
+        reversers=REVERSERS,
+        day=day,
+        half_timeout_s=60,
+    )
+    reversed_ids, reversal_pairs, closed_first = (
+        traffic.reversed_ids,
+        traffic.reversal_pairs,
+        traffic.closed_first,
+    )
     assert 0 < closed_first < CLAIMS
 
     # Each reversal sent twice at once, to either replica: one reverses, the other is told it happened.

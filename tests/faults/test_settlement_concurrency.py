@@ -10,7 +10,6 @@ tests/settlement/test_day_close.py::test_a_close_running_alongside_settlements_l
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -18,9 +17,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from common.clock import SHANGHAI, FrozenClock, SystemClock, business_date
+from common.clock import SHANGHAI, FrozenClock, business_date
 from common.money import yuan_to_fen
-from common.testing.apps import wait_for
 from settlement.models import DailyStatement, DayClose, Settlement, SettlementReversal, YearAccumulator
 from settlement.service.day_close import close_day
 from settlement.uow import SettlementUnitOfWork
@@ -31,6 +29,7 @@ from tests.faults.platform import (
     assert_books_consistent,
     claim,
     seed_world,
+    settle_reverse_and_close,
 )
 
 pytestmark = pytest.mark.faults
@@ -52,49 +51,19 @@ async def test_concurrent_settlements_reversals_and_a_day_close_keep_the_books_e
     db = platform.db("settlement")
     day = business_date(datetime.now(UTC))
 
-    numbers = iter(range(1, CLAIMS + 1))
-    answers: dict[str, dict[str, Any]] = {}  # setl_id -> setlinfo as answered
-    to_reverse: asyncio.Queue[str | None] = asyncio.Queue()
-    reversed_ids: set[str] = set()
-    reversal_pairs: list[tuple[tuple[int, str | None], ...]] = []
-
-    async def settle() -> None:
-        for n in numbers:
-            response = await api.post("/settlements", json=claim(n, psn_no=FEW[(n // 3) % len(FEW)]))
-            assert response.status_code == 201, response.text
-            info = response.json()["setlinfo"]
-            answers[info["setl_id"]] = info
-            if n % 3 == 1:
-                reversed_ids.add(info["setl_id"])
-                await to_reverse.put(info["setl_id"])
-
-    async def reverse() -> None:
-        while (setl_id := await to_reverse.get()) is not None:
-            url = f"/settlements/{setl_id}/reversal"
-            pair = await asyncio.gather(*(api.post(url, json={"reason": "冲正"}) for _ in range(2)))
-            reversal_pairs.append(
-                tuple(
-                    sorted(
-                        (r.status_code, r.json().get("code") if r.status_code != 201 else None) for r in pair
-                    )
-                )
-            )
-
-    async def close_meanwhile() -> int:
-        await wait_for(lambda: len(answers) >= CLAIMS // 2, timeout=120, what="half the claims")
-        async with SettlementUnitOfWork(db) as uow:
-            outcome = await close_day(
-                uow=uow, day=day, closed_by="faults", clock=SystemClock(), allow_today=True
-            )
-        return outcome.day_close.settlement_count
-
-    reversers = [asyncio.create_task(reverse()) for _ in range(REVERSERS)]
-    closing = asyncio.create_task(close_meanwhile())
-    await asyncio.gather(*(settle() for _ in range(SETTLERS)))
-    for _ in reversers:
-        await to_reverse.put(None)
-    await asyncio.gather(*reversers)
-    closed_first = await closing
+    traffic = await settle_reverse_and_close(
+        api,
+        db,
+        claims=CLAIMS,
+        body_of=lambda n: claim(n, psn_no=FEW[(n // 3) % len(FEW)]),
+        reversed_if=lambda n: n % 3 == 1,
+        settlers=SETTLERS,
+        reversers=REVERSERS,
+        day=day,
+        half_timeout_s=120,
+    )
+    answers, reversed_ids, reversal_pairs = traffic.answered, traffic.reversed_ids, traffic.reversal_pairs
+    closed_first = traffic.closed_first
     assert 0 < closed_first < CLAIMS
 
     # Each reversal sent twice at once: one reverses, the other is told it already happened.
