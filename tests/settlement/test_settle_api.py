@@ -238,7 +238,11 @@ async def test_the_settled_event_is_exactly_its_contract_document(
         response = await api.post("/settlements", json=body)
         assert response.status_code == 201, response.text
     async with world.state.db.transaction(readonly=True) as session:
-        rows = (await session.execute(sa.select(outbox_event.c.type, outbox_event.c.payload))).all()
+        rows = (
+            await session.execute(
+                sa.select(outbox_event.c.type, outbox_event.c.payload).order_by(outbox_event.c.seq)
+            )
+        ).all()
     documents = [json.loads(payload)["data"] for kind, payload in rows if kind == "settlement.settled"]
     assert [document["medins_setl_id"] for document in documents] == ["M-C1", "M-C2", "M-C3"]
     for document in documents:
