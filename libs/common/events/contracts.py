@@ -14,9 +14,11 @@ class StreamSpec:
 ENROLLMENT_STREAM = StreamSpec("ENROLLMENT", ("enrollment.>",))
 SETTLEMENT_STREAM = StreamSpec("SETTLEMENT", ("settlement.>",))
 PRICING_STREAM = StreamSpec("PRICING", ("pricing.>",))
-# Only the finding events: a stream on "fraud.>" would also capture the fraud.review requests and answer
+# Each aggregate on its own: a stream on "fraud.>" would also capture the fraud.review requests and answer
 # them with a PubAck before the fraud service could.
-FRAUD_STREAM = StreamSpec("FRAUD", ("fraud.finding.>",))
+FRAUD_STREAM = StreamSpec(
+    "FRAUD", ("fraud.finding.>", "fraud.practitioner.>", "fraud.case.>", "fraud.warning.>")
+)
 # Events a consumer gave up on, under deadletter.<service>.<consumer>; ops list and replay them.
 DEADLETTER_STREAM = StreamSpec("DEADLETTER", ("deadletter.>",))
 
@@ -45,10 +47,17 @@ class Subject:
 
     ALERT_RAISED = "pricing.alert.raised"
     ALERT_RESOLVED = "pricing.alert.resolved"
+    SALE_RECORDED = "pricing.sale.recorded"
+    SALE_REFUNDED = "pricing.sale.refunded"
 
     FINDING_RAISED = "fraud.finding.raised"
     FINDING_CONFIRMED = "fraud.finding.confirmed"
     FINDING_DISMISSED = "fraud.finding.dismissed"
+    PRACTITIONER_SUSPENDED = "fraud.practitioner.suspended"
+    PRACTITIONER_REINSTATED = "fraud.practitioner.reinstated"
+    PRACTITIONER_POINTED = "fraud.practitioner.pointed"
+    CASE_DECIDED = "fraud.case.decided"
+    WARNING_PUBLISHED = "fraud.warning.published"
 
 
 def deadletter_subject(service: str, consumer: str) -> str:

@@ -1,0 +1,23 @@
+"""monthly warnings and institution-level rule families (H4)
+
+Revision ID: a23f4d3fa004
+Revises: a23f3c2e9f03
+Create Date: 2026-12-07 18:00:00+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "a23f4d3fa004"
+down_revision: str | None = "a23f3c2e9f03"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,23 @@
+"""the projection of suspended practitioners (H2)
+
+Revision ID: b23e2b1d7e12
+Revises: b23e1a0c6d11
+Create Date: 2026-12-07 18:00:00+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "b23e2b1d7e12"
+down_revision: str | None = "b23e1a0c6d11"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
