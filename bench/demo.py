@@ -6,10 +6,11 @@ Starts NATS and the five services (SQLite in a fresh var/demo/) on a simulated c
 played days (the last `--days` days of March 2026), loads a city through the gateway's public API (with its
 payment year 2026: employees by DRG, residents by DIP), plays each day's claims and POS sales with each
 institution's own API key (the hospitals send each inpatient case's settlement list, by REST or as the
-national 4101A), closes each day (日结算), confirms the planted findings it caught, closes the rest of the
-month, reconciles and confirms March (月核算, withholding the quality reserve), reads the budget execution on
-31 March, locks March, moves the clock to the new year and closes every remaining day of 2026, computes and
-confirms each pool's year clearing (年清算), checks the ledger, and prints a report: settlements and fund pay,
+national 4101A), closes each day (日结算), puts the planted findings it caught into cases (案件) that the
+institutions settle by a voluntary refund (自查自纠), closes the rest of the month, reconciles and confirms
+March (月核算, withholding the quality reserve), reads the budget execution on 31 March, locks March, moves
+the clock to the new year and closes every remaining day of 2026, computes and confirms each pool's year
+clearing (年清算), checks the ledger, and prints a report: settlements and fund pay,
 findings by rule family with precision and recall against the planted ground truth, red price alerts, the
 pharmacies above the price-index warning line, the fund KPIs, and per pool the budget, T, N, F, the point
 value and per hospital its cases, points, CMI, E, A, W, s, C and colour. Writes var/demo/report.json and
@@ -282,33 +283,38 @@ def _points_report(city: City, outcomes: list[DayOutcome], year: dict[str, Any])
 async def _confirm_planted(
     client: Any, city: City, loaded: LoadedCity, outcomes: list[DayOutcome]
 ) -> dict[str, Any]:
-    """Confirm the findings that belong to a planted case (the fund pay to be recovered); settlement deducts it."""
+    """The findings that belong to a planted case go into a case per institution (立案告知, the fund pay to be
+    recovered), which the institution settles at once by a voluntary refund (自查自纠: no penalty) with its own
+    key; settlement deducts the recoveries of the decided cases."""
     findings = await _pages(
         loaded, "/fraud/findings", {"status": "open", "category": "fraud", "limit": "500"}
     )
     setl = {m: c.setl_id for o in outcomes for m, c in o.accepted.items()}
     planted_setl = {setl[m] for case in city.cases for m in case.medins_setl_ids if m in setl}
     planted_psn = {loaded.psn_no[p] for case in city.cases for p in case.persons}
-    total = count = 0
+    by_institution: dict[str, list[dict[str, Any]]] = {}
     for finding in findings:
         if finding["setl_id"] not in planted_setl and finding["psn_no"] not in planted_psn:
             continue
-        amount = finding["fund_pay_sumamt"]
+        by_institution.setdefault(finding["fixmedins_code"], []).append(finding)
+    total = count = recovering = 0
+    for code, planted in sorted(by_institution.items()):
         body = {
-            "amount_to_recover": amount,
-            "note": "演示: 核实为违规，追回基金 (planted case confirmed by the demo)",
+            "findings": [{"finding_id": f["finding_id"], "amount": f["fund_pay_sumamt"]} for f in planted],
+            "summary": "演示: 疑点核查，拟追回基金 (planted cases caught by the rules)",
         }
-        expect(
-            await send(
-                client, "POST", f"/fraud/findings/{finding['finding_id']}/confirm", loaded.ops_key, json=body
-            ),
-            200,
-        )
-        count += 1
-        total += yuan_to_fen(amount)
-    await wait_consumed(client, loaded.ops_key, "settlement", {"fraud.finding.confirmed": count}, timeout_s=120,
-                        what="the confirmed findings")  # fmt: skip
-    return {"count": count, "amount_fen": total}
+        case = expect(await send(client, "POST", "/fraud/cases", loaded.ops_key, json=body), 201)
+        refund = {"statement": "演示: 经自查确认违规，退回全部基金 (the institution refunds voluntarily)"}
+        key = loaded.keys.get(code, loaded.ops_key)
+        expect(await send(client, "POST", f"/fraud/cases/{case['case_id']}/refund", key, json=refund), 200)
+        count += len(planted)
+        total += sum(yuan_to_fen(f["fund_pay_sumamt"]) for f in planted)
+        recovering += sum(1 for f in planted if yuan_to_fen(f["fund_pay_sumamt"]) > 0)
+    # A finding with nothing to recover (no fund pay) publishes no fraud.finding.confirmed.
+    await wait_consumed(client, loaded.ops_key, "settlement",
+                        {"fraud.finding.confirmed": recovering, "fraud.case.decided": len(by_institution)},
+                        timeout_s=120, what="the decided cases")  # fmt: skip
+    return {"count": count, "amount_fen": total, "cases": len(by_institution)}
 
 
 def _report(
@@ -381,6 +387,7 @@ def _report(
             "setl_cnt": sum(s["settlements"]["setl_cnt"] for s in statements),
             "fund_pay_fen": sum(yuan_to_fen(s["settlements"]["fund_pay_sumamt"]) for s in statements),
             "deductions_fen": sum(yuan_to_fen(s["deductions"]) for s in statements),
+            "penalties_fen": sum(yuan_to_fen(s.get("penalties") or "0") for s in statements),
             "quality_reserve_fen": sum(yuan_to_fen(s.get("quality_reserve") or "0") for s in statements),
             "net_adjustment_fen": sum(yuan_to_fen(s["net_adjustment"]) for s in statements),
             "computed_balanced": computed["balanced"],
@@ -426,7 +433,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"Month {m['month']}: {m['status']}, {'balanced' if m['balanced'] else 'UNBALANCED'};"
         f" {m['setl_cnt']:,} settlements, fund pay {_yuan(m['fund_pay_fen'])},"
-        f" deductions {_yuan(m['deductions_fen'])} ({report['confirmed']['count']} confirmed findings),"
+        f" recovered {_yuan(m['deductions_fen'])} ({report['confirmed']['count']} findings in"
+        f" {report['confirmed']['cases']} decided cases), penalties {_yuan(m['penalties_fen'])},"
         f" quality reserve {_yuan(m['quality_reserve_fen'])}, net adjustment {_yuan(m['net_adjustment_fen'])}"
     )
     print("Detection against the ground truth:")

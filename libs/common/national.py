@@ -145,3 +145,13 @@ def age_on(brdy: date, on: date) -> int:
 def described(table: dict[str, str]) -> str:
     """A dictionary as `code name` pairs, for field descriptions and error messages."""
     return ", ".join(f"{code} {name}" for code, name in table.items())
+
+
+# 医保医师/护士/药师代码 and 医保定点医疗机构药学、技术人员编码 (医保办函〔2022〕39号): an identifier (D 医师,
+# N 护士, Y 药师; HY 药学类, HJ 技术类), the 6-digit region code (GB/T 2260), a 6-digit sequence.
+PRAC_CODE_PATTERN: Final = r"^(D|N|Y|HY|HJ)[0-9]{12}$"
+PRAC_CODE_EXAMPLE: Final = "D420100000123"
+PRAC_CODE_RULE: Final = (
+    "a national practitioner code (医保医师/护士/药师代码): D (doctor), N (nurse), Y or HY (pharmacist), "
+    "HJ (technician), then the 6-digit region code and a 6-digit sequence, e.g. D420100000123"
+)

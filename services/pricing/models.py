@@ -77,6 +77,11 @@ class Observation(Base):
     over_procurement: Mapped[bool] = mapped_column(sa.Boolean)
     drug_trac_codg: Mapped[list[Any]] = mapped_column(sa.JSON)
     recorded_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # A POS sale refunded (退货): the row stays, so a retry of the sale is still answered as a replay, but it
+    # no longer counts: not in the index sums, not the pharmacy's latest price.
+    refund_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    refund_note: Mapped[str | None] = mapped_column(sa.String(500))
+    refunded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # when the refund was recorded
 
 
 class ReversedSettlement(Base):

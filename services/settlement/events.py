@@ -19,8 +19,8 @@ from common.events.enrollment import (
     PersonRegistered,
 )
 from common.events.envelope import EventEnvelope
-from common.events.fraud import FindingConfirmed
-from settlement.service import monthly, projection
+from common.events.fraud import CaseDecided, FindingConfirmed, PractitionerReinstated, PractitionerSuspended
+from settlement.service import monthly, practitioners, projection
 from settlement.uow import SettlementUnitOfWork
 
 ENROLLMENT_DURABLE = "settlement-enrollment"
@@ -33,6 +33,15 @@ ENROLLMENT_SUBJECTS = (
 )
 FRAUD_DURABLE = "settlement-fraud-findings"
 FRAUD_SUBJECTS = (Subject.FINDING_CONFIRMED,)
+# A durable of its own: a practitioner's suspension and its reinstatement come in stream order, and never
+# wait behind (or hold up) the deductions.
+PRACTITIONER_DURABLE = "settlement-fraud-practitioners"
+PRACTITIONER_SUBJECTS = (Subject.PRACTITIONER_SUSPENDED, Subject.PRACTITIONER_REINSTATED)
+# Decided cases on a durable of their own (the findings' durable keeps its filter where it already runs). The
+# order against a case's fraud.finding.confirmed events does not matter: a case.decided keeps its findings'
+# recoveries and its penalty in one transaction, the finding events keep the same recoveries, each once.
+CASE_DURABLE = "settlement-fraud-cases"
+CASE_SUBJECTS = (Subject.CASE_DECIDED,)
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -43,6 +52,9 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
 
     async def handle_fraud(session: AsyncSession, event: EventEnvelope) -> None:
         await on_fraud_event(session, event, clock=clock)
+
+    async def handle_practitioner(session: AsyncSession, event: EventEnvelope) -> None:
+        await on_practitioner_event(session, event, clock=clock)
 
     # One consumer for all five subjects keeps them in stream order while one process applies them; with
     # replicas or two relays a death can come before the registration, and is retried (see projection).
@@ -57,6 +69,18 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
             durable=FRAUD_DURABLE,
             stream=FRAUD_STREAM.name,
             subjects=FRAUD_SUBJECTS,
+            handler=handle_fraud,
+        ),
+        Subscription(
+            durable=PRACTITIONER_DURABLE,
+            stream=FRAUD_STREAM.name,
+            subjects=PRACTITIONER_SUBJECTS,
+            handler=handle_practitioner,
+        ),
+        Subscription(
+            durable=CASE_DURABLE,
+            stream=FRAUD_STREAM.name,
+            subjects=CASE_SUBJECTS,
             handler=handle_fraud,
         ),
     )
@@ -88,9 +112,10 @@ async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, cl
 
 
 async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
-    """A confirmed finding becomes a deduction (once per finding), in the consumer's transaction.
+    """A confirmed finding becomes a deduction (once per finding), a decided case its recoveries and its penalty
+    (once per case), in the consumer's transaction.
 
-    A finding that does not fit the contract, or a negative amount, raises ValueError: retried, then
+    An event that does not fit the contract, or a negative amount, raises ValueError: retried, then
     dead-lettered for ops to look at and replay.
     """
     if event.type == Subject.FINDING_CONFIRMED:
@@ -98,4 +123,23 @@ async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: 
             uow=SettlementUnitOfWork.within(session),
             finding=FindingConfirmed.model_validate(event.data),
             now=clock.now(),
+        )
+    elif event.type == Subject.CASE_DECIDED:
+        await monthly.record_case_decision(
+            uow=SettlementUnitOfWork.within(session),
+            case=CaseDecided.model_validate(event.data),
+            now=clock.now(),
+        )
+
+
+async def on_practitioner_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:
+    """Keep a practitioner's suspension, or its end, in the projection the claims are checked against."""
+    uow, now = SettlementUnitOfWork.within(session), clock.now()
+    if event.type == Subject.PRACTITIONER_SUSPENDED:
+        await practitioners.apply_suspended(
+            uow=uow, data=PractitionerSuspended.model_validate(event.data), now=now
+        )
+    elif event.type == Subject.PRACTITIONER_REINSTATED:
+        await practitioners.apply_reinstated(
+            uow=uow, data=PractitionerReinstated.model_validate(event.data), now=now
         )

@@ -54,6 +54,8 @@ def line_in(row: FeeDetail) -> FeeLineIn:
         drug_trac_codg=list(row.drug_trac_codg),
         dise_codg=row.dise_codg,
         chrg_bchno=row.chrg_bchno,
+        bilg_dr_codg=row.bilg_dr_codg,
+        phar_prac_codg=row.phar_prac_codg,
     )
 
 
@@ -71,6 +73,8 @@ def line_row(mdtrt_id: str, line: FeeLineIn, now: datetime) -> dict[str, Any]:
         "drug_trac_codg": list(line.drug_trac_codg),
         "dise_codg": line.dise_codg,
         "chrg_bchno": line.chrg_bchno,
+        "bilg_dr_codg": line.bilg_dr_codg,
+        "phar_prac_codg": line.phar_prac_codg,
         "status": ACTIVE,
         "created_at": now,
     }
@@ -376,6 +380,8 @@ def settled_event_data(
                     "fee_ocur_time": to_jsonable_python(line.fee_ocur_time),
                     "drug_trac_codg": list(line.drug_trac_codg),
                     "dise_codg": line.dise_codg,
+                    "bilg_dr_codg": line.bilg_dr_codg,
+                    "phar_prac_codg": line.phar_prac_codg,
                 },
             )
         )
@@ -393,6 +399,7 @@ def settled_event_data(
             "dise_codg": header.dise_codg,
             "review": outcome.status,
             "incentive_raise_used": split.incentive_raise_used,
+            "assistance": context.coverage.assistance,
             "setldetail": [_contract_fields(_FUND_FIELDS, fund) for fund in body["setldetail"]],
             "feedetail": feedetail,
         },

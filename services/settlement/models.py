@@ -59,6 +59,23 @@ class CatalogItem(Base):
     age_max: Mapped[int | None] = mapped_column(sa.SmallInteger)
     max_cnt_per_visit: Mapped[str | None] = mapped_column(sa.String(24))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # 需扫追溯码: a drug whose lines must carry its traceability codes (counted in the scan rate; refused
+    # without one where 依码结算 is on for the institution's type).
+    trac_codg_required: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false(), default=False)
+
+
+class TraceCodePolicy(Base):
+    """依码结算: whether the drug lines of an institution type must carry traceability codes; append-only,
+    each change a new version with who and why (the latest of a type is in force)."""
+
+    __tablename__ = "trace_code_policy"
+
+    version_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    fixmedins_type: Mapped[str] = mapped_column(sa.String(10), index=True)  # hospital | pharmacy
+    required: Mapped[bool] = mapped_column(sa.Boolean)
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PolicyVersion(Base):
@@ -200,6 +217,8 @@ class FeeDetail(Base):
     drug_trac_codg: Mapped[list[str]] = mapped_column(sa.JSON)
     dise_codg: Mapped[str | None] = mapped_column(sa.String(30))
     chrg_bchno: Mapped[str | None] = mapped_column(sa.String(30))  # 收费批次号
+    bilg_dr_codg: Mapped[str | None] = mapped_column(sa.String(20))  # 开单医生 医保医师代码
+    phar_prac_codg: Mapped[str | None] = mapped_column(sa.String(20))  # 药师 医保药师代码
     status: Mapped[str] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -370,10 +389,14 @@ class MonthlyStatement(Base):
     # provisional_point_value}] (information only; null for an institution not paid by points).
     quality_reserve_fen: Mapped[int] = mapped_column(_FEN, server_default="0", default=0)
     points: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    # 罚款/违约金 of decided cases (fraud.case.decided), apart from the recoveries (deductions_fen), and the
+    # cases' ids (null on statements computed before penalties existed).
+    penalties_fen: Mapped[int] = mapped_column(_FEN, server_default="0", default=0)
+    penalty_case_ids: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
 
 class Deduction(Base):
-    """扣款: a confirmed fraud finding's amount to recover, from fraud.finding.confirmed."""
+    """扣款: a finding's recovery (fraud.finding.confirmed / fraud.case.decided) or a case's penalty."""
 
     __tablename__ = "deduction"
 
@@ -391,6 +414,10 @@ class Deduction(Base):
     # "fraud" (its journal is posted when a month takes it) or "clearing" (a year clearing's recovery, whose
     # journal the clearing's confirmation already posted).
     source: Mapped[str] = mapped_column(sa.String(20), server_default="fraud", default="fraud")
+    # recovery (追回: a finding's amount; finding_id is the finding's id) or penalty (罚款/违约金 of a decided
+    # case: finding_id is "case:<case_id>", one per case), and the case that decided it (null before cases).
+    kind: Mapped[str] = mapped_column(sa.String(10), server_default="recovery", default="recovery")
+    case_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
 
 
 class Prepayment(Base):
@@ -604,3 +631,23 @@ class JournalLeg(Base):
     journal_id: Mapped[int] = mapped_column(sa.ForeignKey("journal.journal_id"), index=True)
     account: Mapped[str] = mapped_column(sa.String(64), index=True)
     amount_fen: Mapped[int] = mapped_column(_FEN)
+
+
+class SuspendedPractitioner(Base):
+    """A practitioner's suspension of payment qualification (fraud.practitioner.suspended / .reinstated).
+
+    Lines they order or dispense with a fee date in [suspended_from, suspended_until] are refused, before
+    `lifted_on` when the period was ended early.
+    """
+
+    __tablename__ = "suspended_practitioner"
+    __table_args__ = (sa.Index("ix_suspended_practitioner_prac_until", "prac_codg", "suspended_until"),)
+
+    suspension_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    prac_codg: Mapped[str] = mapped_column(sa.String(20))
+    fixmedins_code: Mapped[str] = mapped_column(sa.String(30))
+    level: Mapped[str] = mapped_column(sa.String(12))
+    suspended_from: Mapped[date] = mapped_column(sa.Date)
+    suspended_until: Mapped[date] = mapped_column(sa.Date)
+    lifted_on: Mapped[date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

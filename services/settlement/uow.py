@@ -25,6 +25,8 @@ from settlement.repository.prepayments import PrepaymentRepository
 from settlement.repository.projection import ProjectionRepository
 from settlement.repository.reports import ReportRepository
 from settlement.repository.settlements import SettlementRepository
+from settlement.repository.suspensions import SuspensionRepository
+from settlement.repository.trace_codes import TraceCodePolicyRepository
 from settlement.repository.visits import VisitRepository
 
 
@@ -51,6 +53,8 @@ class SettlementUnitOfWork(UnitOfWork):
         self.reports = ReportRepository(session)
         self.projection = ProjectionRepository(session)
         self.points = PointsRepository(session)
+        self.suspensions = SuspensionRepository(session)
+        self.trace_code_policy = TraceCodePolicyRepository(session)
 
 
 Uow = Annotated[SettlementUnitOfWork, Depends(request_unit_of_work(SettlementUnitOfWork), scope="function")]

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections import Counter
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from bench.city import City, generate_city
+from bench.city.model import INSTITUTION_FAMILIES
 from bench.demo import MONTH_END
 from common.embedded_nats import port_open
 from common.money import yuan_to_fen
@@ -25,7 +27,8 @@ pytestmark = pytest.mark.slow  # a smoke run of a whole program: `make test-slow
 REPO = Path(__file__).resolve().parents[2]
 PERSONS, DAYS, SEED = 200, 2, 5
 DETERMINISTIC = ("admission_frequency", "split_admission", "cost_outlier", "trace_code_reuse", "after_death",
-                 "price_index", "red_alerts")  # fmt: skip
+                 "price_index", "red_alerts", "bed_hold", "induced_admission", "institution_outlier",
+                 "upcoding")  # fmt: skip
 
 
 def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_path: Path) -> None:
@@ -46,16 +49,21 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
         assert scores[family]["recall"] == 1.0, scores[family]
         assert scores[family]["precision"] == 1.0, scores[family]
     assert set(scores) == set(DETERMINISTIC)  # no other family raised anything on normal traffic
-    assert report["findings_by_family"] == {
-        "admission_frequency": 1, "split_admission": 1, "cost_outlier": 1, "after_death": 1,
-    }  # fmt: skip
+    assert (
+        report["findings_by_family"]
+        == dict(Counter(case.family for case in city.cases if case.expect == "finding"))
+    )  # one finding per planted case: the claim-level ones while played, the institution-level after the month
     assert sorted(report["price_index_listed"]) == sorted(city.overpriced)
     assert report["red_alert_pharmacies"] == sorted(city.overpriced)
 
     settlements = report["settlements"]
     played = len(city.claims())
-    assert settlements["refused"] == {"REVIEW_BLOCKED": 1}  # the reused traceability code, and nothing else
-    assert settlements["accepted"] == played - 1
+    blocked = sum(1 for case in city.cases if case.expect == "blocked")
+    assert blocked == 2  # a code settled twice, a code sold at POS then settled
+    assert settlements["refused"] == {
+        "REVIEW_BLOCKED": blocked
+    }  # the reused traceability codes, nothing else
+    assert settlements["accepted"] == played - blocked
     assert settlements["review_skipped"] == 0
     days = report["day_closes"]
     assert [day["date"] for day in days] == [d.isoformat() for d in city.day_dates]
@@ -67,8 +75,11 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
     assert (month["month"], month["status"], month["balanced"]) == ("2026-03", "confirmed", True)
     assert month["setl_cnt"] == settlements["accepted"]
     assert month["fund_pay_fen"] == settlements["fund_pay_fen"]
-    assert report["confirmed"]["count"] == 4  # the four planted findings, confirmed by the demo
+    # The planted claim-level findings the institutions refund at once (自查自纠): March's deductions.
+    refunded = [c for c in city.cases if c.resolution == "refund" and c.family not in INSTITUTION_FAMILIES]
+    assert report["confirmed"]["count"] == report["confirmed"]["cases"] == len(refunded) >= 1
     assert month["deductions_fen"] == report["confirmed"]["amount_fen"] > 0
+    assert month["penalties_fen"] == 0  # a voluntary refund (自查自纠) carries no penalty
     assert month["quality_reserve_fen"] > 0  # withheld from the hospitals paid by points
     assert month["net_adjustment_fen"] == -(month["deductions_fen"] + month["quality_reserve_fen"])
     assert report["ledger_balanced"] is True  # after the year clearing
@@ -78,12 +89,14 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
     )
 
     _check_the_year_clearing(report, city)
+    _check_the_supervision(report, city)
 
     truth = json.loads((var_dir / "ground-truth.json").read_text())
     assert [case["case_id"] for case in truth["cases"]] == [case.case_id for case in city.cases]
     assert all(len(case["psn_nos"]) == len(case["persons"]) for case in truth["cases"])
     printed = result.stdout
     assert "Detection against the ground truth:" in printed
+    assert "Fund supervision (基金监管):" in printed and "PRACTITIONER_SUSPENDED" in printed
     assert "Ledger       balanced (after the year clearing)" in printed
     assert (
         "Year clearing 2026 310 (DRG), confirmed" in printed
@@ -141,6 +154,47 @@ def _check_the_year_clearing(report: dict[str, Any], city: City) -> None:
         assert run["f_fen"] == pool["f_fen"] and run["provisional_point_value"] is not None
         assert {item["colour"] for item in run["institutions"]} <= {"green", "yellow", "red"}
     assert withheld == report["month"]["quality_reserve_fen"]  # W: what March withheld, back in the clearing
+
+
+def _check_the_supervision(report: dict[str, Any], city: City) -> None:
+    """Practitioners registered, the month's institution rules and warnings, every planted finding in a case
+    ended as the ground truth says, 12 points ending a doctor's qualification and his next claim refused."""
+    supervision = report["supervision"]
+    assert supervision["registered_practitioners"]["registered"] == len(city.practitioners)
+    assert supervision["missed"] == []
+    run = {rule["family"]: rule for rule in supervision["institution_rules"]["rules"]}
+    assert {family: rule["raised"] for family, rule in run.items()} == dict.fromkeys(
+        sorted(INSTITUTION_FAMILIES), 1
+    )
+    planted = {case.case_id: case for case in city.cases}
+    cases = supervision["cases"]
+    assert sorted(case["planted"] for case in cases) == sorted(c for c, p in planted.items() if p.resolution)
+    ended = {"refund": ("decided", "refunded"), "decide": ("decided", "decided"),
+             "appeal_upheld": ("decided", "decided"), "appeal_overturned": ("closed", "overturned")}  # fmt: skip
+    for case in cases:
+        assert (case["status"], case["outcome"]) == ended[str(planted[case["planted"]].resolution)], case
+        assert case["points"] == (
+            [{"prac_codg": planted[case["planted"]].practitioner, "points": planted[case["planted"]].points,
+              "reason": planted[case["planted"]].points_reason}] if planted[case["planted"]].points else []
+        )  # fmt: skip
+    assert supervision["cases_by_status"] == dict(sorted(Counter(ended[str(p.resolution)][0] for p in planted.values()
+                                                                 if p.resolution).items()))  # fmt: skip
+    warnings = supervision["warnings"]["read_by_institutions"]
+    assert set(warnings) == {c.fixmedins_code for c in city.cases if c.family in INSTITUTION_FAMILIES}
+    assert all(w["only_own"] and w["warnings"] == 1 for w in warnings.values())
+    points = city.practitioner_points()
+    (ended_at_12,) = [code for code, n in points.items() if n == 12]
+    assert supervision["terminated_practitioners"] == [ended_at_12]  # 12 points: 终止
+    assert supervision["suspended_practitioners"] == []  # the other doctor's 8 are one short of 暂停 (9)
+    for code, n in points.items():
+        assert supervision["practitioners"][code]["year_points"] == n
+        assert supervision["practitioners"][code]["status"] == ("terminated" if n == 12 else "active")
+    refused = supervision["refused_after_suspension"]
+    assert (refused["status"], refused["code"], refused["prac_codg"]) == (
+        422,
+        "PRACTITIONER_SUSPENDED",
+        ended_at_12,
+    )
 
 
 def report_start(report: dict[str, Any]) -> date:

@@ -1,5 +1,5 @@
 """Fraud and settlement through real NATS: settlement asks fraud.review before it settles, fraud's post rules
-judge what was settled, and a confirmed finding comes back as a deduction in the month reconciliation.
+judge what was settled, and a finding decided in a case comes back as a recovery and a penalty in the month.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ async def findings(api: httpx.AsyncClient, **query: str) -> list[dict[str, Any]]
     return items
 
 
-async def test_three_admissions_one_finding_confirmed_into_the_month_as_a_deduction(
+async def test_three_admissions_one_finding_a_case_decided_into_the_month_as_recovery_and_penalty(
     apps: tuple[FastAPI, httpx.AsyncClient, FastAPI, httpx.AsyncClient], clock: FrozenClock
 ) -> None:
     fraud, fraud_api, _, settle_api = apps
@@ -148,25 +148,50 @@ async def test_three_admissions_one_finding_confirmed_into_the_month_as_a_deduct
     assert (*seen, finding["fund_pay_sumamt"]) == ("P1", setl_ids[2], H1, "open", fund_pay)
     assert await findings(fraud_api, psn_no="P1") == [finding]
 
-    clock.set(at_shanghai(2026, 3, 25, 10))
-    confirmed = await fraud_api.post(
-        f"/findings/{finding['finding_id']}/confirm",
-        json={"amount_to_recover": "1000.00", "note": "频繁住院，追回"},
-    )
-    assert confirmed.status_code == 200, confirmed.text
-
     async def deducted() -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = (
             await settle_api.get("/deductions", params={"fixmedins_code": H1})
         ).json()["items"]
         return items
 
-    [deduction] = await wait_for(deducted, timeout=15, what="settlement to record the deduction")
-    assert (deduction["finding_id"], deduction["amount"], deduction["family"]) == (
-        str(finding["finding_id"]),
-        "1000.00",
-        "admission_frequency",
+    # 疑点成立 alone deducts nothing: the finding goes into a case, notified on Thursday 19 March.
+    clock.set(at_shanghai(2026, 3, 19, 12))
+    confirmed = await fraud_api.post(
+        f"/findings/{finding['finding_id']}/confirm",
+        json={"amount_to_recover": "1000.00", "note": "频繁住院，疑点成立"},
     )
+    assert confirmed.status_code == 200, confirmed.text
+    opened = await fraud_api.post(
+        "/cases", json={"findings": [{"finding_id": finding["finding_id"]}], "summary": "频繁住院疑点核查"}
+    )
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    assert (case["proposed_amount"], case["appeal_deadline"]) == ("1000.00", "2026-03-26")
+    early = await fraud_api.post(
+        f"/cases/{case['case_id']}/decide",
+        json={"penalty_basis": "violation", "penalty_multiple": "1.5", "note": "x"},
+    )
+    assert (early.status_code, early.json()["code"]) == (409, "APPEAL_WINDOW_OPEN")
+    assert await deducted() == []
+
+    # No appeal by the deadline: decided on 27 March, 1.5 × the recovery as the agreement's penalty.
+    clock.set(at_shanghai(2026, 3, 27, 10))
+    decided = await fraud_api.post(
+        f"/cases/{case['case_id']}/decide",
+        json={"penalty_basis": "violation", "penalty_multiple": "1.5", "note": "频繁住院，追回并处违约金"},
+    )
+    assert decided.status_code == 200, decided.text
+    assert (decided.json()["recovery"], decided.json()["penalty_amount"]) == ("1000.00", "1500.00")
+
+    async def both() -> list[dict[str, Any]] | None:
+        items = await deducted()
+        return items if len(items) == 2 else None
+
+    kept = await wait_for(both, timeout=15, what="settlement to record the recovery and the penalty")
+    assert sorted((d["kind"], d["finding_id"], d["amount"], d["case_id"], d["family"]) for d in kept) == [
+        ("penalty", f"case:{case['case_id']}", "1500.00", str(case["case_id"]), None),
+        ("recovery", str(finding["finding_id"]), "1000.00", str(case["case_id"]), "admission_frequency"),
+    ]
 
     clock.set(at_shanghai(2026, 4, 1, 1))
     day = date(2026, 3, 2)
@@ -177,7 +202,13 @@ async def test_three_admissions_one_finding_confirmed_into_the_month_as_a_deduct
     month = await settle_api.post("/monthly-reconciliations", json={"month": "2026-03"})
     assert month.status_code == 201, month.text
     [h1] = [s for s in month.json()["statements"] if s["fixmedins_code"] == H1]
-    assert (h1["deductions"], h1["deduction_ids"]) == ("1000.00", [str(finding["finding_id"])])
+    assert (h1["deductions"], h1["deduction_ids"], h1["penalties"], h1["penalty_case_ids"]) == (
+        "1000.00",
+        [str(finding["finding_id"])],
+        "1500.00",
+        [str(case["case_id"])],
+    )
+    assert h1["net_adjustment"] == "-2500.00"
 
 
 async def test_a_trace_code_sold_twice_is_blocked_at_the_second_settlement(
@@ -193,7 +224,8 @@ async def test_a_trace_code_sold_twice_is_blocked_at_the_second_settlement(
 
     async def code_known() -> bool:
         async with fraud.state.db.transaction(readonly=True) as session:
-            return await session.get(TraceCodeUse, ("81000000000000000001", first["setl_id"])) is not None
+            key = ("81000000000000000001", "settlement", "Y1", first["setl_id"])
+            return await session.get(TraceCodeUse, key) is not None
 
     await wait_for(code_known, timeout=15, what="fraud to project the traceability code")
     clock.set(at_shanghai(2026, 3, 3, 11))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from fraud.domain.facts import Claim, History, ItemLimit, Line, PastClaim, PastLine, Peers
+from fraud.domain.facts import Claim, CodeUse, History, ItemLimit, Line, PastClaim, PastLine, Peers
 from fraud.domain.families import FAMILIES
 from fraud.domain.params import InvalidParams, ParamValue, validate_params
 
@@ -161,8 +161,30 @@ def test_a_code_already_settled_blocks_that_line_with_its_amount() -> None:
     review = claim(
         setl_id=None, med_type="41", lines=(line("1", codes=("T1",)), line("2", amount=2500, codes=("T2",)))
     )
-    history = History(used_trace_codes={"T2": "S1"})
+    first = CodeUse("settlement", "S1", "H1", datetime(2026, 3, 1, 2, tzinfo=UTC))
+    history = History(used_trace_codes={"T2": first})
     assert check("trace_code_reuse", review, history) == [("review:2", "2", 2500)]
+
+
+def test_a_code_sold_at_a_pharmacy_is_named_as_its_first_use_and_the_claims_own_settlement_is_not_a_use() -> (
+    None
+):
+    sold = CodeUse("sale", "S-0001", "Y1", datetime(2026, 3, 1, 0, 30, tzinfo=UTC))  # 08:30 in Shanghai
+    hits = FAMILIES["trace_code_reuse"].check(
+        claim(setl_id=None, lines=(line("1", codes=("T1",)),)), History(used_trace_codes={"T1": sold}), {}
+    )
+    assert [(hit.message, hit.feedetl_sn) for hit in hits] == [
+        ("traceability code T1 already sold at pharmacy Y1 (sale S-0001) on 2026-03-01", "1")
+    ]
+    own = CodeUse("settlement", "S9", "H1", datetime(2026, 3, 1, 2, tzinfo=UTC))
+    assert (
+        check(
+            "trace_code_reuse",
+            claim(lines=(line("1", codes=("T1",)),)),
+            History(used_trace_codes={"T1": own}),
+        )
+        == []
+    )
 
 
 def test_a_code_twice_in_one_claim_flags_the_second_line() -> None:
@@ -311,7 +333,32 @@ def test_defaults_are_those_of_the_design() -> None:
         "over_quantity": ("warn", "in", {"window_days": 30}),
         "gender_age_limit": ("block", "in", {}),
         "visit_frequency": ("warn", "post", {"max_visits": 20, "window_days": 30}),
-        "high_burden": ("info", "post", {"threshold_yuan": Decimal(50000)}),
+        "high_burden": ("info", "post", {"threshold_yuan": Decimal(50000), "thresholds_by_category": {}}),
+        "bed_hold": ("warn", "post", {"min_days": 2, "care_prefixes": ("1109", "12", "001109", "0012")}),
+        "induced_admission": (
+            "warn",
+            "post",
+            {
+                "max_days": 3,
+                "max_cost_yuan": Decimal(3000),
+                "max_share": Decimal("0.2"),
+                "min_count": 5,
+                "mild_diagnoses": (
+                    *("J00", "J02", "J03", "J06", "J20", "A09", "K29", "K52", "I10", "E11.9", "M54", "R42"),
+                    *("R51", "I67.8"),
+                ),
+            },
+        ),
+        "institution_outlier": (
+            "warn",
+            "post",
+            {"multiple": Decimal(2), "min_peers": 5, "min_cases": 10, "drug_prefixes": ("X", "Z", "T")},
+        ),
+        "upcoding": (
+            "warn",
+            "post",
+            {"multiple": Decimal("1.5"), "min_peers": 5, "min_cases": 20, "severities": ("MCC", "CC")},
+        ),
     }
 
 

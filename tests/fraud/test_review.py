@@ -60,7 +60,8 @@ async def test_a_reused_trace_code_blocks_and_names_the_rule_and_its_version(
         "status": "blocked",
         "hits": [
             {"rule_id": 4, "rule_version": 1, "family": "trace_code_reuse", "severity": "block",
-             "message": "traceability code T1 already settled in S1", "feedetl_sn": "2", "vola_amt": "50.00"}
+             "message": "traceability code T1 already settled in S1 at Y1 on 2026-03-10", "feedetl_sn": "2",
+             "vola_amt": "50.00"}
         ],
     }  # fmt: skip
 
@@ -128,7 +129,8 @@ async def test_fraud_review_over_nats_answers_as_settlement_asks_within_the_budg
         assert json.loads(reply.data) == {
             "hits": [
                 {"rule_id": 4, "rule_version": 1, "family": "trace_code_reuse", "severity": "block",
-                 "message": "traceability code T1 already settled in S1", "feedetl_sn": "1", "vola_amt": "50.00"}
+                 "message": "traceability code T1 already settled in S1 at Y1 on 2026-03-10", "feedetl_sn": "1",
+                 "vola_amt": "50.00"}
             ]
         }  # fmt: skip
         started = time.perf_counter()

@@ -20,7 +20,7 @@ async def test_every_family_is_documented_with_its_parameters(api: httpx.AsyncCl
     response = await api.get("/rule-families")
     assert response.status_code == 200
     families = {f["family"]: f for f in response.json()}
-    assert len(families) == 10
+    assert len(families) == 14
     assert families["cost_outlier"]["params"] == [
         {"name": "multiple", "type": "decimal", "default": "3", "minimum": "1", "maximum": "100",
          "description": "k: multiple of the mean 倍数"},
@@ -49,11 +49,21 @@ async def test_the_defaults_ship_enabled_once_however_often_the_service_starts(
         ("over_quantity", 1, True, "in", "warn", {"window_days": 30}),
         ("gender_age_limit", 1, True, "in", "block", {}),
         ("visit_frequency", 1, True, "post", "warn", {"max_visits": 20, "window_days": 30}),
-        ("high_burden", 1, True, "post", "info", {"threshold_yuan": "50000"}),
-    ]
+        ("high_burden", 1, True, "post", "info", {"threshold_yuan": "50000", "thresholds_by_category": {}}),
+        ("bed_hold", 1, True, "post", "warn", {"min_days": 2, "care_prefixes": ["1109", "12", "001109", "0012"]}),
+        ("induced_admission", 1, True, "post", "warn", {
+            "max_days": 3, "max_cost_yuan": "3000", "max_share": "0.2", "min_count": 5,
+            "mild_diagnoses": ["J00", "J02", "J03", "J06", "J20", "A09", "K29", "K52", "I10", "E11.9", "M54",
+                               "R42", "R51", "I67.8"],
+        }),
+        ("institution_outlier", 1, True, "post", "warn",
+         {"multiple": "2", "min_peers": 5, "min_cases": 10, "drug_prefixes": ["X", "Z", "T"]}),
+        ("upcoding", 1, True, "post", "warn",
+         {"multiple": "1.5", "min_peers": 5, "min_cases": 20, "severities": ["MCC", "CC"]}),
+    ]  # fmt: skip
     again = create_app(fraud_settings(databases, nats_url), clock=clock)
     async with app_client(again) as second:
-        assert len((await second.get("/rules")).json()) == 10
+        assert len((await second.get("/rules")).json()) == 14
 
 
 async def test_an_edit_makes_a_new_version_and_keeps_the_old(api: httpx.AsyncClient) -> None:
@@ -143,7 +153,7 @@ async def test_bad_parameters_and_unknown_families_are_422_and_write_nothing(
             await session.scalar(sa.select(sa.func.count()).select_from(Rule)),
             await session.scalar(sa.select(sa.func.count()).select_from(RuleVersion)),
         )
-    assert counts == (10, 10)
+    assert counts == (14, 14)
 
 
 async def test_only_ops_manage_rules(fraud_app: FastAPI, api: httpx.AsyncClient) -> None:

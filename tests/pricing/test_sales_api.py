@@ -42,12 +42,13 @@ async def reference(api: httpx.AsyncClient, admdvs: str = "420100") -> tuple[str
     return (found[0]["reference_pric"], found[0]["basis"], found[0]["pharmacies"]) if found else None
 
 
-async def outbox(app: FastAPI) -> list[tuple[str, dict[str, object]]]:
+async def outbox(app: FastAPI, prefix: str = "pricing.alert.") -> list[tuple[str, dict[str, object]]]:
+    """The events written to the outbox whose type starts with `prefix` (the alerts' by default)."""
     async with app.state.db.transaction(readonly=True) as session:
         rows = await session.execute(
             sa.select(outbox_event.c.type, outbox_event.c.payload).order_by(outbox_event.c.seq)
         )
-        return [(kind, json.loads(payload)["data"]) for kind, payload in rows]
+        return [(kind, json.loads(payload)["data"]) for kind, payload in rows if kind.startswith(prefix)]
 
 
 async def test_each_line_gets_its_light_at_once_at_the_exact_boundaries(market: httpx.AsyncClient) -> None:

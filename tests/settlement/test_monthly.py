@@ -726,6 +726,8 @@ async def test_a_finding_redelivered_or_published_again_makes_one_deduction(
             "family": "split_admission",
             "source": "fraud",
             "amount": "88.80",
+            "kind": "recovery",
+            "case_id": None,
             "confirmed_at": "2026-03-02T01:00:00Z",
             "note": "分解住院，追回统筹基金",
             "month_applied": None,

@@ -105,6 +105,19 @@ def test_the_net_adjustment_takes_deductions_and_prepayments_off() -> None:
     assert InstitutionMonth().net_adjustment_fen == 0
 
 
+def test_a_case_penalty_is_taken_off_beside_the_recovery_and_shown_apart() -> None:
+    month = InstitutionMonth(
+        deductions_fen=13_333,
+        penalties_fen=20_000,
+        penalty_case_ids=["7"],
+        prepayments_fen=100,
+        quality_reserve_fen=1,
+    )
+    assert month.net_adjustment_fen == -(13_333 + 20_000 + 100 + 1)
+    assert (month.deductions_fen, month.penalties_fen) == (13_333, 20_000)
+    assert InstitutionMonth(penalties_fen=5).net_adjustment_fen == -5
+
+
 def test_a_draft_that_still_adds_up_is_not_stale() -> None:
     day = totals(setl_cnt=1, medfee_fen=10000)
     now = reconcile_days({(H1, MARCH_2): day}, {(H1, MARCH_2): day})

@@ -563,6 +563,7 @@ async def test_a_catalogue_item_is_stored_with_exact_decimals_and_announced(
         "age_min": None,
         "age_max": None,
         "max_cnt_per_visit": "4",
+        "trac_codg_required": False,
         "updated_at": "2026-03-02T02:00:00Z",
     }
     assert (await api.get("/catalog/XC10AAA0001010101")).json() == created.json()
@@ -580,6 +581,7 @@ async def test_a_catalogue_item_is_stored_with_exact_decimals_and_announced(
                 "age_min": None,
                 "age_max": None,
                 "max_cnt_per_visit": "4",
+                "trac_codg_required": False,
             },
         )
     ]

@@ -44,6 +44,7 @@ class Subject:
     DAY_CLOSED = "settlement.day.closed"
     MONTH_RECONCILED = "settlement.month.reconciled"
     YEAR_CLEARED = "settlement.year.cleared"
+    CASE_GROUPED = "settlement.case.grouped"
 
     ALERT_RAISED = "pricing.alert.raised"
     ALERT_RESOLVED = "pricing.alert.resolved"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.money import Price
+from common.money import Price, Quantity
 
 
 class _Contract(BaseModel):
@@ -39,3 +39,39 @@ class AlertResolved(_Contract):
     note: str
     resolved_at: datetime
     resolved_by: str
+
+
+class SoldLine(_Contract):
+    """A POS sale line as recorded: what was sold, how many, at what price, when, with which codes."""
+
+    sale_id: str
+    med_list_codg: str
+    cnt: Quantity
+    pric: Price = Field(description="最终成交单价 the final unit price")
+    sel_time: datetime
+    drug_trac_codg: list[str] = Field(default_factory=list, description="药品追溯码, one per pack")
+
+
+class SaleRecorded(_Contract):
+    """pricing.sale.recorded — the lines of one POS upload recorded for the first time (never a replay)."""
+
+    fixmedins_code: str
+    lines: list[SoldLine]
+
+
+class RefundedLine(_Contract):
+    """A POS sale line refunded: the sale as it was recorded, and when it was refunded."""
+
+    sale_id: str
+    med_list_codg: str
+    cnt: Quantity
+    sel_time: datetime
+    drug_trac_codg: list[str] = Field(default_factory=list)
+    refund_time: datetime
+
+
+class SaleRefunded(_Contract):
+    """pricing.sale.refunded — sale lines refunded by one request (each once): their codes are free again."""
+
+    fixmedins_code: str
+    refunds: list[RefundedLine]

@@ -43,6 +43,10 @@ class CatalogChanged(_Contract):
     age_min: int | None
     age_max: int | None
     max_cnt_per_visit: str | None = Field(description="Most quantity paid per visit; null: none")
+    trac_codg_required: bool = Field(
+        False,
+        description="需扫追溯码 a drug whose lines must carry its traceability codes (扫码率, 依码结算)",
+    )
 
 
 # --- claims: settled and reversed (what fraud, pricing and enrollment consume) -------------------------
@@ -66,6 +70,8 @@ class SettledLine(_Contract):
     drug_trac_codg: list[str] = Field(description="药品追溯码, one per pack")
     dise_codg: str | None = None
     notes: list[str] = Field(default_factory=list)
+    bilg_dr_codg: str | None = Field(default=None, description="开单医生 医保医师代码")
+    phar_prac_codg: str | None = Field(default=None, description="药师 医保药师代码")
 
 
 class SettledFund(_Contract):
@@ -114,6 +120,11 @@ class SettlementSettled(_Contract):
     incentive_raise_used: bool = Field(
         description="The critical-illness payment went past the base cap into the incentive raise"
     )
+    assistance: str | None = Field(
+        None,
+        description="医疗救助类别 of the person's coverage when settled: extreme_poverty | minimum_living | "
+        "monitored; null: none",
+    )
     setldetail: list[SettledFund]
     feedetail: list[SettledLine]
 
@@ -144,3 +155,28 @@ class SettlementReversed(_Contract):
     acct_mulaid_pay: Yuan
     psn_cash_pay: Yuan
     balc: Yuan
+
+
+# --- payment by points: a case's group (what fraud's upcoding rule compares between institutions) ---------
+
+
+class CaseGrouped(_Contract):
+    """settlement.case.grouped — a points case grouped (DRG/DIP) when its 医保结算清单 was uploaded or replaced."""
+
+    setl_id: str
+    fixmedins_code: str
+    insutype: str
+    year: int = Field(description="Payment year (the settlement's business date's year)")
+    method: str = Field(description="drg | dip")
+    group_code: str | None = Field(description="The DRG/DIP group; null: ungrouped")
+    group_name: str | None = Field(description="The group's name; null: ungrouped")
+    severity: str | None = Field(
+        description="DRG: mcc | cc | none (the most severe complication of a secondary diagnosis); "
+        "null for DIP or when no ADRG was found"
+    )
+    base_points: str | None = Field(description="The group's points (4 decimals); null: ungrouped")
+    points: str = Field(description="The case's points (4 decimals), 特例单议 points when set")
+    deviation: str = Field(description="normal | low | high | ungrouped")
+    medfee_sumamt: Yuan = Field(description="The case's medfee, yuan")
+    revision: int = Field(description="The settlement list's revision (a later one replaces an earlier one)")
+    grouped_at: datetime

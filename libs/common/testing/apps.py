@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import AsyncIterator, Generator
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,6 @@ from fastapi import FastAPI
 
 from common.app import running
 from common.clock import Clock
-from common.embedded_nats import free_port
 from common.principal import Principal, Role, sign_principal
 
 OPS = Principal(client_id="ops-test", role=Role.OPS)
@@ -55,12 +55,32 @@ async def app_client(
             yield client
 
 
+def _listening_socket(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A restart binds the port it had again, while the last connections may still be in TIME_WAIT.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class LiveServer:
-    """An app served by uvicorn on a real local port, startable and stoppable within a test."""
+    """An app served by uvicorn on a real local port, startable and stoppable within a test.
+
+    Without a port it binds port 0 at once and serves on that very socket: a port picked, released and bound
+    again later could be taken in between by another test worker (uvicorn then exits the whole worker).
+    """
 
     def __init__(self, app: FastAPI, port: int | None = None) -> None:
         self.app = app
-        self.port = port or free_port()
+        self._socket: socket.socket | None = None
+        if port is None:
+            self._socket = _listening_socket(0)
+            port = int(self._socket.getsockname()[1])
+        self.port = port
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[Any] | None = None
 
@@ -68,15 +88,26 @@ class LiveServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def __del__(self) -> None:
+        # A server made but never started (a service meant to be down) still holds its reserved socket.
+        if self._socket is not None:
+            self._socket.close()
+
     async def start(self) -> None:
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_config=None, access_log=False, lifespan="on"
         )
+        sock, self._socket = self._socket or _listening_socket(self.port), None
         self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve())
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
-                self._task.result()
+                try:
+                    self._task.result()
+                except SystemExit as exited:  # uvicorn's way to fail its start: not the test worker's exit
+                    raise RuntimeError(f"server on port {self.port} failed to start") from exited
+                finally:
+                    sock.close()
                 raise RuntimeError("server stopped before it started")
             await asyncio.sleep(0.02)
 

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from fraud.api import findings, reviews, rules
+from fraud.api import cases, findings, practitioners, reviews, rules, tracecodes, warnings
 
 
 def routers() -> list[APIRouter]:
-    return [rules.router, reviews.router, findings.router]
+    return [
+        rules.router,
+        reviews.router,
+        findings.router,
+        practitioners.router,
+        cases.router,
+        tracecodes.router,
+        warnings.router,
+    ]

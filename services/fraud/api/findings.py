@@ -1,4 +1,4 @@
-"""Routes of findings (疑点): list, read, confirm with an amount to recover, dismiss."""
+"""Routes of findings (疑点): list, read, confirm (疑点成立) with an amount proposed, dismiss."""
 
 from __future__ import annotations
 
@@ -106,17 +106,18 @@ async def get_finding(finding_id: FindingId, uow: Uow, principal: InstitutionPri
 @router.post(
     "/findings/{finding_id}/confirm",
     response_model=FindingOut,
-    summary="Confirm a finding (open → confirmed) with the amount to recover; settlement deducts it",
+    summary="Confirm a finding (疑点成立, open → confirmed) with the amount proposed; a decided case deducts it",
 )
 async def confirm(
     finding_id: FindingId, body: ConfirmIn, uow: Uow, principal: OpsPrincipal, clock: ClockDep
 ) -> FindingOut:
-    """Confirm an open finding after review, with the amount to recover and a note.
+    """Confirm an open finding after review (疑点成立), with the amount proposed for recovery and a note.
 
     The amount is at most the settlement's fund pay (422 AMOUNT_EXCEEDS_FUND_PAY) and must be 0 for an
-    assistance finding (422 NOTHING_TO_RECOVER). Publishes fraud.finding.confirmed; settlement deducts the
-    amount from the institution in the month reconciliation. 409 FINDING_NOT_OPEN once confirmed or
-    dismissed.
+    assistance finding (422 NOTHING_TO_RECOVER). Nothing is deducted yet: the finding goes into a case (POST
+    /cases, with this amount as the one notified), and only the case's decision (or the institution's
+    voluntary refund) publishes fraud.finding.confirmed for settlement to deduct. 409 FINDING_NOT_OPEN once
+    confirmed or dismissed; 409 FINDING_IN_CASE for a finding in a case (the case decides it).
     """
     row = await findings.confirm_finding(
         uow=uow, finding_id=finding_id, body=body, by=principal.client_id, clock=clock
@@ -135,7 +136,7 @@ async def dismiss(
     """Dismiss an open finding after review (e.g. the care was justified), with a note saying why.
 
     Publishes fraud.finding.dismissed; nothing is recovered. 409 FINDING_NOT_OPEN once confirmed or
-    dismissed.
+    dismissed; 409 FINDING_IN_CASE for a finding in a case (the case decides it).
     """
     row = await findings.dismiss_finding(
         uow=uow, finding_id=finding_id, body=body, by=principal.client_id, clock=clock

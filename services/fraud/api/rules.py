@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 from common.principal import OpsPrincipal
 from fraud.api.deps import PROBLEMS, BacktestLimit, ClockDep, RuleBookDep
 from fraud.domain.families import FAMILIES
-from fraud.domain.params import params_to_json
+from fraud.domain.params import param_to_json
 from fraud.models import Rule, RuleVersion
 from fraud.schemas.rules import (
     BacktestIn,
@@ -43,10 +43,11 @@ def rule_families() -> list[RuleFamilyOut]:
                 ParamDoc(
                     name=p.name,
                     type=p.kind,
-                    default=params_to_json({"v": p.default})["v"],
-                    minimum=params_to_json({"v": p.minimum})["v"],
-                    maximum=params_to_json({"v": p.maximum})["v"],
+                    default=param_to_json(p.default),
+                    minimum=param_to_json(p.minimum),
+                    maximum=param_to_json(p.maximum),
                     description=p.description,
+                    keys=list(p.keys) if p.kind == "yuan_map" else None,
                 )
                 for p in f.params
             ],
@@ -90,10 +91,11 @@ def version_out(row: RuleVersion) -> RuleVersionOut:
 @router.get(
     "/rule-families",
     response_model=list[RuleFamilyOut],
+    response_model_exclude_none=True,
     summary="The built-in rule families and their parameters",
 )
 async def list_families(principal: OpsPrincipal) -> list[RuleFamilyOut]:
-    """The ten rule families shipped with the service: what each flags and the parameters it takes.
+    """The rule families shipped with the service: what each flags and the parameters it takes.
 
     Each with its parameters (name, type, default, bounds), its default severity and scope, and whether it
     reports fraud or an assistance need. A rule instance is one family with chosen parameters: read this

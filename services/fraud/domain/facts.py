@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
+from common.clock import business_date
 from common.national import Benefit, med_types_of
 
 # What the rules count as an admission or an outpatient visit: the default policy's benefit of each med_type.
 INPATIENT = med_types_of(Benefit.INPATIENT)
 OUTPATIENT = med_types_of(Benefit.OUTPATIENT)
+# Where a traceability code was used: settled in a claim, or sold by a pharmacy's POS.
+SETTLEMENT, SALE = "settlement", "sale"
 
 
 def dise_category(dise_codg: str | None) -> str | None:
@@ -52,6 +55,8 @@ class Claim:
     gend: str | None
     brdy: date | None
     lines: tuple[Line, ...] = ()
+    # 医疗救助类别 of the person's coverage when settled: extreme_poverty | minimum_living | monitored | None.
+    assistance: str | None = None
 
     @property
     def dise_category(self) -> str | None:
@@ -101,6 +106,23 @@ class PastLine:
 
 
 @dataclass(frozen=True, slots=True)
+class CodeUse:
+    """A standing use of a traceability code: settled in a claim, or sold by a pharmacy (POS)."""
+
+    source: str  # settlement | sale
+    use_id: str  # the setl_id, or the pharmacy's sale_id
+    fixmedins_code: str
+    used_at: datetime
+
+    def describe(self) -> str:
+        """The use as a hit names it, with its Asia/Shanghai date."""
+        on = business_date(self.used_at)
+        if self.source == SALE:
+            return f"sold at pharmacy {self.fixmedins_code} (sale {self.use_id}) on {on}"
+        return f"settled in {self.use_id} at {self.fixmedins_code} on {on}"
+
+
+@dataclass(frozen=True, slots=True)
 class ItemLimit:
     """What the catalogue restricts of an item: gender, age range, quantity per visit."""
 
@@ -124,7 +146,8 @@ class History:
 
     claims: tuple[PastClaim, ...] = ()
     lines: tuple[PastLine, ...] = ()
-    used_trace_codes: Mapping[str, str] = field(default_factory=dict)
+    # Each code of the claim already used elsewhere: its first standing use.
+    used_trace_codes: Mapping[str, CodeUse] = field(default_factory=dict)
     catalog: Mapping[str, ItemLimit] = field(default_factory=dict)
     peers: Peers | None = None
     death_date: date | None = None

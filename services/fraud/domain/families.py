@@ -1,4 +1,5 @@
-"""The ten rule families of DESIGN §7: each a pure function of (claim, history, params) → hits."""
+"""The rule families of DESIGN §7: each a pure function of (claim, history, params) → hits; and the
+institution-level ones (fraud.domain.institutions), of (an institution's month, params) → hits."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 from common.national import age_on
-from fraud.domain.facts import INPATIENT, OUTPATIENT, Claim, History, Hit, PastClaim
-from fraud.domain.params import ParamSpec, ParamValue
+from fraud.domain import institutions
+from fraud.domain.facts import INPATIENT, OUTPATIENT, SETTLEMENT, Claim, History, Hit, PastClaim
+from fraud.domain.params import CodeList, ParamSpec, ParamValue
 
 Check = Callable[[Claim, History, Mapping[str, ParamValue]], list[Hit]]
 Lookback = Callable[[Mapping[str, ParamValue]], int]
@@ -22,7 +24,21 @@ def _yuan(fen: int) -> str:
 
 
 def _int(params: Mapping[str, ParamValue], name: str) -> int:
-    return int(params[name])
+    value = params[name]
+    assert isinstance(value, int)
+    return value
+
+
+def _decimal(params: Mapping[str, ParamValue], name: str) -> Decimal:
+    value = params[name]
+    assert isinstance(value, Decimal | int)
+    return Decimal(value)
+
+
+def _codes(params: Mapping[str, ParamValue], name: str) -> CodeList:
+    value = params[name]
+    assert isinstance(value, tuple)
+    return value
 
 
 def _window_start_key(claim: Claim, within: list[PastClaim]) -> str:
@@ -65,7 +81,7 @@ def cost_outlier(claim: Claim, history: History, params: Mapping[str, ParamValue
     peers = history.peers
     if not claim.is_inpatient or claim.dise_category is None or peers is None:
         return []
-    k, m = Decimal(params["multiple"]), _int(params, "min_peers")
+    k, m = _decimal(params, "multiple"), _int(params, "min_peers")
     if peers.count < m or peers.count == 0:
         return []
     if Decimal(claim.medfee_fen) * peers.count <= k * peers.total_fen:
@@ -110,14 +126,15 @@ def split_admission(claim: Claim, history: History, params: Mapping[str, ParamVa
 
 
 def trace_code_reuse(claim: Claim, history: History, params: Mapping[str, ParamValue]) -> list[Hit]:
-    """A drug traceability code already settled and not reversed, or twice in the same claim."""
+    """A drug traceability code already settled or sold and not reversed or refunded, or twice in the same
+    claim; the hit names the code's first use."""
     hits: list[Hit] = []
     seen: dict[str, str] = {}
     for line in claim.lines:
         for code in line.trace_codes:
-            used_by = history.used_trace_codes.get(code)
-            if used_by is not None and used_by != claim.setl_id:
-                reason = f"traceability code {code} already settled in {used_by}"
+            used = history.used_trace_codes.get(code)
+            if used is not None and not (used.source == SETTLEMENT and used.use_id == claim.setl_id):
+                reason = f"traceability code {code} already {used.describe()}"
             elif code in seen:
                 reason = f"traceability code {code} twice in this claim (line {seen[code]})"
             else:
@@ -271,21 +288,70 @@ def visit_frequency(claim: Claim, history: History, params: Mapping[str, ParamVa
 
 
 def high_burden(claim: Claim, history: History, params: Mapping[str, ParamValue]) -> list[Hit]:
-    """The person's burden (psn_part_amt) this year above the threshold: for the assistance office."""
+    """The person's burden (psn_part_amt) this year above the threshold of the person's assistance category
+    (the claim's, as settled), else the general one: for the assistance office (高额医疗费用预警)."""
     year = claim.setl_date.year
-    threshold_fen = Decimal(params["threshold_yuan"]) * 100
+    by_category = params["thresholds_by_category"]
+    assert isinstance(by_category, Mapping)
+    threshold = by_category.get(claim.assistance or "")
+    whose = f" (threshold of {claim.assistance})" if threshold is not None else ""
+    if threshold is None:
+        threshold = _decimal(params, "threshold_yuan")
     total = claim.psn_part_fen + sum(
         c.psn_part_fen for c in history.claims if c.setl_date.year == year and c.setl_id != claim.setl_id
     )
-    if total <= threshold_fen:
+    if total <= threshold * 100:
         return []
     return [
         Hit(
-            message=f"personal burden {_yuan(total)} in {year} above {params['threshold_yuan']}",
+            message=f"personal burden {_yuan(total)} in {year} above {threshold}{whose}",
             key=f"{claim.psn_no}:{year}",
             vola_fen=None,
         )
     ]
+
+
+def bed_hold(claim: Claim, history: History, params: Mapping[str, ParamValue]) -> list[Hit]:
+    """挂床住院: at least D days of the stay [admission, discharge) with no bed, nursing or treatment charge.
+
+    Which items count is the parameter `care_prefixes`; a stay billed with none of them at all is not
+    itemised by day in those codes and is not judged.
+    """
+    if not claim.is_inpatient or claim.end_date is None:
+        return []
+    prefixes = _codes(params, "care_prefixes")
+    charged = {
+        line.fee_date for line in claim.lines if line.med_list_codg.strip().upper().startswith(prefixes)
+    }
+    if not charged:
+        return []
+    stay = (claim.end_date - claim.begin_date).days
+    empty = [day for day in (claim.begin_date + timedelta(days=n) for n in range(stay)) if day not in charged]
+    d = _int(params, "min_days")
+    if len(empty) < d:
+        return []
+    shown = ", ".join(day.isoformat() for day in empty[:10]) + (", …" if len(empty) > 10 else "")
+    return [
+        Hit(
+            message=f"{len(empty)} of {stay} inpatient days with no bed, nursing or treatment charge "
+            f"({shown}; threshold {d})",
+            key=claim.key,
+            vola_fen=claim.fund_pay_fen,
+        )
+    ]
+
+
+def _no_claim_hits(claim: Claim, history: History, params: Mapping[str, ParamValue]) -> list[Hit]:
+    """An institution-level family judges months, not claims (POST /institution-rules/run)."""
+    return []
+
+
+CLAIM, INSTITUTION = "claim", "institution"
+# 医疗服务项目 codes (全国医疗服务价格项目规范) whose charge shows the patient was in the ward that day: 1109
+# 床位费, 12 一般检查治疗 (1201 护理费 一般护理 and 专项护理, injections, oxygen, dressing, drainage...), as
+# the 9-digit price-item code and as the national 医保 code (00 + price-item code + 4 digits, e.g.
+# 001109000010000).
+CARE_PREFIXES: CodeList = ("1109", "12", "001109", "0012")
 
 
 # --- the registry ---------------------------------------------------------------------------------------
@@ -306,6 +372,9 @@ class Family:
     check: Check
     claim_lookback: Lookback
     line_lookback: Lookback
+    # `claim` families judge each claim; `institution` ones an institution's month (month_check).
+    level: str = CLAIM
+    month_check: institutions.MonthCheck | None = None
 
 
 def _none(params: Mapping[str, ParamValue]) -> int:
@@ -317,10 +386,21 @@ def _window(params: Mapping[str, ParamValue]) -> int:
 
 
 def _param(
-    name: str, kind: str, default: ParamValue, low: ParamValue, high: ParamValue, text: str
+    name: str, kind: str, default: ParamValue, low: int | Decimal, high: int | Decimal, text: str
 ) -> ParamSpec:
     assert kind in ("integer", "decimal")
     return ParamSpec(name, kind, default, low, high, text)  # type: ignore[arg-type]
+
+
+def _codes_param(name: str, default: CodeList, text: str, *, least: int = 1, most: int = 200) -> ParamSpec:
+    return ParamSpec(name, "codes", default, least, most, text)
+
+
+def _multiple(default: str, text: str = "k: multiple of the peers' mean 倍数") -> ParamSpec:
+    return _param("multiple", "decimal", Decimal(default), Decimal(1), Decimal(100), text)
+
+
+ASSISTANCE_CATEGORIES = ("extreme_poverty", "minimum_living", "monitored")
 
 
 FAMILIES: dict[str, Family] = {
@@ -382,7 +462,9 @@ FAMILIES: dict[str, Family] = {
         Family(
             "trace_code_reuse",
             "追溯码重复 traceability code reuse",
-            "A drug traceability code (追溯码) already settled and not reversed (回流药, 串换).",
+            "A drug traceability code (追溯码) already settled or sold at a pharmacy (POS), and not reversed or "
+            "refunded (回流药, 串换); the hit names the code's first use. A POS sale, which has no real-time "
+            "review, is judged when pricing.sale.recorded arrives: a finding on the sale.",
             (),
             "block",
             "in",
@@ -475,6 +557,17 @@ FAMILIES: dict[str, Family] = {
                     Decimal(10_000_000),
                     "yearly burden above which to report, yuan 年度个人负担阈值(元)",
                 ),
+                ParamSpec(
+                    "thresholds_by_category",
+                    "yuan_map",
+                    {},
+                    Decimal(0),
+                    Decimal(10_000_000),
+                    "threshold by the person's assistance category (医疗救助类别: extreme_poverty 特困, "
+                    "minimum_living 低保, monitored 监测对象), yuan; a category not listed uses threshold_yuan "
+                    "分类预警标准(元)",
+                    ASSISTANCE_CATEGORIES,
+                ),
             ),
             "info",
             "post",
@@ -483,6 +576,111 @@ FAMILIES: dict[str, Family] = {
             high_burden,
             lambda params: 400,
             _none,
+        ),
+        Family(
+            "bed_hold",
+            "挂床住院 bed hold",
+            "An inpatient stay with at least D days in [admission, discharge) on which no bed, nursing or "
+            "treatment charge (catalogue codes starting with one of care_prefixes) was billed: the patient "
+            "was likely not in the ward. A stay with none of those charges at all is not judged.",
+            (
+                _param("min_days", "integer", 2, 1, 365, "D: days without a charge that flag 无收费住院天数"),
+                _codes_param(
+                    "care_prefixes",
+                    CARE_PREFIXES,
+                    "codes (prefixes) of the bed, nursing and treatment items 床位/护理/治疗项目编码前缀",
+                ),
+            ),
+            "warn",
+            "post",
+            FRAUD,
+            frozenset(),
+            bed_hold,
+            _none,
+            _none,
+        ),
+        Family(
+            "induced_admission",
+            "诱导住院 induced admission",
+            "Institution-level, per month: short (≤ L days), low-cost (≤ C yuan) admissions of mild "
+            "diagnoses (mild_diagnoses: ICD-10 prefixes) above a share S of the institution's admissions "
+            "settled in the month, and at least N of them (低标准入院).",
+            (
+                _param("max_days", "integer", 3, 0, 60, "L: longest stay in days 住院天数上限"),
+                _param(
+                    "max_cost_yuan",
+                    "decimal",
+                    Decimal(3000),
+                    Decimal(0),
+                    Decimal(1_000_000),
+                    "C: highest medfee, yuan 住院费用上限(元)",
+                ),
+                _param("max_share", "decimal", Decimal("0.2"), Decimal(0), Decimal(1), "S: share 0–1 占比"),
+                _param("min_count", "integer", 5, 1, 100_000, "N: fewest such admissions 最少例数"),
+                _codes_param(
+                    "mild_diagnoses", institutions.MILD_DIAGNOSES, "mild diagnoses, ICD-10 prefixes 轻症诊断"
+                ),
+            ),
+            "warn",
+            "post",
+            FRAUD,
+            frozenset(),
+            _no_claim_hits,
+            _none,
+            _none,
+            INSTITUTION,
+            institutions.induced_admission,
+        ),
+        Family(
+            "institution_outlier",
+            "机构指标异常 institution outlier",
+            "Institution-level, per month: cost per inpatient case, admissions per insured person or drug "
+            "share (lines whose code starts with one of drug_prefixes ÷ medfee) above k × the mean of at "
+            "least m peers of the same hosp_lv (institutions with at least min_cases admissions, or "
+            "settlements for the drug share); one finding per metric.",
+            (
+                _multiple("2"),
+                _param("min_peers", "integer", 5, 1, 10_000, "m: fewest peers to compare 最少同级机构数"),
+                _param(
+                    "min_cases", "integer", 10, 1, 1_000_000, "fewest cases an institution needs 最少例数"
+                ),
+                _codes_param("drug_prefixes", institutions.DRUG_PREFIXES, "drug code prefixes 药品编码前缀"),
+            ),
+            "warn",
+            "post",
+            FRAUD,
+            frozenset(),
+            _no_claim_hits,
+            _none,
+            _none,
+            INSTITUTION,
+            institutions.institution_outlier,
+        ),
+        Family(
+            "upcoding",
+            "高套病组 upcoding",
+            "Institution-level, per month: the share of high-severity DRG groups (severities: MCC, CC) among "
+            "its grouped points cases (settlement.case.grouped) above k × the mean share of at least m peers "
+            "of the same hosp_lv with at least min_cases grouped cases. DIP cases carry no severity.",
+            (
+                _multiple("1.5"),
+                _param("min_peers", "integer", 5, 1, 10_000, "m: fewest peers to compare 最少同级机构数"),
+                _param("min_cases", "integer", 20, 1, 1_000_000, "fewest grouped cases 最少入组病例数"),
+                _codes_param(
+                    "severities",
+                    institutions.HIGH_SEVERITIES,
+                    "severities that count as high: MCC, CC 严重程度",
+                ),
+            ),
+            "warn",
+            "post",
+            FRAUD,
+            frozenset(),
+            _no_claim_hits,
+            _none,
+            _none,
+            INSTITUTION,
+            institutions.upcoding,
         ),
     )
 }

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-ParamValue = int | Decimal
+CodeList = tuple[str, ...]
+"""A list of catalogue-code or diagnosis prefixes (e.g. 1109 床位费, J06 上呼吸道感染), or of names."""
+YuanByKey = Mapping[str, Decimal]
+"""Yuan amounts by a key from a fixed set (e.g. a threshold per assistance category)."""
+ParamValue = int | Decimal | CodeList | YuanByKey
+Kind = Literal["integer", "decimal", "codes", "yuan_map"]
+
+_CODE = re.compile(r"^[0-9A-Za-z.]{1,30}$")
 
 
 class InvalidParams(ValueError):
@@ -18,42 +26,91 @@ class InvalidParams(ValueError):
         self.problems = problems
 
 
+def _decimal(name: str, raw: object) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, int | str | float | Decimal):
+        raise ValueError(f"{name} must be a decimal number")
+    try:
+        value = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{name} must be a decimal number") from exc
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a finite number")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -4:
+        raise ValueError(f"{name} has more than 4 decimal places")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class ParamSpec:
-    """One parameter of a family: its type, bounds and default."""
+    """One parameter of a family: its type, bounds and default.
+
+    `integer` and `decimal` are bounded by minimum and maximum. `codes` is a list of distinct codes (letters,
+    digits and dots, at most 30 characters each; upper-cased), minimum and maximum bounding how many.
+    `yuan_map` maps keys from `keys` to decimal yuan, each bounded by minimum and maximum.
+    """
 
     name: str
-    kind: Literal["integer", "decimal"]
+    kind: Kind
     default: ParamValue
-    minimum: ParamValue
-    maximum: ParamValue
+    minimum: int | Decimal
+    maximum: int | Decimal
     description: str
+    keys: tuple[str, ...] = ()
 
     def parse(self, raw: object) -> ParamValue:
+        if self.kind == "codes":
+            return self._codes(raw)
+        if self.kind == "yuan_map":
+            return self._yuan_map(raw)
         if isinstance(raw, bool):
             raise ValueError(f"{self.name} must be a number")
         if self.kind == "integer":
             if isinstance(raw, int):
-                value: ParamValue = raw
+                value: int | Decimal = raw
             elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():
                 value = int(raw.strip())
             else:
                 raise ValueError(f"{self.name} must be a whole number")
         else:
-            if not isinstance(raw, int | str | float | Decimal):
-                raise ValueError(f"{self.name} must be a decimal number")
-            try:
-                value = Decimal(repr(raw) if isinstance(raw, float) else str(raw).strip())
-            except InvalidOperation as exc:
-                raise ValueError(f"{self.name} must be a decimal number") from exc
-            if not value.is_finite():
-                raise ValueError(f"{self.name} must be a finite number")
-            exponent = value.as_tuple().exponent
-            if isinstance(exponent, int) and exponent < -4:
-                raise ValueError(f"{self.name} has more than 4 decimal places")
+            value = _decimal(self.name, raw)
         if value < self.minimum or value > self.maximum:
             raise ValueError(f"{self.name} must be between {self.minimum} and {self.maximum}, got {value}")
         return value
+
+    def _codes(self, raw: object) -> CodeList:
+        if isinstance(raw, str) or not isinstance(raw, list | tuple):
+            raise ValueError(f"{self.name} must be a list of codes")
+        codes: list[str] = []
+        for item in raw:
+            if not isinstance(item, str) or not _CODE.match(item.strip()):
+                raise ValueError(
+                    f"{self.name}: {item!r} is not a code (letters, digits and dots, 1 to 30 characters)"
+                )
+            code = item.strip().upper()
+            if code in codes:
+                raise ValueError(f"{self.name}: {code} is listed twice")
+            codes.append(code)
+        if not self.minimum <= len(codes) <= self.maximum:
+            raise ValueError(
+                f"{self.name} must list between {self.minimum} and {self.maximum} codes, got {len(codes)}"
+            )
+        return tuple(codes)
+
+    def _yuan_map(self, raw: object) -> YuanByKey:
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{self.name} must be an object of amounts by {', '.join(self.keys)}")
+        values: dict[str, Decimal] = {}
+        for key, amount in raw.items():
+            if key not in self.keys:
+                raise ValueError(f"{self.name}: unknown key {key!r} (one of {', '.join(self.keys)})")
+            value = _decimal(f"{self.name}.{key}", amount)
+            if value < self.minimum or value > self.maximum:
+                raise ValueError(
+                    f"{self.name}.{key} must be between {self.minimum} and {self.maximum}, got {value}"
+                )
+            values[key] = value
+        return {key: values[key] for key in self.keys if key in values}
 
 
 def validate_params(
@@ -78,6 +135,20 @@ def validate_params(
     return values
 
 
-def params_to_json(values: Mapping[str, ParamValue]) -> dict[str, int | str]:
-    """Parameters as stored and shown: integers as numbers, decimals as exact strings."""
-    return {name: value if isinstance(value, int) else format(value, "f") for name, value in values.items()}
+JsonParam = int | str | list[str] | dict[str, str]
+
+
+def param_to_json(value: ParamValue) -> JsonParam:
+    """One parameter as stored and shown: integers as numbers, decimals as exact strings, codes as a list."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, tuple):
+        return list(value)
+    return {key: format(amount, "f") for key, amount in value.items()}
+
+
+def params_to_json(values: Mapping[str, ParamValue]) -> dict[str, JsonParam]:
+    """Parameters as stored and shown: integers as numbers, decimals as exact strings, codes as lists."""
+    return {name: param_to_json(value) for name, value in values.items()}

@@ -38,9 +38,10 @@ _PAST_LINES = sa.select(
     _LINES.c.fee_date >= sa.bindparam("since"),
     _LINES.c.reversed.is_(False),
 )
-_USED_CODES = sa.select(_CODES.c.trac_codg, _CODES.c.setl_id).where(
-    _CODES.c.trac_codg.in_(sa.bindparam("codes", expanding=True)), _CODES.c.reversed.is_(False)
-)
+_USED_CODES = sa.select(
+    _CODES.c.trac_codg, _CODES.c.source, _CODES.c.use_id, _CODES.c.fixmedins_code, _CODES.c.used_at
+).where(_CODES.c.trac_codg.in_(sa.bindparam("codes", expanding=True)), _CODES.c.reversed.is_(False))
+SETTLEMENT_USE = "settlement"
 _PEERS = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_CLAIMS.c.medfee_fen), 0)).where(
     _CLAIMS.c.dise_category == sa.bindparam("category"),
     _CLAIMS.c.hosp_lv == sa.bindparam("hosp_lv"),
@@ -83,7 +84,11 @@ class ClaimRepository(RepositoryBase[ClaimRecord]):
             )
             return None if known is None else False
         await self.session.execute(sa.update(_LINES).where(_LINES.c.setl_id == setl_id).values(reversed=True))
-        await self.session.execute(sa.update(_CODES).where(_CODES.c.setl_id == setl_id).values(reversed=True))
+        await self.session.execute(
+            sa.update(_CODES)
+            .where(_CODES.c.source == SETTLEMENT_USE, _CODES.c.use_id == setl_id)
+            .values(reversed=True)
+        )
         return True
 
     # --- one settlement, and lists of them -----------------------------------------------------------------
@@ -106,7 +111,9 @@ class ClaimRepository(RepositoryBase[ClaimRecord]):
     async def trace_codes_of(self, setl_id: str) -> Sequence[Any]:
         """(trac_codg, feedetl_sn) of the codes a settlement used."""
         rows = await self.session.execute(
-            sa.select(_CODES.c.trac_codg, _CODES.c.feedetl_sn).where(_CODES.c.setl_id == setl_id)
+            sa.select(_CODES.c.trac_codg, _CODES.c.feedetl_sn).where(
+                _CODES.c.source == SETTLEMENT_USE, _CODES.c.use_id == setl_id
+            )
         )
         return rows.all()
 
@@ -152,12 +159,11 @@ class ClaimRepository(RepositoryBase[ClaimRecord]):
         return (await self.session.execute(query, {"psn_no": psn_no, "since": since})).all()
 
     async def code_uses(self, codes: list[str], *, settled_before: datetime | None) -> Sequence[Any]:
-        """(trac_codg, setl_id) of the standing uses of these traceability codes."""
+        """(trac_codg, source, use_id, fixmedins_code, used_at) of the standing uses of these codes, settled
+        or sold; `settled_before`: only the uses made before then."""
         query: Any = _USED_CODES
         if settled_before is not None:
-            query = query.join(_CLAIMS, _CLAIMS.c.setl_id == _CODES.c.setl_id).where(
-                _CLAIMS.c.setl_time < settled_before
-            )
+            query = query.where(_CODES.c.used_at < settled_before)
         return (await self.session.execute(query, {"codes": codes})).all()
 
     async def peers(

@@ -14,19 +14,28 @@ Scope = Literal["pre", "in", "post"]
 RuleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 ParamsIn = Annotated[
-    dict[str, int | float | str],
+    dict[str, int | float | str | list[str] | dict[str, int | float | str]],
     Field(
-        description="参数 parameters of the family (see GET /rule-families); omitted ones keep their value"
+        description="参数 parameters of the family (see GET /rule-families); omitted ones keep their value. "
+        "Numbers as numbers or strings; `codes` as a list of codes; `yuan_map` as an object of amounts"
     ),
 ]
 
 
 class ParamDoc(BaseModel):
     name: str = Field(description="参数名 parameter name")
-    type: Literal["integer", "decimal"] = Field(description="类型 integer, or decimal (as a string)")
-    default: int | str = Field(description="默认值 default")
-    minimum: int | str = Field(description="最小值 smallest allowed")
-    maximum: int | str = Field(description="最大值 largest allowed")
+    type: Literal["integer", "decimal", "codes", "yuan_map"] = Field(
+        description="类型 integer; decimal (as a string); codes (a list of code prefixes); yuan_map (amounts "
+        "by key, as strings)"
+    )
+    default: int | str | list[str] | dict[str, str] = Field(description="默认值 default")
+    minimum: int | str = Field(
+        description="最小值 smallest allowed (codes: fewest entries; yuan_map: smallest amount)"
+    )
+    maximum: int | str = Field(
+        description="最大值 largest allowed (codes: most entries; yuan_map: largest amount)"
+    )
+    keys: list[str] | None = Field(default=None, description="yuan_map: the keys it takes")
     description: str = Field(description="说明 what it means")
 
 
@@ -151,10 +160,11 @@ class BacktestIn(BaseModel):
 
 
 class BacktestHit(BaseModel):
-    setl_id: str = Field(description="结算ID")
-    psn_no: str = Field(description="人员编号")
+    setl_id: str | None = Field(description="结算ID; null for an institution-level rule's hit")
+    psn_no: str | None = Field(description="人员编号; null for an institution-level rule's hit")
     fixmedins_code: str = Field(description="定点医药机构编码")
-    setl_date: date = Field(description="结算日期")
+    setl_date: date | None = Field(description="结算日期; null for an institution-level rule's hit")
+    month: str | None = Field(default=None, description="月份 of an institution-level rule's hit")
     message: str = Field(description="说明")
     feedetl_sn: str | None = Field(description="费用明细流水号")
     vola_amt: Yuan | None = Field(description="违规金额")

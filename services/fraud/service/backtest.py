@@ -6,9 +6,10 @@ Reads only: nothing is written, no finding raised, no event sent.
 from __future__ import annotations
 
 from common.money import fen_to_yuan
-from fraud.domain.families import FAMILIES
+from fraud.domain.families import FAMILIES, INSTITUTION
 from fraud.schemas.rules import BacktestHit, BacktestIn, BacktestOut
 from fraud.service.history import claim_from_record, load_history
+from fraud.service.institution_rules import backtest_months
 from fraud.service.rules import ActiveRule, get_rule, parsed_params, validated_params
 from fraud.uow import FraudUnitOfWork
 
@@ -27,6 +28,8 @@ async def backtest(*, uow: FraudUnitOfWork, rule_id: int, body: BacktestIn, max_
     rule = ActiveRule(
         row.rule_id, row.version, family, parsed_params(family, stored), row.severity, row.scope
     )
+    if family.level == INSTITUTION:
+        return await backtest_months(uow=uow, rule=rule, stored=stored, body=body)
     records = await uow.claims.standing_settled_between(body.from_date, body.to_date, limit=max_claims + 1)
     truncated = len(records) > max_claims
     records = records[:max_claims]

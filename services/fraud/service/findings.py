@@ -1,4 +1,4 @@
-"""Findings (疑点): raised by post rules, listed, confirmed with an amount to recover, or dismissed."""
+"""Findings (疑点): raised by post rules, listed, confirmed (疑点成立) or dismissed; cases turn them into deductions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from common.clock import Clock
 from common.errors import Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
-from common.events.fraud import FindingConfirmed, FindingDismissed, FindingRaised
+from common.events.fraud import FindingDismissed, FindingRaised
 from common.events.settlement import SettlementSettled
 from common.money import fen_to_yuan, yuan_to_fen
 from common.repository import Page
@@ -58,6 +58,39 @@ async def _raise(
     vola_fen: int | None,
     clock: Clock,
 ) -> int | None:
+    return await raise_finding(
+        uow=uow,
+        rule=rule,
+        key=key,
+        message=message,
+        setl_id=claim.setl_id,
+        psn_no=claim.psn_no,
+        fixmedins_code=claim.fixmedins_code,
+        feedetl_sn=feedetl_sn,
+        vola_fen=vola_fen,
+        fund_pay_fen=claim.fund_pay_fen,
+        clock=clock,
+    )
+
+
+async def raise_finding(
+    *,
+    uow: FraudUnitOfWork,
+    rule: ActiveRule,
+    key: str,
+    message: str,
+    setl_id: str | None,
+    psn_no: str | None,
+    fixmedins_code: str,
+    feedetl_sn: str | None,
+    vola_fen: int | None,
+    fund_pay_fen: int,
+    clock: Clock,
+) -> int | None:
+    """Raise a finding once per (rule, key), with fraud.finding.raised; None if the rule holds it already.
+
+    A finding about something other than a settlement (a POS sale) has no setl_id, and perhaps no person.
+    """
     now = clock.now()
     values = {
         "rule_id": rule.rule_id,
@@ -67,13 +100,13 @@ async def _raise(
         "severity": rule.severity,
         "finding_key": key[:200],
         "status": OPEN,
-        "setl_id": claim.setl_id,
-        "psn_no": claim.psn_no,
-        "fixmedins_code": claim.fixmedins_code,
+        "setl_id": setl_id,
+        "psn_no": psn_no,
+        "fixmedins_code": fixmedins_code,
         "message": message[:500],
         "feedetl_sn": feedetl_sn,
         "vola_fen": vola_fen,
-        "fund_pay_fen": claim.fund_pay_fen,
+        "fund_pay_fen": fund_pay_fen,
         "raised_at": now,
     }
     finding_id = await uow.findings.insert_new(values)
@@ -87,9 +120,9 @@ async def _raise(
         family=rule.family.name,
         category=rule.family.category,
         severity=rule.severity,
-        setl_id=claim.setl_id,
-        psn_no=claim.psn_no,
-        fixmedins_code=claim.fixmedins_code,
+        setl_id=setl_id,
+        psn_no=psn_no,
+        fixmedins_code=fixmedins_code,
         message=message[:500],
         vola_amt=fen_to_yuan(vola_fen) if vola_fen is not None else None,
         raised_at=now,
@@ -197,13 +230,15 @@ def _ensure_open(row: Finding) -> None:
 async def confirm_finding(
     *, uow: FraudUnitOfWork, finding_id: int, body: ConfirmIn, by: str, clock: Clock
 ) -> Finding:
-    """Confirm with the amount to recover (≤ the settlement's fund pay); fraud.finding.confirmed via the outbox.
+    """疑点成立: confirm with the amount proposed for recovery (≤ the settlement's fund pay); nothing is deducted.
 
-    An assistance finding (high burden) is not fraud: it is acknowledged with nothing to recover and sends
-    no deduction.
+    Only a decided case (fraud.service.cases) becomes deductions: it takes open or confirmed findings, and its
+    decision publishes fraud.finding.confirmed and fraud.case.decided. An assistance finding (high burden) is
+    not fraud: it is acknowledged with nothing to recover. A finding in a case is the case's to decide.
     """
     row = await get_finding(uow=uow, finding_id=finding_id, for_update=True)
     _ensure_open(row)
+    await _ensure_not_in_case(uow, row)
     amount = yuan_to_fen(body.amount_to_recover)
     if row.category == ASSISTANCE and amount != 0:
         raise Unprocessable(
@@ -221,30 +256,18 @@ async def confirm_finding(
     row.status, row.amount_to_recover_fen = CONFIRMED, amount
     row.note, row.decided_by, row.decided_at = body.note, by, now
     await uow.findings.flush()
-    if row.category != ASSISTANCE:
-        data = FindingConfirmed(
-            finding_id=str(row.finding_id),
-            rule_id=str(row.rule_id),
-            rule_version=row.rule_version,
-            family=row.family,
-            setl_id=row.setl_id,
-            psn_no=row.psn_no,
-            fixmedins_code=row.fixmedins_code,
-            amount_to_recover=fen_to_yuan(amount),
-            note=body.note,
-            confirmed_at=now,
-            confirmed_by=by,
-        )
-        await uow.publish(
-            new_event(
-                type=Subject.FINDING_CONFIRMED,
-                source="fraud",
-                subject=str(row.finding_id),
-                data=data.model_dump(mode="json"),
-                clock=clock,
-            )
-        )
     return row
+
+
+async def _ensure_not_in_case(uow: FraudUnitOfWork, row: Finding) -> None:
+    case_id = (await uow.cases.cases_of_findings([row.finding_id])).get(row.finding_id)
+    if case_id is not None:
+        raise Conflict(
+            f"Finding {row.finding_id} is in case {case_id}: the case decides it.",
+            code="FINDING_IN_CASE",
+            finding_id=row.finding_id,
+            case_id=case_id,
+        )
 
 
 async def dismiss_finding(
@@ -253,8 +276,14 @@ async def dismiss_finding(
     """Dismiss an open finding, with who and why; fraud.finding.dismissed via the outbox."""
     row = await get_finding(uow=uow, finding_id=finding_id, for_update=True)
     _ensure_open(row)
+    await _ensure_not_in_case(uow, row)
     await _dismiss(uow, row, note=body.note, by=by, clock=clock)
     return row
+
+
+async def dismiss_in_case(uow: FraudUnitOfWork, row: Finding, *, note: str, by: str, clock: Clock) -> None:
+    """A case's finding dismissed by its decision (appeal overturned), whether open or confirmed."""
+    await _dismiss(uow, row, note=note, by=by, clock=clock)
 
 
 async def _dismiss(uow: FraudUnitOfWork, row: Finding, *, note: str, by: str, clock: Clock) -> None:

@@ -10,7 +10,17 @@ from common.clock import business_date
 from common.events.review import ReviewClaim
 from common.events.settlement import SettlementSettled
 from common.money import yuan_to_fen
-from fraud.domain.facts import Claim, History, ItemLimit, Line, PastClaim, PastLine, Peers
+from fraud.domain.facts import (
+    SETTLEMENT,
+    Claim,
+    CodeUse,
+    History,
+    ItemLimit,
+    Line,
+    PastClaim,
+    PastLine,
+    Peers,
+)
 from fraud.models import ClaimRecord
 from fraud.service.rules import ActiveRule
 from fraud.uow import FraudUnitOfWork
@@ -71,6 +81,7 @@ def claim_from_settled(data: SettlementSettled, *, gend: str | None, brdy: date 
         psn_part_fen=yuan_to_fen(data.psn_part_amt),
         gend=gend,
         brdy=brdy,
+        assistance=data.assistance,
         lines=tuple(
             Line(
                 line.feedetl_sn,
@@ -107,6 +118,7 @@ async def claim_from_record(*, uow: FraudUnitOfWork, record: ClaimRecord) -> Cla
         psn_part_fen=record.psn_part_fen,
         gend=person.gend if person else None,
         brdy=person.brdy if person else None,
+        assistance=record.assistance,
         lines=tuple(
             Line(sn, item, Decimal(cnt), amount, fee_date, tuple(sorted(codes.get(sn, ()))))
             for sn, item, cnt, amount, fee_date in lines
@@ -125,7 +137,7 @@ async def load_history(
     needs = frozenset().union(*(rule.family.needs for rule in rules)) if rules else frozenset()
     claims: tuple[PastClaim, ...] = ()
     lines: tuple[PastLine, ...] = ()
-    used: dict[str, str] = {}
+    used: dict[str, CodeUse] = {}
     catalog: dict[str, ItemLimit] = {}
     peers = None
     death = None
@@ -148,9 +160,13 @@ async def load_history(
     if "trace_codes" in needs:
         codes = sorted({code for line in claim.lines for code in line.trace_codes})
         if codes:
-            for code, setl_id in await uow.claims.code_uses(codes, settled_before=settled_before):
-                if setl_id != claim.setl_id:
-                    used.setdefault(code, setl_id)
+            rows = await uow.claims.code_uses(codes, settled_before=settled_before)
+            for code, source, use_id, fixmedins_code, used_at in sorted(
+                rows, key=lambda row: (row.used_at, row.source, row.use_id)
+            ):
+                if source == SETTLEMENT and use_id == claim.setl_id:
+                    continue
+                used.setdefault(code, CodeUse(source, use_id, fixmedins_code, used_at))  # the first use
     if "catalog" in needs:
         items = sorted({line.med_list_codg for line in claim.lines})
         if items:

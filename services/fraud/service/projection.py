@@ -15,6 +15,8 @@ from common.events.settlement import CatalogChanged, SettlementReversed, Settlem
 from common.money import yuan_to_fen
 from fraud.domain.facts import dise_category
 from fraud.models import PersonFact
+from fraud.repository.claims import SETTLEMENT_USE
+from fraud.service import tracecodes
 from fraud.uow import FraudUnitOfWork
 
 
@@ -41,6 +43,7 @@ async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> boo
             "psn_part_fen": yuan_to_fen(data.psn_part_amt),
             "reversed": False,
             "reversed_at": None,
+            "assistance": data.assistance,
         }
     )
     if not inserted:
@@ -66,10 +69,19 @@ async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> boo
     if codes:
         await uow.claims.add_trace_codes(
             [
-                {"trac_codg": code, "setl_id": data.setl_id, "feedetl_sn": sn, "reversed": False}
+                {
+                    "trac_codg": code,
+                    "source": SETTLEMENT_USE,
+                    "fixmedins_code": data.fixmedins_code,
+                    "use_id": data.setl_id,
+                    "feedetl_sn": sn,
+                    "used_at": data.setl_time,
+                    "reversed": False,
+                }
                 for code, sn in codes.items()
             ]
         )
+    await tracecodes.count_settled(uow=uow, data=data)
     return True
 
 
@@ -90,6 +102,8 @@ async def apply_reversed(*, uow: FraudUnitOfWork, data: SettlementReversed) -> b
         raise SettlementNotYetProjected(
             f"settlement {data.orig_setl_id} is reversed by {data.setl_id} but not projected yet"
         )
+    if marked:
+        await tracecodes.uncount_settlement(uow=uow, setl_id=data.orig_setl_id, now=data.setl_time)
     return marked
 
 
@@ -115,12 +129,14 @@ async def apply_person_deceased(*, uow: FraudUnitOfWork, data: PersonDeceased, n
 
 
 async def apply_catalog_changed(*, uow: FraudUnitOfWork, data: CatalogChanged, now: datetime) -> None:
-    """Keep the item's gender, age and quantity limits as the catalogue now states them."""
+    """Keep the item's gender, age and quantity limits, and whether it needs a traceability code, as the
+    catalogue now states them."""
     state = {
         "gend_lmt": data.gend_lmt or None,
         "age_min": data.age_min,
         "age_max": data.age_max,
         "max_cnt_per_visit": format(Decimal(data.max_cnt_per_visit), "f") if data.max_cnt_per_visit else None,
+        "trac_codg_required": data.trac_codg_required,
         "updated_at": now,
     }
     await uow.catalog.keep(data.med_list_codg, state)

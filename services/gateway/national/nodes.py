@@ -197,6 +197,8 @@ class FeeLine(Node):
     drug_trac_codg: list[Code] | Code | None = None
     dise_codg: Code | None = None
     chrg_bchno: Code | None = None
+    bilg_dr_codg: Code | None = None  # 开单医生编码 (医保医师代码); bilg_dr_name is never kept
+    phar_code: Code | None = None  # 医保药师代码 (as the 电子处方 transactions name it)
 
 
 class FeeUpload(Node):
@@ -255,6 +257,8 @@ class DrugLine(Node):
     pric: Decimal
     fee_ocur_time: Text
     drug_trac_codg: list[Code] | Code | None = None
+    bilg_dr_codg: Code | None = None  # 开方医师 (医保医师代码) of a prescription drug
+    phar_code: Code | None = None  # 医保药师代码 of the pharmacist who dispensed or reviewed
 
 
 class PharmacyReversal(Node):

@@ -18,7 +18,14 @@ from gateway.national import nodes
 from gateway.national.calls import Context
 from gateway.national.envelope import NationalError, to_iso, to_national
 from gateway.national.persons import person_fields
-from gateway.national.visits import cancel_visit, same_person, trace_codes, visit_of, withdraw_lines
+from gateway.national.visits import (
+    cancel_visit,
+    practitioner_code,
+    same_person,
+    trace_codes,
+    visit_of,
+    withdraw_lines,
+)
 from gateway.service import national
 from gateway.uow import GatewayUnitOfWork
 
@@ -170,6 +177,8 @@ async def pharmacy_settlement(ctx: Context, data: dict[str, Any]) -> Output:
                             drug.fee_ocur_time, field=f"input.drugdetail.{index}.fee_ocur_time"
                         ),
                         "drug_trac_codg": trace_codes(drug.drug_trac_codg),
+                        "bilg_dr_codg": practitioner_code(drug.bilg_dr_codg),
+                        "phar_prac_codg": practitioner_code(drug.phar_code),
                     }
                     for index, drug in enumerate(drugs)
                 ],

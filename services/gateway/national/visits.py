@@ -6,8 +6,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from common.national import PRAC_CODE_PATTERN
 from gateway.national import nodes
 from gateway.national.calls import Context
 from gateway.national.envelope import NationalError, to_date, to_iso, to_national
@@ -194,6 +196,15 @@ async def discharge_cancellation(ctx: Context, data: dict[str, Any]) -> Output:
 # --- 2204 / 2301 费用明细上传, 2205 / 2302 撤销 ---------------------------------------------------------
 
 
+_PRAC_CODE = re.compile(PRAC_CODE_PATTERN)
+
+
+def practitioner_code(value: str | None) -> str | None:
+    """A 医保医师/药师代码 to check against suspensions; None for a local code (the national spec lets a HIS send
+    its own staff number until the region's codes are standardised: nothing to match, so it is not passed on)."""
+    return value if value is not None and _PRAC_CODE.match(value) else None
+
+
 def trace_codes(value: list[str] | str | None) -> list[str]:
     if value is None:
         return []
@@ -221,6 +232,8 @@ async def fee_upload(ctx: Context, data: dict[str, Any]) -> Output:
             "drug_trac_codg": trace_codes(line.drug_trac_codg),
             "dise_codg": line.dise_codg,
             "chrg_bchno": line.chrg_bchno,
+            "bilg_dr_codg": practitioner_code(line.bilg_dr_codg),
+            "phar_prac_codg": practitioner_code(line.phar_code),
         }
         for index, line in enumerate(upload.feedetail)
     ]

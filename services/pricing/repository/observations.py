@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from common.db import table_of
 from common.repository import RepositoryBase
 from pricing.models import Observation
-from pricing.repository.sets import among, insert_rows
+from pricing.repository.sets import among, insert_rows, update_rows
 
 _CHUNK = 900
 
@@ -27,33 +27,39 @@ class MonthSums:
 
 
 def _sums() -> Any:
+    """The index's sums, over the sales that stand (a refunded sale was not a sale)."""
     return sa.select(
         Observation.fixmedins_code,
         sa.func.count(),
         sa.func.coalesce(sa.func.sum(Observation.amount_fen), 0),
         sa.func.coalesce(sa.func.sum(Observation.reference_amount_fen), 0),
-    )
+    ).where(Observation.refund_time.is_(None))
 
 
 class ObservationRepository(RepositoryBase[Observation]):
     model = Observation
 
-    async def of_sales(self, fixmedins_code: str, sale_ids: Sequence[str]) -> dict[str, Observation]:
-        """The lines a pharmacy recorded under these sale_ids (`sale_ids` sorted)."""
+    async def of_sales(
+        self, fixmedins_code: str, sale_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Observation]:
+        """The lines a pharmacy recorded under these sale_ids (`sale_ids` sorted); `lock`: FOR UPDATE."""
         stored: dict[str, Observation] = {}
         for start in range(0, len(sale_ids), _CHUNK):
-            found = await self.session.scalars(
-                sa.select(Observation).where(
-                    Observation.fixmedins_code == fixmedins_code,
-                    among(self.session, table_of(Observation).c.sale_id, sale_ids[start : start + _CHUNK]),
-                )
+            query = sa.select(Observation).where(
+                Observation.fixmedins_code == fixmedins_code,
+                among(self.session, table_of(Observation).c.sale_id, sale_ids[start : start + _CHUNK]),
             )
+            found = await self.session.scalars(query.with_for_update() if lock else query)
             stored.update({row.sale_id: row for row in found})
         return stored
 
     async def insert_many(self, rows: Sequence[dict[str, object]]) -> None:
         """The lines of an upload, in one statement."""
         await insert_rows(self.session, table_of(Observation), rows)
+
+    async def mark_refunded(self, refunds: Sequence[dict[str, object]]) -> None:
+        """Mark sales refunded, in one statement: each {observation_id, refund_time, refund_note, refunded_at}."""
+        await update_rows(self.session, table_of(Observation), ["observation_id"], refunds)
 
     async def of_settlement(self, fixmedins_code: str, *, source: str, setl_id: str) -> list[Observation]:
         """The lines observed from one settlement (their sale_id is `setl_id:feedetl_sn`)."""

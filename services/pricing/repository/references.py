@@ -474,7 +474,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
         cutoff: datetime,
         now: datetime,
     ) -> Reference | None:
-        """After a pharmacy's sale was withdrawn: its latest price of the drug is again its newest remaining
+        """After a pharmacy's sale was withdrawn or refunded: its latest price of the drug is again its newest remaining
         observation (or none), and the group's price table and reference are rebuilt from the latest prices.
 
         The caller holds the group's lock (`lock_groups`).
@@ -487,6 +487,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                     Observation.fixmedins_code == fixmedins_code,
                     Observation.admdvs == admdvs,
                     Observation.med_list_codg == med_list_codg,
+                    Observation.refund_time.is_(None),
                 )
                 .order_by(Observation.sel_time.desc(), Observation.observation_id.desc())
                 .limit(1)

@@ -11,13 +11,15 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 
 from common.clock import Clock, business_date
+from common.events.contracts import Subject
+from common.events.envelope import EventEnvelope, new_event
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.national import PHARMACY
 from pricing.domain.money import line_amount_fen, micro_to_price
-from pricing.domain.observations import Kind, SaleLine, classify, newest_prices, observe
+from pricing.domain.observations import FreshLine, Kind, SaleLine, classify, newest_prices, observe
 from pricing.models import Observation
 from pricing.service import settings as monitoring
-from pricing.service.alerts import Sighting, raise_alerts
+from pricing.service.alerts import SOURCE, Sighting, raise_alerts
 from pricing.uow import PricingUnitOfWork
 
 POS, SETTLEMENT = "pos", "settlement"
@@ -213,6 +215,8 @@ async def _record(
             )
         )
     await uow.observations.insert_many(rows)
+    if source == POS and classified.fresh:
+        await uow.publish(_sale_recorded(fixmedins_code, classified.fresh, clock=clock))
     for position, kind in enumerate(classified.kinds):
         if kind.kind is Kind.REPEAT:
             assert kind.first is not None
@@ -223,6 +227,29 @@ async def _record(
     final = [outcome for outcome in outcomes if outcome is not None]
     assert len(final) == len(lines)
     return Recorded(final, raised)
+
+
+def _sale_recorded(fixmedins_code: str, fresh: Sequence[FreshLine], *, clock: Clock) -> EventEnvelope:
+    """pricing.sale.recorded of an upload's fresh lines (a replay or repeat is never in it): one event for
+    the upload, its data written as the SaleRecorded contract serialises, without a model per line."""
+    lines = [
+        {
+            "sale_id": item.line.sale_id,
+            "med_list_codg": item.line.med_list_codg,
+            "cnt": format(item.line.cnt, "f"),
+            "pric": format(item.line.price, "f"),
+            "sel_time": item.line.sel_time.isoformat(),
+            "drug_trac_codg": list(item.line.drug_trac_codg),
+        }
+        for item in fresh
+    ]
+    return new_event(
+        type=Subject.SALE_RECORDED,
+        source=SOURCE,
+        subject=fixmedins_code,
+        data={"fixmedins_code": fixmedins_code, "lines": lines},
+        clock=clock,
+    )
 
 
 async def withdraw_settlement(*, uow: PricingUnitOfWork, data: SettlementReversed, clock: Clock) -> int:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from settlement.api import claims, day_close, ledger, monthly, points, reference, reports
+from settlement.api import claims, day_close, ledger, monthly, points, reference, reports, trace_codes
 
 
 def routers() -> list[APIRouter]:
     return [
         reference.router,
+        trace_codes.router,
         claims.router,
         ledger.router,
         day_close.router,

@@ -65,6 +65,8 @@ def _deduction(row: Deduction) -> DeductionOut:
         family=row.family,
         source=row.source,
         amount=fen_to_yuan(row.amount_fen),
+        kind=row.kind,
+        case_id=row.case_id,
         confirmed_at=row.confirmed_at,
         note=row.note,
         month_applied=row.month_applied,

@@ -94,11 +94,13 @@ class InstitutionMonth:
     prepayments_fen: int = 0
     quality_reserve_fen: int = 0  # 质量保证金 of a points-paid institution
     points: list[dict[str, Any]] | None = None
+    penalty_case_ids: list[str] = field(default_factory=list)  # 罚款/违约金 of decided cases
+    penalties_fen: int = 0
 
     @property
     def net_adjustment_fen(self) -> int:
         """Negative: what the institution owes the bureau (withheld from its next disbursements)."""
-        return -(self.deductions_fen + self.prepayments_fen + self.quality_reserve_fen)
+        return -(self.deductions_fen + self.penalties_fen + self.prepayments_fen + self.quality_reserve_fen)
 
 
 def reconcile_days(

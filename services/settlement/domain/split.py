@@ -73,6 +73,7 @@ class CatalogEntry:
     age_min: int | None = None
     age_max: int | None = None
     max_cnt_per_visit: Decimal | None = None
+    trac_codg_required: bool = False  # 需扫追溯码 (依码结算 refuses its lines without one where it is on)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,7 @@ class CatalogueRepository(RepositoryBase[CatalogItem]):
                 age_min=row.age_min,
                 age_max=row.age_max,
                 max_cnt_per_visit=_decimal(row.max_cnt_per_visit),
+                trac_codg_required=row.trac_codg_required,
             )
             for row in rows
         }

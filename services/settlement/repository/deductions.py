@@ -1,4 +1,4 @@
-"""Deductions (扣款): confirmed fraud findings' amounts to recover, kept once per finding until a month takes them."""
+"""Deductions (扣款): findings' recoveries (one per finding) and cases' penalties (one per case) until taken."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class DeductionToPost:
     fixmedins_code: str
     amount_fen: int
     insutype: str | None
+    kind: str  # recovery | penalty
 
 
 class DeductionRepository(RepositoryBase[Deduction]):
@@ -56,7 +57,11 @@ class DeductionRepository(RepositoryBase[Deduction]):
         clearing's recoveries are left out, their journal was posted when the clearing was confirmed."""
         rows = await self.session.execute(
             sa.select(
-                Deduction.finding_id, Deduction.fixmedins_code, Deduction.amount_fen, Settlement.insutype
+                Deduction.finding_id,
+                Deduction.fixmedins_code,
+                Deduction.amount_fen,
+                Settlement.insutype,
+                Deduction.kind,
             )
             .outerjoin(Settlement, Settlement.setl_id == Deduction.setl_id)
             .where(Deduction.finding_id.in_(list(finding_ids)), Deduction.source == "fraud")

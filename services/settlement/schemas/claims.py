@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from common.money import Price, Quantity, Yuan
-from common.national import MED_TYPE, described
+from common.national import MED_TYPE, PRAC_CODE_PATTERN, PRAC_CODE_RULE, described
 
 Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30, pattern=r"^[0-9A-Za-z_.-]+$")
@@ -28,6 +37,18 @@ TraceCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[0-9A-Za-z]+$")
 ]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+
+def _prac_code(value: str) -> str:
+    if _PRAC_CODE.match(value) is None:
+        raise ValueError(f"not {PRAC_CODE_RULE}")
+    return value
+
+
+_PRAC_CODE = re.compile(PRAC_CODE_PATTERN)
+PracCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=14), AfterValidator(_prac_code)
+]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 MAX_LINES = 1000
@@ -83,6 +104,18 @@ class FeeLineIn(Strict):
     dise_codg: Code | None = Field(default=None, description="病种编码 diagnosis code for this line")
     chrg_bchno: Code | None = Field(
         default=None, description="收费批次号 the charge batch the line was billed in (2205 withdraws by it)"
+    )
+    bilg_dr_codg: PracCode | None = Field(
+        default=None,
+        json_schema_extra={"pattern": PRAC_CODE_PATTERN},
+        description="开单医生编码 the ordering doctor's 医保医师代码 (D + region + sequence, e.g. D420100000123); "
+        "a line whose doctor is suspended on its fee date is refused (422 PRACTITIONER_SUSPENDED)",
+    )
+    phar_prac_codg: PracCode | None = Field(
+        default=None,
+        json_schema_extra={"pattern": PRAC_CODE_PATTERN},
+        description="药师编码 the dispensing or reviewing pharmacist's 医保药师代码 (Y/HY + region + sequence); "
+        "a line whose pharmacist is suspended on its fee date is refused (422 PRACTITIONER_SUSPENDED)",
     )
 
 
@@ -154,6 +187,8 @@ class FeeLineOut(BaseModel):
     fee_ocur_time: datetime
     drug_trac_codg: list[str]
     chrg_bchno: str | None = Field(description="收费批次号")
+    bilg_dr_codg: str | None = Field(default=None, description="开单医生编码 医保医师代码")
+    phar_prac_codg: str | None = Field(default=None, description="药师编码 医保药师代码")
 
 
 class FeeDetailsIn(Strict):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -69,7 +69,9 @@ class PrepaymentPage(BaseModel):
 
 
 class DeductionOut(BaseModel):
-    finding_id: str = Field(description="疑点ID the confirmed fraud finding")
+    finding_id: str = Field(
+        description="疑点ID the finding recovered from; for a penalty, case:<case_id> (one per case)"
+    )
     fixmedins_code: str = Field(description="定点医药机构编码")
     setl_id: str | None = Field(description="结算ID the settlement it is about, if one")
     psn_no: str | None = Field(description="人员编号, if one")
@@ -80,6 +82,10 @@ class DeductionOut(BaseModel):
         description="fraud: a confirmed finding | clearing: a year clearing's negative balance"
     )
     amount: Yuan = Field(description="扣款金额 amount to recover")
+    kind: Literal["recovery", "penalty"] = Field(
+        description="recovery 追回 (a finding's amount) | penalty 罚款/违约金 (a decided case's)"
+    )
+    case_id: str | None = Field(description="案件ID the decided case, if any")
     confirmed_at: datetime = Field(description="确认时间; its Asia/Shanghai date picks the month")
     note: str | None = Field(description="备注")
     month_applied: str | None = Field(
@@ -158,8 +164,12 @@ class MonthlyStatementOut(BaseModel):
     )
     balanced: bool = Field(description="true when no day differs")
     mismatches: list[MismatchOut] = Field(description="each day that differs, with its settlements")
-    deductions: Yuan = Field(description="扣款 confirmed fraud findings recovered this month")
+    deductions: Yuan = Field(
+        description="追回 recovery: decided cases' (and earlier confirmed) findings' amounts taken this month"
+    )
     deduction_ids: list[str] = Field(description="the findings (finding_id)")
+    penalties: Yuan = Field(description="罚款/违约金 penalties of decided cases taken this month, apart")
+    penalty_case_ids: list[str] = Field(description="the cases (case_id) whose penalties they are")
     prepayments: Yuan = Field(description="预付 outstanding prepayments recovered this month")
     prepayment_ids: list[int] = Field(description="the prepayments (prepayment_id)")
     quality_reserve: Yuan = Field(
@@ -170,8 +180,8 @@ class MonthlyStatementOut(BaseModel):
         "institution not paid by points"
     )
     net_adjustment: Yuan = Field(
-        description="净调整 −(deductions + prepayments + quality_reserve): negative is what the institution "
-        "owes the bureau, withheld from its next disbursements"
+        description="净调整 −(deductions + penalties + prepayments + quality_reserve): negative is what the "
+        "institution owes the bureau, withheld from its next disbursements"
     )
     computed_at: datetime
 

@@ -220,6 +220,7 @@ class CatalogItemIn(Strict):
                     "selfpay_prop": "0.10",
                     "pric_uplmt_amt": "25.80",
                     "max_cnt_per_visit": "4",
+                    "trac_codg_required": True,
                 },
                 {"name": "阿莫西林胶囊 0.25g*24粒", "chrgitm_lv": "01", "pric_uplmt_amt": "9.50"},
                 {
@@ -250,6 +251,11 @@ class CatalogItemIn(Strict):
     age_max: Age | None = Field(None, description="最大年龄 highest age covered (0..150, ≥ age_min)")
     max_cnt_per_visit: PositiveQuantity | None = Field(
         None, description="每次就诊最大数量 most quantity paid per visit (up to 4 places, > 0)"
+    )
+    trac_codg_required: bool = Field(
+        False,
+        description="需扫追溯码 a drug whose lines must carry its traceability codes (药品追溯码): counted in "
+        "the institution's scan rate (扫码率), and refused without one where 依码结算 is on",
     )
 
 
@@ -287,6 +293,7 @@ class CatalogItemOut(BaseModel):
     age_min: int | None = Field(description="最小年龄; null: none")
     age_max: int | None = Field(description="最大年龄; null: none")
     max_cnt_per_visit: Quantity | None = Field(description="每次就诊最大数量; null: none")
+    trac_codg_required: bool = Field(description="需扫追溯码 its lines must carry traceability codes")
     updated_at: datetime = Field(description="最后变更时间 when it last changed")
 
 

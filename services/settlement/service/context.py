@@ -36,6 +36,12 @@ from settlement.domain.claims import (
 )
 from settlement.domain.coverage import CoverageFacts
 from settlement.domain.policy import PolicyVersion
+from settlement.domain.practitioners import (
+    Suspension,
+    fee_dates,
+    practitioner_codes,
+    suspended_line_refusal,
+)
 from settlement.domain.split import (
     SUPPLEMENTARY_INSUTYPE,
     CatalogEntry,
@@ -49,6 +55,7 @@ from settlement.domain.split import (
     split_lines,
     split_settlement,
 )
+from settlement.domain.trace_codes import trace_code_refusal
 from settlement.models import Institution, Visit
 from settlement.schemas.claims import FeeLineIn, OneCallSettlementIn
 from settlement.service.reference import PolicyBook
@@ -76,7 +83,12 @@ def new_id(prefix: str) -> str:
 
 # Fields added to request bodies after settlements were first stored: left out of the fingerprint while they
 # hold their default, so that a retry of a request made before they existed is still the same request.
-_LATER_DEFAULTS: dict[str, Any] = {"mid_setl_flag": 0, "chrg_bchno": None}
+_LATER_DEFAULTS: dict[str, Any] = {
+    "mid_setl_flag": 0,
+    "chrg_bchno": None,
+    "bilg_dr_codg": None,
+    "phar_prac_codg": None,
+}
 
 
 def _without_later_defaults(value: Any) -> Any:
@@ -213,7 +225,17 @@ async def load_context(
         uow=uow, fixmedins_code=header.fixmedins_code, med_type=header.med_type, benefit=benefit
     )
     person, paying = await covered_person(uow=uow, header=header)
+    await refuse_suspended_practitioners(uow=uow, fee_lines=fee_lines)
     catalog = await uow.catalogue.entries({line.med_list_codg for line in fee_lines})
+    if fee_lines:
+        accepted(
+            trace_code_refusal(
+                fee_lines,
+                catalog,
+                fixmedins_type=institution.fixmedins_type,
+                required_for=await policy_book.trace_codes_required(uow.session),
+            )
+        )
     return SettleContext(
         header=header,
         benefit=benefit,
@@ -225,6 +247,26 @@ async def load_context(
         lines=tuple(line_splits(fee_lines, catalog, person=person, header=header, policy=policy)),
         fee_lines=tuple(fee_lines),
     )
+
+
+async def refuse_suspended_practitioners(
+    *, uow: SettlementUnitOfWork, fee_lines: Sequence[FeeLineIn]
+) -> None:
+    """422 PRACTITIONER_SUSPENDED naming the first line a suspended practitioner ordered or dispensed.
+
+    Read from the projection of fraud's suspensions (never a call to fraud): one query, and only for claims
+    whose lines carry practitioner codes.
+    """
+    codes = practitioner_codes(fee_lines)
+    if not codes:
+        return
+    first, last = fee_dates(fee_lines)
+    rows = await uow.suspensions.covering(codes, first=first, last=last)
+    suspensions = [
+        Suspension(row.prac_codg, row.level, row.suspended_from, row.suspended_until, row.lifted_on)
+        for row in rows
+    ]
+    accepted(suspended_line_refusal(fee_lines, suspensions))
 
 
 def line_splits(

@@ -26,7 +26,7 @@ from common.clock import Clock, business_date
 from common.errors import Conflict, NotFound, Unprocessable
 from common.events.contracts import Subject
 from common.events.envelope import new_event
-from common.events.fraud import FindingConfirmed
+from common.events.fraud import CaseDecided, FindingConfirmed
 from common.money import fen_to_yuan, yuan_to_fen
 from common.repository import Page
 from settlement.domain.ledger import BANK, Leg, fund_account, payable_account
@@ -81,8 +81,12 @@ async def gather_month(uow: SettlementUnitOfWork, month: str) -> dict[str, Insti
             mismatch["setl_ids"], mismatch["setl_id_count"] = claimed.setl_ids, claimed.count
     for deduction in await uow.deductions.open_before(next_day_start(last)):
         entry = months.setdefault(deduction.fixmedins_code, InstitutionMonth())
-        entry.deduction_ids.append(deduction.finding_id)
-        entry.deductions_fen += deduction.amount_fen
+        if deduction.kind == PENALTY:
+            entry.penalty_case_ids.append(deduction.case_id or deduction.finding_id.removeprefix(CASE_KEY))
+            entry.penalties_fen += deduction.amount_fen
+        else:
+            entry.deduction_ids.append(deduction.finding_id)
+            entry.deductions_fen += deduction.amount_fen
     for prepayment in await uow.prepayments.outstanding_on(last):
         entry = months.setdefault(prepayment.fixmedins_code, InstitutionMonth())
         entry.prepayment_ids.append(prepayment.prepayment_id)
@@ -199,6 +203,8 @@ async def compute_month(
                 "net_adjustment_fen": entry.net_adjustment_fen,
                 "quality_reserve_fen": entry.quality_reserve_fen,
                 "points": entry.points,
+                "penalties_fen": entry.penalties_fen,
+                "penalty_case_ids": entry.penalty_case_ids,
                 "computed_at": now,
             }
             for code, entry in computed.items()
@@ -240,6 +246,7 @@ async def confirm_month(
         )
     await _ensure_still_current(uow, month, rows)
     deduction_ids = [i for row in rows for i in row.deduction_ids]
+    deduction_ids += [penalty_key(i) for row in rows for i in row.penalty_case_ids or []]
     prepayment_ids = [int(i) for row in rows for i in row.prepayment_ids]
     _ensure_all_taken(
         await uow.deductions.take(deduction_ids, month), deduction_ids, month, what="deductions"
@@ -277,19 +284,25 @@ async def confirm_month(
 async def _post_deductions(
     uow: SettlementUnitOfWork, finding_ids: Sequence[str], *, month: str, now: datetime
 ) -> None:
-    """扣款 journals: the fund that paid recovers the amount, the institution is owed that much less."""
+    """扣款 journals: the fund that paid recovers the amount, the institution is owed that much less; a case's
+    penalty (罚款/违约金) is owed less too, held in `penalty:<code>` until it is remitted as decided."""
     if not finding_ids:
         return
     on = month_bounds(month)[1]
     for deduction in await uow.deductions.to_post(finding_ids):
-        fund = fund_account(POOL_FUND.get(deduction.insutype or "", "recovered"))
+        if deduction.kind == PENALTY:
+            kind, other = "penalty", penalty_account(deduction.fixmedins_code)
+            ref = f"penalty:{deduction.finding_id.removeprefix(CASE_KEY)}"
+        else:
+            kind, other = "deduction", fund_account(POOL_FUND.get(deduction.insutype or "", "recovered"))
+            ref = f"deduction:{deduction.finding_id}"
         await uow.journal.post(
-            kind="deduction",
-            ref=f"deduction:{deduction.finding_id}",
+            kind=kind,
+            ref=ref,
             business_date=on,
             legs=[
                 Leg(payable_account(deduction.fixmedins_code), deduction.amount_fen),
-                Leg(fund, -deduction.amount_fen),
+                Leg(other, -deduction.amount_fen),
             ],
             now=now,
         )
@@ -396,6 +409,8 @@ def statement_out(row: MonthlyStatement) -> MonthlyStatementOut:
         ],
         deductions=fen_to_yuan(row.deductions_fen),
         deduction_ids=list(row.deduction_ids),
+        penalties=fen_to_yuan(row.penalties_fen),
+        penalty_case_ids=list(row.penalty_case_ids or []),
         prepayments=fen_to_yuan(row.prepayments_fen),
         prepayment_ids=[int(i) for i in row.prepayment_ids],
         quality_reserve=fen_to_yuan(row.quality_reserve_fen),
@@ -426,7 +441,28 @@ def reconciliation_out(
 # --- deductions (扣款) from fraud.finding.confirmed --------------------------------------------------------
 
 # Column widths of the deduction row: a longer value is a broken event, dead-lettered rather than cut.
-_DEDUCTION_WIDTHS = {"finding_id": 64, "fixmedins_code": 30, "setl_id": 32, "psn_no": 20, "family": 40}
+_DEDUCTION_WIDTHS = {
+    "finding_id": 64,
+    "fixmedins_code": 30,
+    "setl_id": 32,
+    "psn_no": 20,
+    "family": 40,
+    "case_id": 50,  # the penalty's key "case:<case_id>" and its journal's ref "penalty:<case_id>" fit in 64
+}
+RECOVERY, PENALTY = "recovery", "penalty"
+CASE_KEY = "case:"
+
+
+def penalty_key(case_id: str) -> str:
+    """The deduction key of a case's penalty (one per case), beside the findings' ids."""
+    return f"{CASE_KEY}{case_id}"
+
+
+def penalty_account(fixmedins_code: str) -> str:
+    """罚款/违约金 withheld from an institution, until remitted (违约金 to the fund, 罚款 to the treasury)."""
+    return f"penalty:{fixmedins_code}"
+
+
 _NOTE_WIDTH = 500
 
 
@@ -455,6 +491,8 @@ async def record_deduction(*, uow: SettlementUnitOfWork, finding: FindingConfirm
         "note": finding.note[:_NOTE_WIDTH] if finding.note else None,
         "month_applied": None,
         "received_at": now.astimezone(UTC),
+        "kind": RECOVERY,
+        "case_id": finding.case_id,
     }
     if await uow.deductions.insert_once(values):
         return True
@@ -467,6 +505,60 @@ async def record_deduction(*, uow: SettlementUnitOfWork, finding: FindingConfirm
             kept.amount_fen,
         )
     return False
+
+
+async def record_case_decision(*, uow: SettlementUnitOfWork, case: CaseDecided, now: datetime) -> bool:
+    """A decided case: each finding's recovery (once per finding) and the penalty (once per case); True if new.
+
+    The findings' recoveries are the same deductions fraud.finding.confirmed makes, so whichever arrives first
+    keeps them and the other changes nothing; keeping them here too puts a case's recoveries and its penalty
+    in one transaction, hence in one month. A refund (自查自纠) has no penalty. A broken event raises
+    ValueError (retried, then dead-lettered).
+    """
+    recorded = False
+    for item in case.findings:
+        if yuan_to_fen(item.recovery) == 0:
+            continue
+        finding = FindingConfirmed(
+            finding_id=item.finding_id,
+            rule_id=item.rule_id,
+            rule_version=item.rule_version,
+            family=item.family,
+            setl_id=item.setl_id,
+            psn_no=item.psn_no,
+            fixmedins_code=case.fixmedins_code,
+            amount_to_recover=item.recovery,
+            note=case.note,
+            confirmed_at=case.decided_at,
+            confirmed_by=case.decided_by,
+            case_id=case.case_id,
+        )
+        recorded = await record_deduction(uow=uow, finding=finding, now=now) or recorded
+    penalty = yuan_to_fen(case.penalty_amount)
+    if penalty < 0:
+        raise ValueError(f"case {case.case_id[:64]}: penalty_amount is negative ({penalty} fen)")
+    if penalty == 0:
+        return recorded
+    for name, value in (("case_id", case.case_id), ("fixmedins_code", case.fixmedins_code)):
+        if not 0 < len(value) <= _DEDUCTION_WIDTHS[name]:
+            raise ValueError(
+                f"case {case.case_id[:64]}: {name} must have 1 to {_DEDUCTION_WIDTHS[name]} characters"
+            )
+    values = {
+        "finding_id": penalty_key(case.case_id),
+        "fixmedins_code": case.fixmedins_code,
+        "setl_id": None,
+        "psn_no": None,
+        "family": None,
+        "amount_fen": penalty,
+        "confirmed_at": case.decided_at,
+        "note": f"{case.penalty_basis} × {case.penalty_multiple} of {case.total_recovery}"[:_NOTE_WIDTH],
+        "month_applied": None,
+        "received_at": now.astimezone(UTC),
+        "kind": PENALTY,
+        "case_id": case.case_id,
+    }
+    return await uow.deductions.insert_once(values) or recorded
 
 
 async def list_deductions(

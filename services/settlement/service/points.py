@@ -18,7 +18,10 @@ from pydantic import BaseModel
 from common.bulk import LoadResult, Row, valid_rows
 from common.clock import Clock
 from common.errors import Conflict, Forbidden, NotFound, Unprocessable
-from common.money import yuan_to_fen
+from common.events.contracts import Subject
+from common.events.envelope import new_event
+from common.events.settlement import CaseGrouped
+from common.money import fen_to_yuan, yuan_to_fen
 from common.principal import Principal
 from settlement.domain.claims import REVERSED
 from settlement.domain.points import (
@@ -408,6 +411,7 @@ async def put_settlement_list(
         )
         uow.points.add_list(row)
         await uow.flush()
+        await _report_grouping(uow, setl_id, principal, revision=row.revision, clock=clock)
         return ListSaved(row, True)
     existing.diagnoses, existing.procedures = diagnoses, procedures
     existing.main_dise_codg, existing.secondary_codes, existing.procedure_codes = (
@@ -418,7 +422,45 @@ async def put_settlement_list(
     existing.revision += 1
     existing.uploaded_at, existing.uploaded_by = now, principal.client_id
     await uow.flush()
+    await _report_grouping(uow, setl_id, principal, revision=existing.revision, clock=clock)
     return ListSaved(existing, False)
+
+
+async def _report_grouping(
+    uow: SettlementUnitOfWork, setl_id: str, principal: Principal, *, revision: int, clock: Clock
+) -> None:
+    """settlement.case.grouped for a points case as its list now groups it (fraud's upcoding rule compares
+    institutions' severity mix); a settlement that is not a points case sends nothing."""
+    try:
+        book, case = await points_case(uow, setl_id, principal)
+    except Unprocessable:
+        return
+    group = case.group
+    data = CaseGrouped(
+        setl_id=setl_id,
+        fixmedins_code=case.row.fixmedins_code,
+        insutype=book.insutype,
+        year=book.year,
+        method=book.method.value,
+        group_code=group.code if group else None,
+        group_name=group.name if group else None,
+        severity=case.grouped.severity if book.method is Method.DRG else None,
+        base_points=f"{group.points:.4f}" if group else None,
+        points=f"{case.points.points:.4f}",
+        deviation=case.points.deviation.value,
+        medfee_sumamt=fen_to_yuan(case.row.medfee_fen),
+        revision=revision,
+        grouped_at=clock.now(),
+    )
+    await uow.publish(
+        new_event(
+            type=Subject.CASE_GROUPED,
+            source="settlement",
+            subject=setl_id,
+            data=data.model_dump(mode="json"),
+            clock=clock,
+        )
+    )
 
 
 async def get_settlement_list(

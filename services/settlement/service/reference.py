@@ -1,4 +1,5 @@
-"""Reference data of settlement: designated institutions, the catalogue, and the versioned policy."""
+"""Reference data of settlement: designated institutions, the catalogue, and the versioned policy (with the
+依码结算 switches, cached beside it)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from settlement.models import PolicyVersion as PolicyVersionRow
 from settlement.repository.catalogue import CatalogueRepository
 from settlement.repository.institutions import InstitutionRepository
 from settlement.repository.policies import PolicyVersionRepository
+from settlement.repository.trace_codes import TraceCodePolicyRepository
 from settlement.schemas.reference import (
     CatalogItemIn,
     CatalogItemRow,
@@ -219,6 +221,7 @@ def catalog_row(med_list_codg: str, data: CatalogItemIn) -> Row:
         "max_cnt_per_visit": decimal_text(data.max_cnt_per_visit)
         if data.max_cnt_per_visit is not None
         else None,
+        "trac_codg_required": data.trac_codg_required,
     }
 
 
@@ -371,6 +374,7 @@ class PolicyBook:
         self._ttl = timedelta(seconds=ttl_s)
         self._clock = clock
         self._cached: tuple[datetime, list[PolicyVersion]] | None = None
+        self._trace_codes: tuple[datetime, frozenset[str]] | None = None
         self._generation = 0
 
     async def versions(self, session: AsyncSession) -> list[PolicyVersion]:
@@ -396,7 +400,20 @@ class PolicyBook:
         """The version in force on a business date."""
         return domain.in_force(await self.versions(session), on)
 
+    async def trace_codes_required(self, session: AsyncSession) -> frozenset[str]:
+        """The institution types whose drug lines must carry traceability codes (依码结算), from the cache
+        while it is fresh: the settle path reads it with no query of its own."""
+        now = self._clock.now()
+        if self._trace_codes is not None and timedelta(0) <= now - self._trace_codes[0] < self._ttl:
+            return self._trace_codes[1]
+        generation = self._generation
+        required = await TraceCodePolicyRepository(session).required_types()
+        if generation == self._generation:
+            self._trace_codes = (now, required)
+        return required
+
     def invalidate(self) -> None:
         """Forget the cache (after this replica added a version); other replicas catch up within ttl_s."""
         self._cached = None
+        self._trace_codes = None
         self._generation += 1
