@@ -4,16 +4,20 @@
 
 Starts NATS and the five services (SQLite in a fresh var/demo/) on a simulated clock that stands on the
 played days (the last `--days` days of March 2026), loads a city through the gateway's public API (with its
-payment year 2026: employees by DRG, residents by DIP), plays each day's claims and POS sales with each
-institution's own API key (the hospitals send each inpatient case's settlement list, by REST or as the
-national 4101A), closes each day (日结算), puts the planted findings it caught into cases (案件) that the
-institutions settle by a voluntary refund (自查自纠), closes the rest of the month, reconciles and confirms
-March (月核算, withholding the quality reserve), reads the budget execution on 31 March, locks March, moves
-the clock to the new year and closes every remaining day of 2026, computes and confirms each pool's year
-clearing (年清算), checks the ledger, and prints a report: settlements and fund pay,
-findings by rule family with precision and recall against the planted ground truth, red price alerts, the
-pharmacies above the price-index warning line, the fund KPIs, and per pool the budget, T, N, F, the point
-value and per hospital its cases, points, CMI, E, A, W, s, C and colour. Writes var/demo/report.json and
+payment year 2026: employees by DRG, residents by DIP), registers its doctors and pharmacists, plays each
+day's claims and POS sales with each institution's own API key (the hospitals send each inpatient case's
+settlement list, by REST or as the national 4101A), closes each day (日结算), puts the planted findings it
+caught into cases (案件) that the institutions answer (most by a voluntary refund 自查自纠, one by an appeal),
+closes the rest of the month, reconciles and confirms March (月核算, withholding the quality reserve), then
+supervises the month (bench/city/supervision.py: the institution-level rules, the monthly warnings with scan
+rates, an appeal upheld and one overturned, decisions with penalties and points that end a doctor's payment
+qualification, whose next claim settlement refuses). It reads the budget execution on 31 March, locks March,
+reconciles and confirms April (where the later decisions fall), moves the clock to the new year and closes
+every remaining day of 2026, computes and confirms each pool's year clearing (年清算), checks the ledger, and
+prints a report: settlements and fund pay, findings by rule family with precision and recall against the
+planted ground truth, cases by state and the suspended practitioners, red price alerts, the pharmacies above
+the price-index warning line, the fund KPIs, and per pool the budget, T, N, F, the point value and per
+hospital its cases, points, CMI, E, A, W, s, C and colour. Writes var/demo/report.json and
 var/demo/ground-truth.json. Every process stops at the end, on error and on Ctrl-C.
 """
 
@@ -35,12 +39,19 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/demo.py` from anywhere
 
 from bench.city import generate_city
-from bench.city.client import expect, send, wait_consumed
+from bench.city.client import expect, send
 from bench.city.load import LoadedCity, gateway_client, load_city
 from bench.city.model import City
 from bench.city.play import DayOutcome, play_day
 from bench.city.score import score
 from bench.city.stack import SimulatedStack
+from bench.city.supervision import (
+    Supervision,
+    after_the_month,
+    open_claim_cases,
+    register_practitioners,
+    report_lines,
+)
 from common.money import fen_to_yuan, yuan_to_fen
 from common.progress import ProgressBar
 
@@ -82,7 +93,9 @@ async def run(city: City, stack: SimulatedStack, *, progress: bool) -> dict[str,
     outcomes: list[DayOutcome] = []
     closes: list[dict[str, Any]] = []
     month = MONTH_END.strftime("%Y-%m")
+    supervision = Supervision()
     async with gateway_client(stack.gateway_url, 4) as client:
+        await register_practitioners(client, city, loaded, supervision)
 
         async def close(day: date) -> dict[str, Any]:
             stack.set_time(at(day + timedelta(days=1), 0, 30))
@@ -99,7 +112,7 @@ async def run(city: City, stack: SimulatedStack, *, progress: bool) -> dict[str,
             outcome = await play_day(city, loaded, index, progress=progress)
             outcomes.append(outcome)
             if day == city.day_dates[-1]:
-                confirmed = await _confirm_planted(client, city, loaded, outcomes)
+                confirmed = await open_claim_cases(client, city, loaded, outcomes, supervision)
             closes.append(await close(day))
         timings["play"] = time.perf_counter() - started
         started = time.perf_counter()
@@ -129,10 +142,26 @@ async def run(city: City, stack: SimulatedStack, *, progress: bool) -> dict[str,
             )
             for insutype in ("310", "390")
         }
+        supervised = await after_the_month(
+            client,
+            city,
+            loaded,
+            outcomes,
+            supervision,
+            month=month,
+            set_day=lambda d: stack.set_time(at(d, 10)),
+        )
         year: dict[str, Any] | None = None
         if city.points is not None:
             started = time.perf_counter()
-            year = await _clear_year(client, stack, city, ops, progress=progress)
+            year = await _clear_year(
+                client,
+                stack,
+                city,
+                ops,
+                progress=progress,
+                decided_month=str(supervised["decided_on"] or month)[:7],
+            )
             timings["year"] = time.perf_counter() - started
         ledger = expect(await send(client, "GET", "/settlement/ledger/check", ops), 200)
     findings = await _pages(loaded, "/fraud/findings", {"limit": "500"})
@@ -140,13 +169,14 @@ async def run(city: City, stack: SimulatedStack, *, progress: bool) -> dict[str,
     scores = score(city, loaded.psn_no, outcomes, findings, ranking["listed"], red_alerts)
     report = _report(city, loaded, outcomes, closes, computed, reconciliation, confirmed, findings, red_alerts,
                      ranking, kpis, ledger, [s.as_dict() for s in scores], timings)  # fmt: skip
+    report["supervision"] = supervised
     if year is not None:
         report["points"] = _points_report(city, outcomes, year)
     return report
 
 
 async def _clear_year(
-    client: Any, stack: SimulatedStack, city: City, ops: str, *, progress: bool
+    client: Any, stack: SimulatedStack, city: City, ops: str, *, progress: bool, decided_month: str
 ) -> dict[str, Any]:
     """After March: its budget execution, March locked, every remaining day of the year closed, then each
     pool's year clearing computed and confirmed (年清算)."""
@@ -178,6 +208,15 @@ async def _clear_year(
             bar.advance()
     if bar:
         bar.close()
+    # The cases decided after March (on the day after the last appeal deadline) are that month's deductions:
+    # reconciled and confirmed before the year's clearing.
+    for later in sorted({decided_month} - {month}):
+        expect(
+            await send(client, "POST", "/settlement/monthly-reconciliations", ops, json={"month": later}),
+            200,
+            201,
+        )
+        expect(await send(client, "POST", f"/settlement/monthly-reconciliations/{later}/confirm", ops), 200)
     clearings: dict[str, dict[str, Any]] = {}
     computed: dict[str, int] = {}
     for insutype in POOLS:
@@ -278,43 +317,6 @@ def _points_report(city: City, outcomes: list[DayOutcome], year: dict[str, Any])
                           if row["fixmedins_type"] == "hospital" and not row.get("points_payment")],
         "pools": pools,
     }  # fmt: skip
-
-
-async def _confirm_planted(
-    client: Any, city: City, loaded: LoadedCity, outcomes: list[DayOutcome]
-) -> dict[str, Any]:
-    """The findings that belong to a planted case go into a case per institution (立案告知, the fund pay to be
-    recovered), which the institution settles at once by a voluntary refund (自查自纠: no penalty) with its own
-    key; settlement deducts the recoveries of the decided cases."""
-    findings = await _pages(
-        loaded, "/fraud/findings", {"status": "open", "category": "fraud", "limit": "500"}
-    )
-    setl = {m: c.setl_id for o in outcomes for m, c in o.accepted.items()}
-    planted_setl = {setl[m] for case in city.cases for m in case.medins_setl_ids if m in setl}
-    planted_psn = {loaded.psn_no[p] for case in city.cases for p in case.persons}
-    by_institution: dict[str, list[dict[str, Any]]] = {}
-    for finding in findings:
-        if finding["setl_id"] not in planted_setl and finding["psn_no"] not in planted_psn:
-            continue
-        by_institution.setdefault(finding["fixmedins_code"], []).append(finding)
-    total = count = recovering = 0
-    for code, planted in sorted(by_institution.items()):
-        body = {
-            "findings": [{"finding_id": f["finding_id"], "amount": f["fund_pay_sumamt"]} for f in planted],
-            "summary": "演示: 疑点核查，拟追回基金 (planted cases caught by the rules)",
-        }
-        case = expect(await send(client, "POST", "/fraud/cases", loaded.ops_key, json=body), 201)
-        refund = {"statement": "演示: 经自查确认违规，退回全部基金 (the institution refunds voluntarily)"}
-        key = loaded.keys.get(code, loaded.ops_key)
-        expect(await send(client, "POST", f"/fraud/cases/{case['case_id']}/refund", key, json=refund), 200)
-        count += len(planted)
-        total += sum(yuan_to_fen(f["fund_pay_sumamt"]) for f in planted)
-        recovering += sum(1 for f in planted if yuan_to_fen(f["fund_pay_sumamt"]) > 0)
-    # A finding with nothing to recover (no fund pay) publishes no fraud.finding.confirmed.
-    await wait_consumed(client, loaded.ops_key, "settlement",
-                        {"fraud.finding.confirmed": recovering, "fraud.case.decided": len(by_institution)},
-                        timeout_s=120, what="the decided cases")  # fmt: skip
-    return {"count": count, "amount_fen": total, "cases": len(by_institution)}
 
 
 def _report(
@@ -455,6 +457,8 @@ def print_report(report: dict[str, Any]) -> None:
             f" months payable {kpi['months_payable']}, inpatient ratio {kpi['inpatient_reimbursement_ratio']},"
             f" settlements {kpi['settlement_count']}"
         )
+    if "supervision" in report:
+        print("\n".join(report_lines(report["supervision"])))
     if "points" in report:
         print_points(report["points"])
     after = " (after the year clearing)" if "points" in report else ""

@@ -29,7 +29,16 @@ claim_rate: float = 0.25, sales_per_pharmacy_day: int = 12, progress: bool = Fal
                                        claims: ClaimSpec (person key, fixmedins_code, body of POST
                                        /settlement/settlements without psn_no), sales: SaleBatch (fixmedins_code, body
                                        of POST /pricing/sales), deaths: DeathSpec (person key, death_date)
-    cases: tuple[PlantedCase, ...]     kind, family, person keys, medins_setl_ids, fixmedins_code, expect
+    cases: tuple[PlantedCase, ...]     kind, family, person keys, medins_setl_ids, fixmedins_code, expect, and
+                                       how the bureau settles its finding: resolution (refund | decide |
+                                       appeal_upheld | appeal_overturned), penalty_basis, penalty_multiple,
+                                       practitioner and points (记分). Institution-level families
+                                       (induced_admission, institution_outlier, upcoding) have no trigger: their
+                                       finding names the institution (setl_id null)
+    practitioners: tuple[Practitioner, ...]  doctors (bilg_dr_codg of the hospital lines) and pharmacists
+                                       (phar_prac_codg of the pharmacy lines): rows of POST /fraud/practitioners
+    suspended_claim: SuspendedClaim    the 12-point doctor's next visit (its times moved to the day it is sent)
+    rule_params: {family: {param: value}}  what the bureau sets on the institution rules for the city's size
     hospitals / pharmacies: the codes; overpriced: the pharmacies that sell above the reference
     points: PointsReference            payment by points of the played year (employees 310 by DRG, residents
                                        390 by DIP): rows of the bulk endpoints for payment_years, groups,
@@ -66,6 +75,10 @@ claim_rate: float = 0.25, sales_per_pharmacy_day: int = 12, progress: bool = Fal
     AcceptedClaim}, refused {medins_setl_id: RefusedClaim}, sales_accepted, sales_rejected, lights
     {green/yellow/red: count}, deaths, lists {rest/4101A: count}.
 
+`bench.city.supervision`: the demo's supervision steps (practitioners registered, cases opened and answered,
+the month's institution rules and warnings, appeals reviewed, decisions with points, the suspended doctor's
+claim refused, everything read back); see its module docstring for where each step goes.
+
 `bench.city.stack.SimulatedStack(var_dir, at=...)`: common.devrun's DevStack on free ports in its own var dir,
 every process on a simulated clock (`bench.city.simclock`) that `set_time` moves; `bench.city.score.score`:
 precision and recall per rule family against the planted cases.
@@ -75,7 +88,16 @@ from __future__ import annotations
 
 from bench.city.generate import DEFAULT_START, generate_city
 from bench.city.load import LoadedCity, load_city
-from bench.city.model import City, ClaimSpec, DayPlan, PersonSpec, PlantedCase, PointsReference
+from bench.city.model import (
+    City,
+    ClaimSpec,
+    DayPlan,
+    PersonSpec,
+    PlantedCase,
+    PointsReference,
+    Practitioner,
+    SuspendedClaim,
+)
 from bench.city.play import AcceptedClaim, DayOutcome, RefusedClaim, play_day, wait_for_consumers
 
 __all__ = [
@@ -89,7 +111,9 @@ __all__ = [
     "PersonSpec",
     "PlantedCase",
     "PointsReference",
+    "Practitioner",
     "RefusedClaim",
+    "SuspendedClaim",
     "generate_city",
     "load_city",
     "play_day",

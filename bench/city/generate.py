@@ -8,6 +8,17 @@ for a person on a day, limited items within their limits, one admission per pers
 real-time review), care after death (after_death, the death recorded after the claim) and overpriced
 pharmacies (red lights and a price index above 1.10).
 
+Fund supervision (issue 23): codes sold through a pharmacy's POS then settled at a hospital (trace_code_reuse,
+blocked), a stay billed bed and nursing (day by day, under their national 医保 codes) on only 3 of its 8 days
+(bed_hold), and per month one institution of each institution-level family — a level-1 hospital of short,
+cheap admissions for a mild diagnosis (induced_admission), a level-2 hospital costing 3 × per case
+(institution_outlier), another coding MCC/CC its costs do not show (upcoding) — compared with peers of their
+level as `City.rule_params` sets the rules for the city's size. Hospital lines name their doctor
+(bilg_dr_codg), pharmacy lines their pharmacist (phar_prac_codg), all listed in `City.practitioners`; the
+planted cases carry how the bureau settles them (refund, appeal, decision with points: one doctor to 12, one
+to 8), and `City.suspended_claim` is the 12-point doctor's next visit, which settlement must refuse. Drugs
+need traceability codes (trac_codg_required); level-1 hospitals send a fifth of their drug lines without.
+
 Payment by points (DRG/DIP) of the played year: employees (310) by DRG, residents (390) by DIP, every hospital
 but one in eight paid by points. An inpatient case is a condition treated conservatively or by a procedure,
 with 0–3 secondary diagnoses (some CC/MCC), and costs base × treatment × severity × the hospital's level factor
@@ -23,7 +34,7 @@ the pool as a whole overspends a little, the efficient hospitals end in surplus,
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -31,12 +42,21 @@ from zoneinfo import ZoneInfo
 
 from bench.city.model import (
     AFTER_DEATH,
+    APPEAL_OVERTURNED,
+    APPEAL_UPHELD,
+    BED_HOLD,
     COST_OUTLIER,
+    DECIDE,
     FAMILY_OF_KIND,
+    INDUCED_ADMISSION,
+    INSTITUTION_OUTLIER,
     OVERPRICED_PHARMACY,
+    REFUND,
     REPEATED_ADMISSIONS,
     SPLIT_ADMISSION,
     TRACE_CODE_REUSE,
+    TRACE_CODE_SOLD,
+    UPCODING,
     City,
     ClaimSpec,
     DayPlan,
@@ -46,7 +66,9 @@ from bench.city.model import (
     Phase,
     PlantedCase,
     PointsReference,
+    Practitioner,
     SaleBatch,
+    SuspendedClaim,
 )
 from common.money import yuan_to_fen
 from common.progress import ProgressBar
@@ -94,6 +116,32 @@ UNGROUPED = ("R55.x00", "晕厥", 3500)
 NO_LIST_SHARE = 0.15  # plain conservative cases whose list is not sent: grouped on the visit's diagnosis
 NATIONAL_LIST_SHARE = 0.33  # lists sent as the national 4101A message, the rest by REST
 SURGERY, INTERVENTION, MEDICAL = "XP00001", "XP00002", "XT00001"  # the fee line a treatment is billed on
+
+# --- hospitals, care billed by the day, practitioners ------------------------------------------------------
+MIN_HOSPITALS = 8
+LEVELS = (1, 2, 2, 3)  # hospital n is of level LEVELS[n % 4]: most are level 2, as in a city
+# Bed and nursing are billed day by day under their national 医保 service codes (00 + the 9-digit price item
+# of 全国医疗服务价格项目规范 + 4 digits): 1109 床位费, 1201 护理费 — what the bed_hold rule looks for.
+BED_CODE = "00110900001{lv:04d}"
+NURSING_CODE = "001201000030000"  # Ⅰ级护理
+DOCTORS_PER_HOSPITAL, PHARMACISTS_PER_PHARMACY = 4, 2
+UNSCANNED_AT_LEVEL_1 = (
+    0.2  # drug lines a level-1 hospital sends without their traceability codes (扫码率 < 1)
+)
+
+# --- institution-level cases (institution-level rules run over the month) ---------------------------------
+# Which level the peers of institution_outlier and upcoding are compared at (the cost-outlier peers' level).
+PEER_LEVEL = 2
+PEER_RULE_MIN_CASES = 5  # min_cases the bureau sets for a city this small (the defaults want 10 and 20)
+INSTITUTION_OUTLIER_CASES = 6  # its admissions, each OUTLIER_COST_MULTIPLE × the usual cost
+OUTLIER_COST_MULTIPLE = Decimal(3)  # the rule flags cost per case above 2 × the peers' mean
+OUTLIER_DIAGNOSES = ("I63.900", "K80.200", "I25.100")  # under 30 peers each: the claim-level rule stays out
+UPCODED_CASES = 12  # DRG cases coded with an MCC or a CC their cost does not show (高套)
+UPCODED_DIAGNOSES = ("J18.900", "I63.900", "I25.100")  # medical ADRGs with MCC, CC and plain groups
+INDUCED_CASES, INDUCED_ORDINARY = 6, 4  # short cheap mild admissions, and ordinary ones, at one hospital
+INDUCED_MULTIPLE = Decimal("0.4")  # × the usual cost: under 3,000 yuan at every level (the rule's C)
+MILD_DIAGNOSIS = ("E11.900", "2型糖尿病", 4300)  # 2型糖尿病不伴并发症: a mild diagnosis (E11.9) of the rule
+BED_HOLD_STAY, BED_HOLD_CHARGED = 8, (0, 1, 7)  # an 8-day stay billed bed and nursing on 3 of its days
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,11 +292,11 @@ class _Builder:
     # --- reference data ------------------------------------------------------------------------------
 
     def institutions(self) -> None:
-        n_hospitals = max(6, self.n_persons // 250)
+        n_hospitals = max(MIN_HOSPITALS, self.n_persons // 250)
         n_pharmacies = max(8, self.n_persons // 200)
         self.hospitals = [f"H{ADMDVS}{n:05d}" for n in range(1, n_hospitals + 1)]
         self.pharmacies = [f"P{ADMDVS}{n:05d}" for n in range(1, n_pharmacies + 1)]
-        self.level = {code: 1 + n % 3 for n, code in enumerate(self.hospitals)}
+        self.level = {code: LEVELS[n % len(LEVELS)] for n, code in enumerate(self.hospitals)}
         n_over = max(2, n_pharmacies // 8)
         self.overpriced = sorted(self.rng.sample(self.pharmacies, n_over))
         self.normal_pharmacies = [code for code in self.pharmacies if code not in self.overpriced]
@@ -271,6 +319,31 @@ class _Builder:
             for code in sorted(points_rng.sample(self.points_hospitals, min(2, len(self.points_hospitals))))
         }
         self.points_rng = points_rng
+        # Supervision: the hospitals of the institution-level cases, the practitioners. A generator of their
+        # own, so the traffic's draws do not depend on them.
+        sup = random.Random(f"supervision-{self.seed}")  # noqa: S311 - synthetic data
+        self.sup_rng = sup
+        peer_level = [c for c in self.points_hospitals if self.level[c] == PEER_LEVEL]
+        self.outlier_hospital, self.upcoding_hospital = sup.sample(peer_level, 2)
+        self.induced_hospital = sup.choice([c for c in self.hospitals if self.level[c] == 1])
+        special = {self.outlier_hospital, self.upcoding_hospital, self.induced_hospital}
+        # Hospitals of the ordinary traffic's admissions and of the claim-level planted cases.
+        self.ordinary = [code for code in self.hospitals if code not in special]
+        self.doctors = {
+            code: [f"D{ADMDVS}{n * 10 + k:06d}" for k in range(1, DOCTORS_PER_HOSPITAL + 1)]
+            for n, code in enumerate(self.hospitals, start=1)
+        }
+        self.pharmacists = {
+            code: [f"Y{ADMDVS}{500_000 + n * 10 + k:06d}" for k in range(1, PHARMACISTS_PER_PHARMACY + 1)]
+            for n, code in enumerate(self.pharmacies, start=1)
+        }
+        self.practitioners = [
+            Practitioner(prac, "doctor", code) for code in self.hospitals for prac in self.doctors[code]
+        ] + [
+            Practitioner(prac, "pharmacist", code)
+            for code in self.pharmacies
+            for prac in self.pharmacists[code]
+        ]
         self.institution_rows = [
             {"fixmedins_code": code, "fixmedins_name": f"武汉市第{n + 1}医院", "fixmedins_type": "hospital",
              "hosp_lv": self.level[code], "admdvs": ADMDVS, "status": "active",
@@ -312,10 +385,12 @@ class _Builder:
             for n, (name, price, lv) in enumerate(services)
         ]  # fmt: skip
         self.bed = {
-            lv: Item(f"XB0000{lv}", f"{lv}级医院床位费", "bed", Decimal(30 + 20 * lv), "01")
+            lv: Item(
+                BED_CODE.format(lv=lv), f"普通病房床位费({lv}级医院)", "bed", Decimal(30 + 20 * lv), "01"
+            )
             for lv in (1, 2, 3)
         }
-        self.nursing = Item("XN00001", "一级护理", "nursing", Decimal(28), "01")
+        self.nursing = Item(NURSING_CODE, "Ⅰ级护理", "nursing", Decimal(28), "01")
         self.procedures = [
             Item("XP00001", "手术治疗(综合)", "procedure", Decimal(100), "01"),
             Item("XP00002", "介入治疗(综合)", "procedure", Decimal(100), "02"),
@@ -354,6 +429,8 @@ class _Builder:
                 row["age_max"] = item.age_max
             if item.max_cnt is not None:
                 row["max_cnt_per_visit"] = str(item.max_cnt)
+            if item.kind == "drug":
+                row["trac_codg_required"] = True  # 需扫追溯码: counted in each institution's scan rate
             rows.append(row)
         self.catalog_rows = rows
         self.drug_rows = []
@@ -497,7 +574,14 @@ class _Builder:
         return not (item.max_cnt is not None and item.code in person.limited_used)
 
     def _line(
-        self, sn: int, item: Item, cnt: int, price: Decimal, moment: str, codes: list[str]
+        self,
+        sn: int,
+        item: Item,
+        cnt: int,
+        price: Decimal,
+        moment: str,
+        codes: list[str],
+        practitioner: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         line: dict[str, Any] = {
             "feedetl_sn": str(sn),
@@ -510,7 +594,21 @@ class _Builder:
         }
         if codes:
             line["drug_trac_codg"] = codes
+        if practitioner is not None:
+            field_name, prac_codg = practitioner
+            line[field_name] = prac_codg
         return line
+
+    def _doctor(self, code: str, doctor: str | None = None) -> tuple[str, str]:
+        """开单医生 (bilg_dr_codg) of a hospital claim's lines: the one given, else one of the hospital's."""
+        return "bilg_dr_codg", doctor or self.sup_rng.choice(self.doctors[code])
+
+    def _scanned(self, code: str) -> bool:
+        """Whether a hospital drug line carries its traceability codes: level-1 hospitals miss some (扫码率)."""
+        return self.level.get(code) != 1 or self.sup_rng.random() >= UNSCANNED_AT_LEVEL_1
+
+    def _pharmacist(self, code: str) -> tuple[str, str]:
+        return "phar_prac_codg", self.sup_rng.choice(self.pharmacists[code])
 
     def _pick(self, items: list[Item], count: int, person: _Person, day: date) -> list[Item]:
         allowed = [item for item in items if self._allowed(item, person, day)]
@@ -532,13 +630,23 @@ class _Builder:
         }
 
     def outpatient(
-        self, person: _Person, day: date, *, chronic: bool = False, code: str | None = None
+        self,
+        person: _Person,
+        day: date,
+        *,
+        chronic: bool = False,
+        code: str | None = None,
+        doctor: str | None = None,
+        reuse: str | None = None,
+        hour: int | None = None,
     ) -> ClaimSpec:
+        """An outpatient visit; `reuse`: a traceability code put on its first drug line (a code sold before)."""
         rng = self.rng
         code = code or rng.choice(self.hospitals)
-        hour, minute = rng.randrange(8, 16), rng.randrange(60)
+        hour, minute = rng.randrange(8, 16) if hour is None else hour, rng.randrange(60)
         begin = _iso(day, hour, minute)
         body = self._header(person, code, day, "14" if chronic else "11", begin)
+        practitioner = self._doctor(code, doctor)
         disease = rng.choice(CHRONIC_DISEASES if chronic else OUTPATIENT_DISEASES)
         body["dise_codg"], body["dise_name"] = disease
         items = [self.services[0], *self._pick(self.services[1:], rng.randrange(1, 4), person, day)]
@@ -547,7 +655,12 @@ class _Builder:
         for sn, item in enumerate(items, start=1):
             cnt = 1 if item.kind == "service" else rng.randrange(1, 3)
             codes = [self._trace() for _ in range(cnt)] if item.kind == "drug" else []
-            lines.append(self._line(sn, item, cnt, item.price, _iso(day, hour, min(59, minute + sn)), codes))
+            if reuse is not None and codes:
+                codes, reuse = [reuse, *codes[1:]], None
+            elif codes and not self._scanned(code):
+                codes = []
+            moment = _iso(day, hour, min(59, minute + sn))
+            lines.append(self._line(sn, item, cnt, item.price, moment, codes, practitioner))
         body["feedetail"] = lines
         person.busy_days.add(day)
         return ClaimSpec(person.spec.key, code, body)
@@ -565,15 +678,15 @@ class _Builder:
         hour = hour if hour is not None else rng.randrange(8, 19)
         minute = rng.randrange(60)
         body = self._header(person, code, day, "41", _iso(day, hour, minute))
+        practitioner = self._pharmacist(code)
         lines = []
         for sn, item in enumerate(self._pick(self.drugs, rng.randrange(3, 8), person, day), start=1):
             cnt = rng.randrange(1, 3)
             codes = [self._trace() for _ in range(cnt)]
             if reuse and sn == 1:
                 codes = list(reuse)[:cnt] + codes[len(reuse) :]
-            lines.append(
-                self._line(sn, item, cnt, self.price[code, item.code], _iso(day, hour, minute), codes)
-            )
+            moment = _iso(day, hour, minute)
+            lines.append(self._line(sn, item, cnt, self.price[code, item.code], moment, codes, practitioner))
         body["feedetail"] = lines
         person.busy_days.add(day)
         return ClaimSpec(person.spec.key, code, body)
@@ -589,12 +702,20 @@ class _Builder:
         discharged: date,
         multiple: Decimal | None = None,
         stay_kind: str = "normal",
+        severity: str | None = None,
+        upcoded: bool = False,
+        care_days: tuple[int, ...] | None = None,
+        doctor: str | None = None,
     ) -> ClaimSpec:
-        """A whole stay sent at discharge: beds, nursing, tests, drugs and the treatment's line sized to the cost.
+        """A whole stay sent at discharge: beds and nursing day by day, tests, drugs and the treatment's line
+        sized to the cost.
 
         `stay_kind`: normal (a treatment and a severity drawn), plain (conservative, no CC/MCC: the planted
         cases), short (conservative, one day, a quarter of the cost: 低倍率) or long (conservative, 2.2 × the
         cost: 高倍率 at a level-3 hospital). The claim carries its settlement list (but a few plain ones).
+        `severity`: the CC/MCC coded in the list (none, cc, mcc) instead; `upcoded`: the cost is that of a
+        case without (高套). `care_days`: the days of the stay (0 the admission day) billed a bed and nursing,
+        by default every day [admission, discharge) (挂床住院 when some are missing). `doctor`: 开单医生.
         """
         rng = self.rng
         level = self.level[code]
@@ -603,7 +724,7 @@ class _Builder:
             treatment = rng.choices(condition.treatments, weights=[t.share for t in condition.treatments])[0]
             severity = rng.choices(list(SEVERITY_SHARE), weights=list(SEVERITY_SHARE.values()))[0]
         else:
-            treatment, severity = condition.treatments[0], "none"
+            treatment, severity = condition.treatments[0], severity or "none"
         if stay_kind == "short":
             admitted = discharged - timedelta(days=1)
             multiple = multiple or SHORT_STAY_MULTIPLE
@@ -611,8 +732,9 @@ class _Builder:
             multiple = multiple or LONG_STAY_MULTIPLE
         stay = max(1, (discharged - admitted).days)
         spread = multiple or Decimal(rng.randrange(80, 121)) / 100
+        cost_severity = "none" if upcoded else severity
         target = (
-            Decimal(diagnosis[2]) * treatment.factor * SEVERITY[severity] * LEVEL_FACTOR[level]
+            Decimal(diagnosis[2]) * treatment.factor * SEVERITY[cost_severity] * LEVEL_FACTOR[level]
             * self.efficiency[code] * spread
         )  # fmt: skip
         body = self._header(person, code, settle_day, "21", _iso(admitted, 9, 30))
@@ -620,11 +742,22 @@ class _Builder:
         body["dise_codg"], body["dise_name"] = diagnosis[0], diagnosis[1]
         body["ipt_otp_no"] = f"ZY{admitted:%Y%m%d}{rng.randrange(10**5):05d}"
         short = stay_kind == "short"
-        parts: list[tuple[Item, int, Decimal, date]] = [
-            (self.bed[level], stay, self.bed[level].price, admitted),
-            (self.nursing, stay, self.nursing.price, admitted),
-            (self.materials, rng.randrange(1, 3) if short else rng.randrange(2, 6), self.materials.price, admitted),
-        ]  # fmt: skip
+        billed_days = range(stay) if care_days is None else sorted({n for n in care_days if 0 <= n < stay})
+        parts: list[tuple[Item, int, Decimal, date]] = []
+        for n in billed_days:  # a line a day: bed and nursing
+            on = admitted + timedelta(days=n)
+            parts += [
+                (self.bed[level], 1, self.bed[level].price, on),
+                (self.nursing, 1, self.nursing.price, on),
+            ]
+        parts.append(
+            (
+                self.materials,
+                rng.randrange(1, 3) if short else rng.randrange(2, 6),
+                self.materials.price,
+                admitted,
+            )
+        )
         services = rng.randrange(1, 3) if short else rng.randrange(3, 5)
         for n, item in enumerate(self._pick(self.services[1:10], services, person, admitted)):
             parts.append((item, 1, item.price, admitted + timedelta(days=min(n, stay - 1))))
@@ -636,9 +769,12 @@ class _Builder:
         billed = self.treatment_item[treatment.item]
         parts.append((billed, 1, max(Decimal(100), (target - spent).quantize(Decimal("0.01"))), admitted))
         lines = []
+        practitioner = self._doctor(code, doctor)
         for sn, (item, cnt, price, when) in enumerate(parts, start=1):
             codes = [self._trace() for _ in range(cnt)] if item.kind == "drug" else []
-            lines.append(self._line(sn, item, cnt, price, _iso(when, 11), codes))
+            if codes and not self._scanned(code):
+                codes = []
+            lines.append(self._line(sn, item, cnt, price, _iso(when, 11), codes, practitioner))
         body["feedetail"] = lines
         person.admitted = True
         listed, via = self._settlement_list(diagnosis, condition, treatment, severity, admitted, stay)
@@ -691,7 +827,8 @@ class _Builder:
         holders = {family.holder for family in self.family_specs}
         n_cases = max(1, self.n_persons // 1000)
         planted_people = [p for p in employees if p.spec.key not in holders]
-        needed = n_cases * 6 + 1
+        # Per case index: the six patterns of old, a bed hold, a code sold at POS; and the suspended claim.
+        needed = n_cases * 8 + 2
         if len(planted_people) < needed:
             raise ValueError(
                 f"a city of {self.n_persons} persons is too small to plant every case; use ≥ 150"
@@ -706,15 +843,18 @@ class _Builder:
         deaths: dict[date, list[DeathSpec]] = {day: [] for day in days}
         cases: list[PlantedCase] = []
 
-        # Peers for the cost outliers: enough admissions of the group before the outliers are settled.
+        # Peers for the cost outliers: enough admissions of the group before the outliers are settled, spread
+        # in turn over the level's hospitals but the institution outlier's (they are also its peers there).
         peers = max(MIN_PEERS + 6, 12 * n_cases)
         outlier_diagnosis = next(d for d in DIAGNOSES if d[0].startswith(OUTLIER_CATEGORY))
         level_2 = [code for code in self.hospitals if self.level[code] == OUTLIER_LEVEL]
+        peer_hospitals = [code for code in level_2 if code != self.outlier_hospital]
         candidates = [p for p in pool if not p.spec.waiting]
         rng.shuffle(candidates)
-        if len(candidates) < peers + 10:
+        institution_cases = INSTITUTION_OUTLIER_CASES + UPCODED_CASES + INDUCED_CASES + INDUCED_ORDINARY
+        if len(candidates) < peers + 10 + institution_cases:
             raise ValueError(f"a city of {self.n_persons} persons is too small for {peers} peer admissions")
-        for person in candidates[:peers]:
+        for n, person in enumerate(candidates[:peers]):
             day = days[0]
             discharged = day
             admitted = day - timedelta(days=rng.randrange(3, 9))
@@ -722,15 +862,17 @@ class _Builder:
                 self.inpatient(
                     person,
                     day,
-                    rng.choice(level_2),
+                    peer_hospitals[n % len(peer_hospitals)],
                     outlier_diagnosis,
                     admitted=admitted,
                     discharged=discharged,
                 )
             )
             person.busy_days.update(days)  # an inpatient claim is the person's only claim of the period
+        institution_people = candidates[peers:]
+        cases += self._institution_cases(institution_people, first)
 
-        # Normal traffic.
+        # Normal traffic (its admissions at the ordinary hospitals).
         for day in days:
             count = round(len(pool) * self.claim_rate)
             for person in rng.sample(pool, min(count, len(pool))):
@@ -739,7 +881,7 @@ class _Builder:
                 draw = rng.random()
                 if draw < 0.06 and not person.admitted and not person.spec.waiting and not person.busy_days:
                     diagnosis = UNGROUPED if rng.random() < UNGROUPED_SHARE else rng.choice(DIAGNOSES)
-                    code = rng.choice(self.hospitals)
+                    code = rng.choice(self.ordinary)
                     admitted = day - timedelta(days=rng.randrange(2, 12))
                     length = rng.random()
                     kind = (
@@ -762,14 +904,18 @@ class _Builder:
                 else:
                     first[day].append(self.outpatient(person, day))
 
-        # The planted cases: each a distinct employee with no other traffic.
+        # The planted cases: each a distinct employee with no other traffic. The first of each kind is what
+        # the supervision steps decide against two doctors: A (the split admission's and the bed hold's) and
+        # B (the cost outlier's and the care after death's).
         people = iter(reserved)
         last = days[-1]
+        sold: dict[tuple[str, date], list[tuple[str, str]]] = {}  # POS sales to add: (drug, trace code)
+        bad: dict[str, tuple[str, str]] = {}  # "A"/"B" → (hospital, doctor)
         for n in range(n_cases):
             day = days[n % len(days)]
             # Repeated admissions: three stays within a year at three hospitals, three diagnoses, far apart.
             person = next(people)
-            hospitals = rng.sample(self.hospitals, 3)
+            hospitals = rng.sample(self.ordinary, 3)
             diagnoses = [d for d in DIAGNOSES if not d[0].startswith(OUTLIER_CATEGORY)]
             stays = []
             for index, (begin_ago, length) in enumerate(((210, 6), (110, 5), (8, 7))):
@@ -785,9 +931,12 @@ class _Builder:
 
             # Split admission: discharged, readmitted 3 days later to the same hospital, same diagnosis.
             person = next(people)
-            code = rng.choice(self.hospitals)
+            code = rng.choice(self.ordinary)
+            if n == 0:
+                bad["A"] = (code, self.doctors[code][0])
+            doctor = bad["A"][1] if n == 0 else None
             diagnosis = rng.choice(DIAGNOSES[1:])
-            before = self.inpatient(person, day, code, diagnosis, stay_kind="plain",
+            before = self.inpatient(person, day, code, diagnosis, stay_kind="plain", doctor=doctor,
                                     admitted=day - timedelta(days=14), discharged=day - timedelta(days=8))  # fmt: skip
             after = self.inpatient(
                 person,
@@ -797,6 +946,7 @@ class _Builder:
                 admitted=day - timedelta(days=5),
                 discharged=day,
                 stay_kind="plain",
+                doctor=doctor,
             )
             first[day].append(before)
             second[day].append(after)
@@ -805,7 +955,11 @@ class _Builder:
 
             # Cost outlier: an admission of the peers' group at five times its usual cost, on the last day.
             person = next(people)
-            outlier = self.inpatient(person, last, rng.choice(level_2), outlier_diagnosis,
+            code = rng.choice([c for c in level_2 if c in self.ordinary])
+            if n == 0:
+                bad["B"] = (code, self.doctors[code][1])  # never doctor A, even at the same hospital
+            doctor = bad["B"][1] if n == 0 else None
+            outlier = self.inpatient(person, last, code, outlier_diagnosis, doctor=doctor,
                                      admitted=last - timedelta(days=6), discharged=last,
                                      multiple=Decimal(OUTLIER_MULTIPLE), stay_kind="plain")  # fmt: skip
             second[last].append(outlier)
@@ -829,11 +983,48 @@ class _Builder:
 
             # Care after death: an outpatient visit on a dead person's card, the death recorded later that day.
             person = next(people)
-            visit = self.outpatient(person, day)
+            if n == 0:
+                visit = self.outpatient(person, day, code=bad["B"][0], doctor=bad["B"][1])
+            else:
+                visit = self.outpatient(person, day)
             first[day].append(visit)
             deaths[day].append(DeathSpec(person.spec.key, day - timedelta(days=2)))
             cases.append(self._case(AFTER_DEATH, n, person, [visit], visit, "finding",
                                     "care begun two days after the date of death, recorded later"))  # fmt: skip
+
+            # Bed hold (挂床住院): an 8-day stay billed a bed and nursing on 3 of its days.
+            person = next(people)
+            code, doctor = bad["A"] if n == 0 else (rng.choice(self.ordinary), None)
+            held = self.inpatient(person, day, code, rng.choice(DIAGNOSES[1:]), stay_kind="plain", doctor=doctor,
+                                  admitted=day - timedelta(days=BED_HOLD_STAY), discharged=day,
+                                  care_days=BED_HOLD_CHARGED)  # fmt: skip
+            first[day].append(held)
+            empty = BED_HOLD_STAY - len(BED_HOLD_CHARGED)
+            cases.append(self._case(BED_HOLD, n, person, [held], held, "finding",
+                                    f"{empty} of {BED_HOLD_STAY} inpatient days with no bed or nursing charge "
+                                    "(threshold 2)"))  # fmt: skip
+
+            # A code sold through a pharmacy's POS in the morning, then settled at a hospital (回流药 via POS).
+            person = next(people)
+            shop, code = rng.choice(self.normal_pharmacies), rng.choice(self.ordinary)
+            trace = self._trace()
+            visit = self.outpatient(person, day, code=code, reuse=trace, hour=14)
+            line = next(x for x in visit.body["feedetail"] if trace in x.get("drug_trac_codg", []))
+            sold.setdefault((shop, day), []).append((line["med_list_codg"], trace))
+            second[day].append(visit)
+            cases.append(PlantedCase(
+                case_id=f"{TRACE_CODE_SOLD}-{n + 1}", kind=TRACE_CODE_SOLD, family=FAMILY_OF_KIND[TRACE_CODE_SOLD],
+                expect="blocked", persons=(person.spec.key,), medins_setl_ids=(visit.medins_setl_id,),
+                trigger=visit.medins_setl_id, fixmedins_code=code,
+                note=f"a traceability code sold through {shop}'s POS that morning, settled at a hospital",
+            ))  # fmt: skip
+
+        # After the suspension, doctor A orders one more visit: settlement must refuse it.
+        person = next(people)
+        hospital, doctor = bad["A"]
+        refused = self.outpatient(person, last, code=hospital, doctor=doctor, hour=9)
+        self.suspended_claim = SuspendedClaim(refused, doctor, last)
+        cases = self._resolve(cases, bad)
 
         for code in self.overpriced:
             cases.append(PlantedCase(
@@ -843,7 +1034,9 @@ class _Builder:
             ))  # fmt: skip
 
         # POS sales: on the first day every pharmacy at the usual price first posts its whole range (so the
-        # reference is the mode), then the day's sales; the overpriced pharmacies post after the others.
+        # reference is the mode), then the day's sales; the overpriced pharmacies post after the others. A
+        # code a hospital settles later that day was sold first thing in the morning.
+        items = {item.code: item for item in self.drugs}
         sale_serial = 0
         self.day_plans = []
         for index, day in enumerate(days):
@@ -860,6 +1053,10 @@ class _Builder:
                     lines.append(
                         self._sale(code, rng.choice(self.drugs), day, sale_serial, rng.randrange(1, 4))
                     )
+                for drug, trace in sold.get((code, day), []):
+                    sale_serial += 1
+                    line = self._sale(code, items[drug], day, sale_serial, 1)
+                    lines.append({**line, "sel_time": _iso(day, 8, 5), "drug_trac_codg": [trace]})
                 batch = SaleBatch(code, {"fixmedins_code": code, "sales": lines})
                 (second_sales if code in self.overpriced else first_sales).append(batch)
             self.day_plans.append(
@@ -877,6 +1074,124 @@ class _Builder:
                 )
             )
         self.cases = cases
+
+    def _institution_cases(
+        self, people: list[_Person], first: dict[date, list[ClaimSpec]]
+    ) -> list[PlantedCase]:
+        """The institution-level cases, before the normal traffic (their persons have no other claim):
+
+        - institution_outlier: a level-2 hospital whose admissions (employees, DRG) cost 3 × the usual;
+        - upcoding (高套): another level-2 hospital whose DRG cases are coded with an MCC or a CC that their
+          cost does not show, on top of its share of the cost-outlier peers;
+        - induced_admission (诱导住院): a level-1 hospital with short, cheap admissions for a mild diagnosis
+          (E11.9), 6 of its 10 admissions.
+        """
+        rng = self.rng
+        days = self.day_dates
+        employees = (p for p in people if p.insutype == "310")
+        others = (p for p in people if p.insutype != "310")
+
+        def admit(
+            person: _Person, n: int, code: str, diagnosis: tuple[str, str, int], **kw: Any
+        ) -> ClaimSpec:
+            day = days[n % len(days)]
+            length = kw.pop("length", None) or rng.randrange(3, 9)
+            claim = self.inpatient(
+                person, day, code, diagnosis, admitted=day - timedelta(days=length), discharged=day, **kw
+            )
+            person.busy_days.update(days)
+            first[day].append(claim)
+            return claim
+
+        by_code = {d[0]: d for d in DIAGNOSES}
+        cases: list[PlantedCase] = []
+
+        code = self.outlier_hospital
+        claims = [
+            admit(next(employees), n, code, by_code[rng.choice(OUTLIER_DIAGNOSES)], stay_kind="plain",
+                  multiple=OUTLIER_COST_MULTIPLE * Decimal(rng.randrange(95, 106)) / 100,
+                  severity=rng.choices(list(SEVERITY_SHARE), weights=list(SEVERITY_SHARE.values()))[0])
+            for n in range(INSTITUTION_OUTLIER_CASES)
+        ]  # fmt: skip
+        cases.append(self._institution_case(INSTITUTION_OUTLIER, code, claims,
+                                            f"{len(claims)} admissions at {OUTLIER_COST_MULTIPLE} × the usual "
+                                            f"cost of their group: cost per case above 2 × its level-"
+                                            f"{PEER_LEVEL} peers'"))  # fmt: skip
+
+        code = self.upcoding_hospital
+        claims = [
+            admit(next(employees), n, code, by_code[rng.choice(UPCODED_DIAGNOSES)], stay_kind="plain",
+                  severity=rng.choice(("mcc", "cc", "cc")), upcoded=True)
+            for n in range(UPCODED_CASES)
+        ]  # fmt: skip
+        cases.append(self._institution_case(UPCODING, code, claims,
+                                            f"{len(claims)} DRG cases coded with an MCC or a CC their cost does "
+                                            "not show: a high-severity share far above its peers'"))  # fmt: skip
+
+        code = self.induced_hospital
+        mild = [
+            admit(next(others if n % 2 else employees), n, code, MILD_DIAGNOSIS, stay_kind="short",
+                  multiple=INDUCED_MULTIPLE)
+            for n in range(INDUCED_CASES)
+        ]  # fmt: skip
+        for n in range(INDUCED_ORDINARY):
+            admit(next(others if n % 2 else employees), n, code, rng.choice(DIAGNOSES[:4]))
+        cases.append(self._institution_case(INDUCED_ADMISSION, code, mild,
+                                            f"{len(mild)} of {len(mild) + INDUCED_ORDINARY} admissions short "
+                                            "(a day), cheap and for a mild diagnosis (E11.9): above 20 %"))  # fmt: skip
+        return cases
+
+    def rule_params(self) -> dict[str, dict[str, Any]]:
+        """What the bureau sets for a city this size on the peer-comparing institution rules: as many peers
+        as the level has (at most the default 5), and cases from 5 (the defaults want 10 and 20)."""
+        level = [code for code in self.hospitals if self.level[code] == PEER_LEVEL]
+        by_points = [code for code in level if code in self.points_hospitals]
+        return {
+            "institution_outlier": {"min_peers": min(5, len(level) - 1), "min_cases": PEER_RULE_MIN_CASES},
+            "upcoding": {"min_peers": min(5, len(by_points) - 1), "min_cases": PEER_RULE_MIN_CASES},
+        }
+
+    def _institution_case(self, kind: str, code: str, claims: list[ClaimSpec], note: str) -> PlantedCase:
+        return PlantedCase(
+            case_id=f"{kind}-1",
+            kind=kind,
+            family=FAMILY_OF_KIND[kind],
+            expect="finding",
+            persons=tuple(claim.person for claim in claims),
+            medins_setl_ids=tuple(claim.medins_setl_id for claim in claims),
+            fixmedins_code=code,
+            note=note,
+        )
+
+    def _resolve(self, cases: list[PlantedCase], bad: dict[str, tuple[str, str]]) -> list[PlantedCase]:
+        """How the supervision steps settle each planted case's finding: the first of some kinds decided
+        with points against doctor A (6 + 6 = 12: qualification ended, 终止) or B (8: one short of the 9
+        that suspend, 暂停, so still paid), one appeal overturned, one upheld and decided, the rest — the
+        cost outlier's among them, an inpatient recovery in the played month — refunded voluntarily
+        (自查自纠). The thresholds are fraud's defaults (fraud.domain.practitioners.PointsScale)."""
+        doctor_a, doctor_b = bad["A"][1], bad["B"][1]
+        plan: dict[str, dict[str, Any]] = {
+            f"{SPLIT_ADMISSION}-1": {"resolution": DECIDE, "penalty_basis": "violation", "penalty_multiple": "1",
+                                     "practitioner": doctor_a, "points": 6,
+                                     "points_reason": "分解住院，负主要责任 (split admission)"},
+            f"{BED_HOLD}-1": {"resolution": DECIDE, "penalty_basis": "fraud", "penalty_multiple": "2",
+                              "practitioner": doctor_a, "points": 6,
+                              "points_reason": "挂床住院，虚记住院天数 (bed hold)"},
+            f"{AFTER_DEATH}-1": {"resolution": DECIDE, "penalty_basis": "violation", "penalty_multiple": "1",
+                                 "practitioner": doctor_b, "points": 8,
+                                 "points_reason": "未核验就医人员身份，为冒名就医者开具处方 (identity not checked)"},
+            f"{REPEATED_ADMISSIONS}-1": {"resolution": APPEAL_OVERTURNED},
+            f"{UPCODING}-1": {"resolution": APPEAL_UPHELD, "penalty_basis": "violation",
+                              "penalty_multiple": "1.5"},
+            f"{INSTITUTION_OUTLIER}-1": {"resolution": DECIDE, "penalty_basis": "none", "penalty_multiple": "0"},
+        }  # fmt: skip
+        resolved = []
+        for case in cases:
+            if case.expect != "finding":
+                resolved.append(case)
+            else:
+                resolved.append(replace(case, **plan.get(case.case_id, {"resolution": REFUND})))
+        return resolved
 
     # --- payment by points ----------------------------------------------------------------------------
 
@@ -1077,4 +1392,7 @@ def generate_city(
             "min_peers": MIN_PEERS,
         },
         points=builder.points,
+        practitioners=tuple(builder.practitioners),
+        suspended_claim=builder.suspended_claim,
+        rule_params=builder.rule_params(),
     )

@@ -35,6 +35,7 @@ class LoadedCity:
     settled: int = 0
     deaths: int = 0
     pricing_lines: dict[str, int] = field(default_factory=dict)
+    sale_events: int = 0  # POS uploads with fresh lines: one pricing.sale.recorded each
 
 
 def _chunks(rows: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -14,6 +14,11 @@ COST_OUTLIER = "cost_outlier"
 TRACE_CODE_REUSE = "trace_code_reuse"
 AFTER_DEATH = "after_death"
 OVERPRICED_PHARMACY = "overpriced_pharmacy"
+TRACE_CODE_SOLD = "trace_code_sold"  # a code sold through a pharmacy's POS, then settled at a hospital
+BED_HOLD = "bed_hold"
+INDUCED_ADMISSION = "induced_admission"
+INSTITUTION_OUTLIER = "institution_outlier"
+UPCODING = "upcoding"
 FAMILY_OF_KIND = {
     REPEATED_ADMISSIONS: "admission_frequency",
     SPLIT_ADMISSION: "split_admission",
@@ -21,7 +26,16 @@ FAMILY_OF_KIND = {
     TRACE_CODE_REUSE: "trace_code_reuse",
     AFTER_DEATH: "after_death",
     OVERPRICED_PHARMACY: "price_index",
+    TRACE_CODE_SOLD: "trace_code_reuse",
+    BED_HOLD: "bed_hold",
+    INDUCED_ADMISSION: "induced_admission",
+    INSTITUTION_OUTLIER: "institution_outlier",
+    UPCODING: "upcoding",
 }
+# Institution-level families: a finding names the institution and the month (setl_id and psn_no null).
+INSTITUTION_FAMILIES = frozenset({"induced_admission", "institution_outlier", "upcoding"})
+# How the supervision steps (bench.city.supervision) settle a planted case's finding (案件处理).
+REFUND, DECIDE, APPEAL_UPHELD, APPEAL_OVERTURNED = "refund", "decide", "appeal_upheld", "appeal_overturned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +130,42 @@ class PlantedCase:
     trigger: str | None = None  # the claim that completes the pattern
     fixmedins_code: str | None = None
     note: str = ""
+    # The case over its finding(s): how it ends (refund 自查自纠 | decide 处理决定 | appeal_upheld 申诉被驳回,
+    # then decided | appeal_overturned 申诉成立) and, when decided, the penalty and the points (记分) against
+    # the practitioner who ordered its claims. None: nothing to open a case on (blocked, listed).
+    resolution: str | None = None
+    penalty_basis: str | None = None  # none | violation | fraud
+    penalty_multiple: str | None = None
+    practitioner: str | None = None  # prac_codg of the doctor who ordered the pattern's claims
+    points: int = 0
+    points_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Practitioner:
+    """A row of POST /fraud/practitioners: a doctor or pharmacist registered with their institution."""
+
+    prac_codg: str
+    prac_type: str  # doctor | pharmacist
+    fixmedins_code: str
+
+    def body(self) -> dict[str, str]:
+        return {
+            "prac_codg": self.prac_codg,
+            "prac_type": self.prac_type,
+            "fixmedins_code": self.fixmedins_code,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendedClaim:
+    """An outpatient claim the suspended doctor orders after the suspension: settlement must refuse it
+    (422 PRACTITIONER_SUSPENDED). `body` is dated on `template_date`; the supervision step moves its times
+    to the day it is sent (see bench.city.supervision.dated)."""
+
+    claim: ClaimSpec
+    prac_codg: str
+    template_date: date
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +209,11 @@ class City:
     overpriced: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
     points: PointsReference | None = None  # payment by points of the played year (None: not paid by points)
+    practitioners: tuple[Practitioner, ...] = ()  # doctors of the hospitals, pharmacists of the pharmacies
+    suspended_claim: SuspendedClaim | None = None
+    # Parameters the bureau sets on institution-level rules for a city this size (PUT /fraud/rules/{id}):
+    # {family: {param: value}}; the families not named keep their defaults.
+    rule_params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         """The whole city, canonical: the same seed and arguments give the same bytes."""
@@ -181,6 +236,12 @@ class City:
                 "trigger": case.trigger,
                 "fixmedins_code": case.fixmedins_code,
                 "note": case.note,
+                "level": "institution" if case.family in INSTITUTION_FAMILIES else "claim",
+                "resolution": case.resolution,
+                "penalty_basis": case.penalty_basis,
+                "penalty_multiple": case.penalty_multiple,
+                "practitioner": case.practitioner,
+                "points": case.points,
             }
             if psn_no is not None:
                 entry["psn_nos"] = [psn_no[key] for key in case.persons]
@@ -191,7 +252,26 @@ class City:
             "params": self.params,
             "overpriced_pharmacies": list(self.overpriced),
             "cases": cases,
+            "rule_params": self.rule_params,
+            "practitioners": {
+                "registered": len(self.practitioners),
+                "points": self.practitioner_points(),
+                "suspended": self.expected_suspended(),
+            },
         }
+
+    def practitioner_points(self) -> dict[str, int]:
+        """The points each practitioner gets from the planted cases' decisions (their calendar year)."""
+        points: dict[str, int] = {}
+        for case in self.cases:
+            if case.practitioner and case.points:
+                points[case.practitioner] = points.get(case.practitioner, 0) + case.points
+        return dict(sorted(points.items()))
+
+    def expected_suspended(self, suspend_at: int = 9) -> list[str]:
+        """The practitioners the decisions take to a suspension: 9 points in a year suspend (暂停), 12 end
+        the qualification (终止) — fraud's default scale; either way settlement refuses their lines."""
+        return [code for code, points in self.practitioner_points().items() if points >= suspend_at]
 
 
 def _encode(value: object) -> str:

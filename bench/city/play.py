@@ -109,12 +109,17 @@ async def play_day(
 async def wait_for_consumers(
     client: httpx.AsyncClient, loaded: LoadedCity, month: str, *, timeout_s: float
 ) -> None:
-    """Until fraud has run its post rules on every settlement and death so far, and pricing has every sale."""
+    """Until fraud has run its post rules on every settlement and death so far and holds every code sold at
+    POS (pricing.sale.recorded), and pricing has every sale."""
     await wait_consumed(
         client,
         loaded.ops_key,
         "fraud",
-        {"settlement.settled": loaded.settled, "enrollment.person.deceased": loaded.deaths},
+        {
+            "settlement.settled": loaded.settled,
+            "enrollment.person.deceased": loaded.deaths,
+            "pricing.sale.recorded": loaded.sale_events,
+        },
         timeout_s=timeout_s,
         what="the settlements played",
     )
@@ -205,6 +210,9 @@ async def _upload(
             light = result["light"]
             outcome.lights[light] = outcome.lights.get(light, 0) + 1
     loaded.pricing_lines[month] = loaded.pricing_lines.get(month, 0) + answer["accepted"]
+    # An upload with fresh lines is one pricing.sale.recorded (its codes reach fraud's trace-code projection).
+    if any(r["status"] == "accepted" and not r.get("replay") for r in answer["results"]):
+        loaded.sale_events += 1
 
 
 async def _upload_list(

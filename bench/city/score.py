@@ -1,4 +1,10 @@
-"""Scoring what the platform found against the planted cases: precision and recall per rule family."""
+"""Scoring what the platform found against the planted cases: precision and recall per rule family.
+
+A claim-level finding belongs to a planted case by its settlement (admission_frequency also by the person);
+an institution-level one (induced_admission, institution_outlier, upcoding: `setl_id` null) by its
+institution; trace_code_reuse is scored on the claims the real-time review blocked, price_index on the
+pharmacies listed above the warning line.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.city.model import City, PlantedCase
+from bench.city.model import INSTITUTION_FAMILIES, City, PlantedCase
 from bench.city.play import DayOutcome
 
 
@@ -43,6 +49,20 @@ def setl_ids(outcomes: Iterable[DayOutcome]) -> dict[str, str]:
     return {medins: claim.setl_id for outcome in outcomes for medins, claim in outcome.accepted.items()}
 
 
+def belongs(
+    case: PlantedCase, finding: Mapping[str, Any], setl: Mapping[str, str], psn_no: Mapping[str, str]
+) -> bool:
+    """Whether a finding (of the case's family) is the planted case's: by institution for an
+    institution-level family, else by settlement (admission_frequency also by person)."""
+    if case.family in INSTITUTION_FAMILIES:
+        return finding.get("setl_id") is None and finding.get("fixmedins_code") == case.fixmedins_code
+    case_setl = {setl[m] for m in case.medins_setl_ids if m in setl}
+    case_psn = {psn_no[p] for p in case.persons}
+    return finding.get("setl_id") in case_setl or (
+        case.family == "admission_frequency" and finding.get("psn_no") in case_psn
+    )
+
+
 def score(
     city: City,
     psn_no: Mapping[str, str],
@@ -61,11 +81,7 @@ def score(
         findings_by_family.setdefault(str(finding["family"]), []).append(finding)
 
     def matches(case: PlantedCase, finding: dict[str, Any]) -> bool:
-        case_setl = {setl[m] for m in case.medins_setl_ids if m in setl}
-        case_psn = {psn_no[p] for p in case.persons}
-        return finding.get("setl_id") in case_setl or (
-            case.family == "admission_frequency" and finding.get("psn_no") in case_psn
-        )
+        return belongs(case, finding, setl, psn_no)
 
     scores: list[FamilyScore] = []
     refused = {m: r for outcome in outcomes for m, r in outcome.refused.items()}

@@ -28,7 +28,7 @@ class Settings(ServiceSettings):
     backtest_max_claims: int = Field(
         default=20000, ge=1, le=1_000_000, description="Most settlements one backtest examines"
     )
-    # Cases (案件, H3): the appeal window and the penalty scale.
+    # Cases (案件): the appeal window and the penalty scale.
     case_appeal_working_days: int = Field(
         default=5,
         ge=1,

@@ -251,7 +251,7 @@ class PractitionerSuspension(Base):
     reinstated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
-# --- cases (案件): notification, appeal, voluntary refund, decision (H3) ------------------------------------
+# --- cases (案件): notification, appeal, voluntary refund, decision ------------------------------------
 
 
 class Case(Base):

@@ -11,12 +11,17 @@ import pytest
 
 from bench.city import City, ClaimSpec, generate_city
 from bench.city.generate import MIN_PEERS, OUTLIER_CATEGORY, OUTLIER_LEVEL
+from bench.city.model import INSTITUTION_FAMILIES
 from common.money import yuan_to_fen
 from enrollment.domain.certno import parse_certno
 from enrollment.schemas.contributions import ContributionIn
 from enrollment.schemas.coverages import CoverageIn
 from enrollment.schemas.families import FamilyIn
 from enrollment.schemas.persons import BulkPersonsIn, DeathIn, PersonIn
+from fraud.domain.families import CARE_PREFIXES, FAMILIES
+from fraud.domain.institutions import Admission, InstitutionFigures, InstitutionMonth
+from fraud.domain.params import ParamValue
+from fraud.schemas.practitioners import PractitionerIn
 from pricing.schemas.drugs import DrugRow
 from pricing.schemas.monitoring import SalesIn
 from settlement.domain.points import (
@@ -166,6 +171,11 @@ def test_every_planted_case_is_in_the_ground_truth_and_consistent_with_the_claim
         "trace_code_reuse": 1,
         "after_death": 1,
         "overpriced_pharmacy": len(city.overpriced),
+        "bed_hold": 1,
+        "trace_code_sold": 1,
+        "induced_admission": 1,
+        "institution_outlier": 1,
+        "upcoding": 1,
     }
     played = {claim.medins_setl_id: (d, p, claim) for d, p, claim in _played(city)}
     for case in city.cases:
@@ -212,10 +222,30 @@ def test_every_planted_case_is_in_the_ground_truth_and_consistent_with_the_claim
             ]  # fmt: skip
             assert len(peers) >= MIN_PEERS
             assert _medfee(outlier) > 3 * sum(peers) / len(peers)
+        elif case.kind == "bed_hold":
+            (held,) = claims
+            assert held.body["med_type"] == "21" and len(_empty_days(held)) >= 2
+        elif case.kind == "trace_code_sold":
+            (visit,) = claims
+            sold = {
+                code: (d, p, batch.fixmedins_code)
+                for d, day in enumerate(city.days) for p, phase in enumerate(day.phases) for batch in phase.sales
+                for line in batch.body["sales"] for code in line["drug_trac_codg"]
+            }  # fmt: skip
+            carried = [code for line in visit.body["feedetail"] for code in line.get("drug_trac_codg", [])]
+            (reused,) = [code for code in carried if code in sold]
+            assert sold[reused][:2] < played[visit.medins_setl_id][:2]  # sold in an earlier phase
+            assert sold[reused][2] in city.pharmacies and visit.fixmedins_code in city.hospitals
+        elif case.family in INSTITUTION_FAMILIES:
+            assert case.trigger is None and case.fixmedins_code in city.hospitals
+            assert {c.fixmedins_code for c in claims} == {case.fixmedins_code}
+            assert {c.body["med_type"] for c in claims} == {"21"}
     for entry in truth["cases"]:
         assert entry["psn_nos"] == [f"N{key}" for key in entry["persons"]]
         assert entry["family"] in {"admission_frequency", "split_admission", "cost_outlier", "trace_code_reuse",
-                                   "after_death", "price_index"}  # fmt: skip
+                                   "after_death", "price_index", "bed_hold", "induced_admission",
+                                   "institution_outlier", "upcoding"}  # fmt: skip
+        assert entry["level"] == ("institution" if entry["family"] in INSTITUTION_FAMILIES else "claim")
 
 
 def test_overpriced_pharmacies_sell_every_drug_far_above_the_usual_price_after_the_others(city: City) -> None:
@@ -263,12 +293,12 @@ def test_normal_traffic_stays_clear_of_every_default_rule(city: City) -> None:
                 codes.update(code for line in batch.body["sales"] for code in line["drug_trac_codg"])
     assert {key for key, n in admissions.items() if n > 1} <= planted
     assert max(billed.values()) == 1  # no item twice for a person on a day
-    assert [code for code, n in codes.items() if n > 1] == [
+    assert sorted(code for code, n in codes.items() if n > 1) == sorted(
         code
         for case in city.cases
-        if case.kind == "trace_code_reuse"
+        if case.kind in ("trace_code_reuse", "trace_code_sold")
         for code in _reused(city, case.medins_setl_ids)
-    ]
+    )
     assert max(burden.values()) < 50_000  # the high-burden rule (50,000 a year) stays quiet
     deaths = {death.person for day in city.days for phase in day.phases for death in phase.deaths}
     assert deaths <= planted
@@ -276,12 +306,200 @@ def test_normal_traffic_stays_clear_of_every_default_rule(city: City) -> None:
 
 
 def _reused(city: City, medins_setl_ids: tuple[str, ...]) -> list[str]:
+    """The codes a reuse case uses twice: in its two claims, or sold at POS and in its one claim."""
     claims = {claim.medins_setl_id: claim for claim in city.claims()}
+    if len(medins_setl_ids) == 1:
+        sold = {
+            code
+            for day in city.days
+            for phase in day.phases
+            for batch in phase.sales
+            for line in batch.body["sales"]
+            for code in line["drug_trac_codg"]
+        }
+        (claim,) = (claims[m] for m in medins_setl_ids)
+        return sorted({c for line in claim.body["feedetail"] for c in line.get("drug_trac_codg", [])} & sold)
     first, second = (claims[m] for m in medins_setl_ids)
     return sorted(
         {c for line in first.body["feedetail"] for c in line.get("drug_trac_codg", [])}
         & {c for line in second.body["feedetail"] for c in line.get("drug_trac_codg", [])}
     )
+
+
+# --- the supervision families: bed hold, institution-level rules, practitioners -----------------------------
+
+
+def _empty_days(claim: ClaimSpec) -> list[date]:
+    """The bed_hold rule's view of a stay: days of [admission, discharge) with no bed, nursing or treatment
+    charge (CARE_PREFIXES, a line counting for its fee date only)."""
+    charged = {
+        line["fee_ocur_time"][:10]
+        for line in claim.body["feedetail"]
+        if line["med_list_codg"].upper().startswith(CARE_PREFIXES)
+    }
+    begin, end = _begin(claim), _end(claim)
+    return [
+        begin + timedelta(days=n)
+        for n in range((end - begin).days)
+        if (begin + timedelta(days=n)).isoformat() not in charged
+    ]
+
+
+def _params(city: City, family: str) -> dict[str, ParamValue]:
+    """A family's defaults as shipped, with what the city asks the bureau to set (city.rule_params)."""
+    params: dict[str, ParamValue] = {spec.name: spec.default for spec in FAMILIES[family].params}
+    params.update(city.rule_params.get(family, {}))
+    return params
+
+
+def _institution_months(city: City, family: str) -> list[InstitutionMonth]:
+    """Each institution's month as fraud's institution rules see it, from the claims that stand (a blocked
+    claim is refused), with the DRG severity settlement's grouper gives each points case."""
+    params = _params(city, family)
+    drug_prefixes = params.get("drug_prefixes", ())
+    severities = params.get("severities", ())
+    assert isinstance(drug_prefixes, tuple) and isinstance(severities, tuple)
+    high = {s.upper() for s in severities}
+    _, drg, dip = _groupers(city)
+    level = {row["fixmedins_code"]: row["hosp_lv"] for row in city.institutions}
+    by_points = {row["fixmedins_code"] for row in city.institutions if row.get("points_payment")}
+    blocked = {case.trigger for case in city.cases if case.expect == "blocked"}
+    figures: dict[str, dict[str, Any]] = defaultdict(lambda: defaultdict(int))
+    admissions: dict[str, list[Admission]] = defaultdict(list)
+    persons: dict[str, set[str]] = defaultdict(set)
+    for d, _, claim in _played(city):
+        if claim.medins_setl_id in blocked:
+            continue
+        code, medfee = claim.fixmedins_code, int(_medfee(claim) * 100)
+        own = figures[code]
+        own["settlements"] += 1
+        own["medfee_fen"] += medfee
+        own["drug_fen"] += sum(
+            yuan_to_fen(line["det_item_fee_sumamt"])
+            for line in claim.body["feedetail"]
+            if line["med_list_codg"].startswith(drug_prefixes)
+        )
+        if claim.body["med_type"] != "21":
+            continue
+        own["admissions"] += 1
+        own["inpatient_medfee_fen"] += medfee
+        persons[code].add(claim.person)
+        admissions[code].append(
+            Admission(claim.medins_setl_id, claim.person, claim.body["dise_codg"], _begin(claim), _end(claim),
+                      city.day_dates[d], medfee, 0)
+        )  # fmt: skip
+        if code in by_points:
+            own["grouped_cases"] += 1
+            if claim.body["insutype"] == "310":
+                severity = drg.group(_coding(claim)).severity or "none"
+                own["high_severity_cases"] += severity.upper() in high
+            else:
+                assert dip.group(_coding(claim)) is not None  # DIP cases carry no severity
+    built = {
+        code: InstitutionFigures(fixmedins_code=code, hosp_lv=level[code], inpatients=len(persons[code]), **values)
+        for code, values in figures.items()
+    }  # fmt: skip
+    return [
+        InstitutionMonth(
+            month=city.day_dates[0].strftime("%Y-%m"),
+            own=own,
+            admissions=tuple(admissions[code]),
+            peers=tuple(
+                p
+                for other, p in built.items()
+                if other != code and own.hosp_lv is not None and p.hosp_lv == own.hosp_lv
+            ),
+        )
+        for code, own in built.items()
+    ]
+
+
+def _institution_hits(city: City, family: str) -> dict[str, list[str]]:
+    check = FAMILIES[family].month_check
+    assert check is not None
+    params = _params(city, family)
+    found: dict[str, list[str]] = {}
+    for month in _institution_months(city, family):
+        hits = check(month, params)
+        if hits:
+            found[month.own.fixmedins_code] = [hit.message for hit in hits]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("seed", "persons", "days", "start"),
+    [(11, 1200, 3, START), (5, 200, 2, date(2026, 3, 30)), (1, 2000, 3, date(2026, 3, 29))],
+    ids=["test-city", "demo-test", "demo-default"],
+)
+def test_the_supervision_families_flag_the_planted_cases_and_nothing_else(
+    seed: int, persons: int, days: int, start: date
+) -> None:
+    """bed_hold on the stays, the institution-level rules (as the bureau sets them for the city) on each
+    institution's month: exactly the planted ones, at the cities the tests and `make demo` play."""
+    city = city_of(seed, persons, days, start)
+    planted: dict[str, set[str]] = defaultdict(set)
+    for case in city.cases:
+        planted[case.family].add(str(case.trigger if case.family == "bed_hold" else case.fixmedins_code))
+    min_days = _params(city, "bed_hold")["min_days"]
+    assert isinstance(min_days, int)
+    inpatient = [claim for claim in city.claims() if claim.body["med_type"] == "21"]
+    held = {claim.medins_setl_id for claim in inpatient if len(_empty_days(claim)) >= min_days}
+    assert held == planted["bed_hold"] and len(held) == max(1, persons // 1000)
+    # Every stay is judged (it bills care codes), the normal ones with no empty day at all.
+    assert all(_empty_days(claim) == [] for claim in inpatient if claim.medins_setl_id not in held)
+    for family in sorted(INSTITUTION_FAMILIES):
+        hits = _institution_hits(city, family)
+        assert set(hits) == planted[family], (family, hits)
+    # The institution outlier is flagged for its cost per case only.
+    (outlier,) = _institution_hits(city, "institution_outlier").values()
+    assert len(outlier) == 1 and "cost per inpatient case" in outlier[0]
+
+
+def city_of(seed: int, persons: int, days: int, start: date) -> City:
+    return generate_city(seed, persons, days=days, start=start)
+
+
+def test_practitioners_order_the_lines_and_two_doctors_reach_8_and_12_points(city: City) -> None:
+    registered = {p.prac_codg: p for p in city.practitioners}
+    assert len(registered) == len(city.practitioners)
+    for practitioner in city.practitioners:
+        PractitionerIn.model_validate(practitioner.body())
+    assert {p.prac_type for p in city.practitioners} == {"doctor", "pharmacist"}
+    for claim in city.claims():
+        pharmacy = claim.body["med_type"] == "41"
+        field, other = ("phar_prac_codg", "bilg_dr_codg") if pharmacy else ("bilg_dr_codg", "phar_prac_codg")
+        codes = {line.get(field) for line in claim.body["feedetail"]}
+        assert len(codes) == 1 and all(other not in line for line in claim.body["feedetail"])
+        (code,) = codes
+        assert registered[code].fixmedins_code == claim.fixmedins_code
+        assert registered[code].prac_type == ("pharmacist" if pharmacy else "doctor")
+    points = city.practitioner_points()
+    assert sorted(points.values()) == [8, 12]  # 12 ends the qualification (终止); 8 is one short of 9 (暂停)
+    (suspended,) = city.expected_suspended()
+    assert points[suspended] == 12
+    decided = [case for case in city.cases if case.practitioner]
+    assert {case.resolution for case in decided} == {"decide"}
+    claims = {claim.medins_setl_id: claim for claim in city.claims()}
+    for case in decided:  # the doctor ordered every claim of the pattern
+        assert {
+            line["bilg_dr_codg"] for m in case.medins_setl_ids for line in claims[m].body["feedetail"]
+        } == {case.practitioner}
+    resolutions = Counter(case.resolution for case in city.cases if case.expect == "finding")
+    assert resolutions["appeal_upheld"] == resolutions["appeal_overturned"] == 1
+    assert resolutions["refund"] >= 2 and resolutions["decide"] == 4
+    # A refund with something to recover in the played month: the cost outlier's (an inpatient stay).
+    assert next(case for case in city.cases if case.kind == "cost_outlier").resolution == "refund"
+    assert all(case.resolution is None for case in city.cases if case.expect != "finding")
+    # The claim sent after the suspension: doctor A's, at A's hospital, never played.
+    after = city.suspended_claim
+    assert after is not None and after.prac_codg == suspended
+    assert after.claim.medins_setl_id not in claims
+    assert after.claim.fixmedins_code == registered[suspended].fixmedins_code
+    assert {line["bilg_dr_codg"] for line in after.claim.body["feedetail"]} == {suspended}
+    OneCallSettlementIn.model_validate({**after.claim.body, "psn_no": "P" + after.claim.person})
+    planted_persons = {person for case in city.cases for person in case.persons}
+    played_persons = {claim.person for claim in city.claims()}
+    assert after.claim.person not in planted_persons | played_persons
 
 
 # --- payment by points ------------------------------------------------------------------------------------
@@ -434,3 +652,17 @@ def test_most_cases_group_normally_some_deviate_and_only_syncope_is_left_ungroup
     for kind in (Deviation.LOW, Deviation.HIGH, Deviation.UNGROUPED):
         assert sum(n for (_, k), n in deviations.items() if k == kind) >= 1, (kind, deviations)
     assert {insutype for insutype, _ in deviations} == {"310", "390"}
+
+
+def test_drugs_need_traceability_codes_and_level_1_hospitals_scan_some_lines_only(city: City) -> None:
+    needing = {row["med_list_codg"] for row in city.catalog if row.get("trac_codg_required")}
+    assert needing == {row["med_list_codg"] for row in city.drugs}
+    level = {row["fixmedins_code"]: row["hosp_lv"] for row in city.institutions}
+    scanned: dict[int | None, Counter[bool]] = defaultdict(Counter)
+    for claim in city.claims():
+        for line in claim.body["feedetail"]:
+            if line["med_list_codg"] in needing:
+                scanned[level[claim.fixmedins_code]][bool(line.get("drug_trac_codg"))] += 1
+    assert scanned[None][False] == 0 and scanned[2][False] == scanned[3][False] == 0  # pharmacies, levels 2–3
+    share = scanned[1][True] / (scanned[1][True] + scanned[1][False])
+    assert 0.7 < share < 0.9  # a fifth missed at level 1

@@ -1,4 +1,4 @@
-"""trace codes from POS sales, their first use, scan rates (H1)
+"""trace codes from POS sales, their first use, scan rates
 
 Revision ID: a23f1c0e7d01
 Revises: dbfbbb48c2fb

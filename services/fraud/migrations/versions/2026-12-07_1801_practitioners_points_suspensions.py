@@ -1,4 +1,4 @@
-"""practitioners, their points (记分) and suspensions (H2)
+"""practitioners, their points (记分) and suspensions
 
 Revision ID: a23f2b1d8e02
 Revises: a23f1c0e7d01

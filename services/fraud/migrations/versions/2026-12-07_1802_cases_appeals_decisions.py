@@ -1,4 +1,4 @@
-"""cases: notification, appeal, voluntary refund, decision (H3)
+"""cases: notification, appeal, voluntary refund, decision
 
 Revision ID: a23f3c2e9f03
 Revises: a23f2b1d8e02

@@ -1,4 +1,4 @@
-"""monthly warnings and institution-level rule families (H4)
+"""monthly warnings and institution-level rule families
 
 Revision ID: a23f4d3fa004
 Revises: a23f3c2e9f03

@@ -1,4 +1,4 @@
-"""POS sale refunds, and the sale events for fraud (H1)
+"""POS sale refunds, and the sale events for fraud
 
 Revision ID: c23d1a0b5c21
 Revises: 7c4e2a91d0b5

@@ -1,4 +1,4 @@
-"""trace-code flag of catalogue items and the 依码结算 policy (H1)
+"""trace-code flag of catalogue items and the 依码结算 policy
 
 Revision ID: b23e1a0c6d11
 Revises: 9cf16d5d92e9

@@ -1,4 +1,4 @@
-"""the projection of suspended practitioners (H2)
+"""the projection of suspended practitioners
 
 Revision ID: b23e2b1d7e12
 Revises: b23e1a0c6d11

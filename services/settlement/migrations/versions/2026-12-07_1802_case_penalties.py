@@ -1,4 +1,4 @@
-"""case decisions: recovery and penalty in the month (H3)
+"""case decisions: recovery and penalty in the month
 
 Revision ID: b23e3c2e8f13
 Revises: b23e2b1d7e12
