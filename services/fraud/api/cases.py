@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from common.money import fen_to_yuan
-from common.principal import OpsPrincipal, Principal, Role
-from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from common.principal import OpsPrincipal
+from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope, listing_scope
 from fraud.schemas.cases import (
     AppealFile,
     AppealIn,
@@ -106,15 +106,6 @@ def case_out(view: CaseView) -> CaseOut:
     )
 
 
-def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
-    """The institution a list is for: an institution's client sees only its own cases."""
-    if principal.role is not Role.OPS:
-        fixmedins_code = fixmedins_code or principal.scope or ""
-    if fixmedins_code is not None:
-        ensure_scope(principal, fixmedins_code)
-    return fixmedins_code
-
-
 @router.post(
     "/cases",
     response_model=CaseOut,
@@ -158,7 +149,11 @@ async def list_cases(
     another's); staff see all. The history of each case is in GET /cases/{case_id}.
     """
     views, next_cursor = await cases.list_cases(
-        uow=uow, status=status, fixmedins_code=_scoped(principal, fixmedins_code), limit=limit, cursor=cursor
+        uow=uow,
+        status=status,
+        fixmedins_code=listing_scope(principal, fixmedins_code),
+        limit=limit,
+        cursor=cursor,
     )
     return CasePage(items=[case_out(view) for view in views], next_cursor=next_cursor)
 

@@ -27,3 +27,12 @@ RuleBookDep = Annotated[RuleBook, Depends(_rule_book)]
 BacktestLimit = Annotated[int, Depends(_max_claims)]
 InstitutionPrincipal = Annotated[Principal, Depends(require_principal(Role.OPS, Role.HIS, Role.POS))]
 """Bureau staff, or an institution's HIS/POS (which may act only for its own fixmedins_code)."""
+
+
+def listing_scope(principal: Principal, fixmedins_code: str | None) -> str | None:
+    """The institution a list is for: an institution's client sees only its own (another's code: 403)."""
+    if principal.role is not Role.OPS:
+        fixmedins_code = fixmedins_code or principal.scope or ""
+    if fixmedins_code is not None:
+        ensure_scope(principal, fixmedins_code)
+    return fixmedins_code

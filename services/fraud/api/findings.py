@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from common.money import fen_to_yuan
-from common.principal import OpsPrincipal, Principal, Role
-from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from common.principal import OpsPrincipal
+from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope, listing_scope
 from fraud.models import Finding
 from fraud.schemas.findings import Category, ConfirmIn, DismissIn, FindingOut, FindingPage, FindingStatus
 from fraud.service import findings
@@ -44,15 +44,6 @@ def finding_out(row: Finding) -> FindingOut:
     )
 
 
-def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
-    """The institution a list is for: an institution's client sees only its own findings."""
-    if principal.role is not Role.OPS:
-        fixmedins_code = fixmedins_code or principal.scope or ""
-    if fixmedins_code is not None:
-        ensure_scope(principal, fixmedins_code)
-    return fixmedins_code
-
-
 @router.get(
     "/findings",
     response_model=FindingPage,
@@ -79,7 +70,7 @@ async def list_findings(
     page = await findings.list_findings(
         uow=uow,
         status=status,
-        fixmedins_code=_scoped(principal, fixmedins_code),
+        fixmedins_code=listing_scope(principal, fixmedins_code),
         rule_id=rule_id,
         psn_no=psn_no,
         category=category,

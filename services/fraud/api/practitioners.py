@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from common.clock import business_date
 from common.national import PRAC_CODE_PATTERN
-from common.principal import OpsPrincipal, Principal, Role
-from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from common.principal import OpsPrincipal
+from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope, listing_scope
 from fraud.domain.practitioners import PointsScale, band
 from fraud.models import Practitioner, PractitionerPoints, PractitionerSuspension
 from fraud.schemas.practitioners import (
@@ -113,15 +113,6 @@ async def register(
     return JSONResponse(practitioner_out(row).model_dump(mode="json"), status_code=201 if created else 200)
 
 
-def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
-    """The institution a list is for: an institution's client sees only its own practitioners."""
-    if principal.role is not Role.OPS:
-        fixmedins_code = fixmedins_code or principal.scope or ""
-    if fixmedins_code is not None:
-        ensure_scope(principal, fixmedins_code)
-    return fixmedins_code
-
-
 @router.get(
     "/practitioners",
     response_model=PractitionerPage,
@@ -145,7 +136,7 @@ async def list_practitioners(
     """
     page = await practitioners.list_practitioners(
         uow=uow,
-        fixmedins_code=_scoped(principal, fixmedins_code),
+        fixmedins_code=listing_scope(principal, fixmedins_code),
         status=status,
         prac_type=prac_type,
         limit=limit,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from common.principal import OpsPrincipal, Principal, Role
-from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, ensure_scope
+from common.principal import OpsPrincipal
+from fraud.api.deps import PROBLEMS, ClockDep, InstitutionPrincipal, listing_scope
 from fraud.models import InstitutionWarning
 from fraud.schemas.institutions import (
     MONTH_PATTERN,
@@ -78,15 +78,6 @@ async def publish_warnings(body: MonthIn, uow: Uow, principal: OpsPrincipal, clo
     return await warnings.publish_month(uow=uow, month=body.month, by=principal.client_id, clock=clock)
 
 
-def _scoped(principal: Principal, fixmedins_code: str | None) -> str | None:
-    """The institution a list is for: an institution's client sees only its own warnings."""
-    if principal.role is not Role.OPS:
-        fixmedins_code = fixmedins_code or principal.scope or ""
-    if fixmedins_code is not None:
-        ensure_scope(principal, fixmedins_code)
-    return fixmedins_code
-
-
 @router.get(
     "/warnings",
     response_model=WarningPage,
@@ -106,7 +97,11 @@ async def list_warnings(
     all.
     """
     page = await warnings.list_warnings(
-        uow=uow, month=month, fixmedins_code=_scoped(principal, fixmedins_code), limit=limit, cursor=cursor
+        uow=uow,
+        month=month,
+        fixmedins_code=listing_scope(principal, fixmedins_code),
+        limit=limit,
+        cursor=cursor,
     )
     return WarningPage(items=[warning_out(row) for row in page.items], next_cursor=page.next_cursor)
 
