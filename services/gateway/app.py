@@ -16,6 +16,9 @@ from gateway.api.admin import router as admin_router
 from gateway.api.overview import router as overview_router
 from gateway.api.proxy import RateLimiter, proxy_router
 from gateway.config import Settings
+from gateway.console.pages import router as console_pages
+from gateway.console.sessions import Sessions
+from gateway.console.site import router as console_site
 from gateway.national.api import router as national_router
 from gateway.openapi import MergedOpenAPI, services_ready
 from gateway.service.keys import KeyStore, ensure_bootstrap_key
@@ -56,6 +59,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     # taken out of rotation for one service would take every service down with it. Each is reported.
     app.state.readiness_required = {"database"}
     app.state.readiness_probes.append(services_ready)
+    # The bureau console's sessions: signed with a key derived from the internal secret, like the principal.
+    app.state.console_sessions = Sessions(settings.internal_secret, lifetime_s=settings.console_session_s)
+    app.include_router(console_site)
+    app.include_router(console_pages)
     merged = MergedOpenAPI(app)
 
     @app.get("/openapi.json", include_in_schema=False)

@@ -36,6 +36,8 @@ class Settings(ServiceSettings):
     # The key each client's TIF passToken is derived from; unset, the internal secret (with a label of its
     # own). Set it to rotate the passTokens apart from the internal secret, or the other way round.
     pass_token_secret: str = ""
+    # How long a console sign-in lasts (a working shift); then the sign-in page again.
+    console_session_s: int = 8 * 3600
 
     # The gateway publishes no events of its own.
     relay_enabled: bool = False

@@ -68,7 +68,7 @@ class InstitutionOverview(Overview):
     )
 
 
-async def _fetch(
+async def fetch_section(
     request: Request, principal: Principal, service: str, path: str, params: dict[str, Any] | None = None
 ) -> Section:
     try:
@@ -126,7 +126,7 @@ async def _points(request: Request, principal: Principal, fixmedins_code: str, y
     payment year (404 PAYMENT_YEAR_NOT_FOUND) is left out, not a failure; any other failure marks the section."""
     fetched = await asyncio.gather(
         *(
-            _fetch(
+            fetch_section(
                 request,
                 principal,
                 "settlement",
@@ -170,11 +170,11 @@ async def person_overview(psn_no: str, request: Request, principal: OverviewCall
     """
     names = ("person", "eligibility", "account", "recent_settlements", "open_findings")
     sections = await asyncio.gather(
-        _fetch(request, principal, "enrollment", f"/persons/{psn_no}"),
-        _fetch(request, principal, "enrollment", "/eligibility", {"psn_no": psn_no}),
-        _fetch(request, principal, "settlement", f"/accounts/{psn_no}"),
-        _fetch(request, principal, "settlement", "/settlements", {"psn_no": psn_no, "limit": 10}),
-        _fetch(request, principal, "fraud", "/findings", {"psn_no": psn_no, "status": "open"}),
+        fetch_section(request, principal, "enrollment", f"/persons/{psn_no}"),
+        fetch_section(request, principal, "enrollment", "/eligibility", {"psn_no": psn_no}),
+        fetch_section(request, principal, "settlement", f"/accounts/{psn_no}"),
+        fetch_section(request, principal, "settlement", "/settlements", {"psn_no": psn_no, "limit": 10}),
+        fetch_section(request, principal, "fraud", "/findings", {"psn_no": psn_no, "status": "open"}),
     )
     by_name = dict(zip(names, sections, strict=True))
     if _not_found(by_name["person"], psn_no):
@@ -202,25 +202,25 @@ async def institution_overview(
     today = business_date(request.app.state.clock.now())
     names = ("institution", "today", "last_statements", "open_findings", "open_alerts", "points")
     sections = await asyncio.gather(
-        _fetch(request, principal, "settlement", f"/institutions/{fixmedins_code}"),
-        _fetch(
+        fetch_section(request, principal, "settlement", f"/institutions/{fixmedins_code}"),
+        fetch_section(
             request,
             principal,
             "settlement",
             f"/institutions/{fixmedins_code}/activity",
             {"date": today.isoformat()},
         ),
-        _fetch(
+        fetch_section(
             request,
             principal,
             "settlement",
             "/daily-statements",
             {"fixmedins_code": fixmedins_code, "limit": 7},
         ),
-        _fetch(
+        fetch_section(
             request, principal, "fraud", "/findings", {"fixmedins_code": fixmedins_code, "status": "open"}
         ),
-        _fetch(
+        fetch_section(
             request, principal, "pricing", "/alerts", {"fixmedins_code": fixmedins_code, "status": "open"}
         ),
         _points(request, principal, fixmedins_code, today.year),
