@@ -28,6 +28,13 @@ EVENT_LAG = Histogram(
 DEAD_LETTERS = Counter(
     "dead_letters_total", "Events moved to the dead-letter subject", ["service", "consumer"]
 )
+# From JetStream's consumer info every few seconds, not per event: a stalled consumer handles nothing, so
+# event_lag_seconds (observed when an event is handled) cannot show it, and this does.
+CONSUMER_PENDING = Gauge(
+    "consumer_pending_messages",
+    "Messages of a durable consumer not yet delivered or delivered and not yet acknowledged",
+    ["service", "consumer"],
+)
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -10,6 +10,7 @@ from settlement.api import routers
 from settlement.config import Settings
 from settlement.events import subscriptions
 from settlement.service.day_close import scheduler
+from settlement.service.operations import gauges_worker
 from settlement.service.reference import PolicyBook
 
 DESCRIPTION = (
@@ -25,13 +26,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """The settlement service as an ASGI app (uvicorn's factory)."""
     settings = settings or Settings()
     clock = clock or SystemClock()
+    workers = [scheduler(settings.day_close_check_interval_s)] if settings.day_close_schedule else []
+    if settings.gauges_interval_s > 0:
+        workers.append(gauges_worker(settings.gauges_interval_s))
     app = create_service_app(
         settings=settings,
         title="Settlement 结算",
         description=DESCRIPTION,
         routers=routers(),
         subscriptions=subscriptions(clock=clock),
-        workers=[scheduler(settings.day_close_check_interval_s)] if settings.day_close_schedule else [],
+        workers=workers,
         clock=clock,
     )
     app.state.policy_book = PolicyBook(ttl_s=settings.policy_cache_s, clock=clock)

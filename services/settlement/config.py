@@ -24,6 +24,11 @@ class Settings(ServiceSettings):
         default=False, description="Close yesterday at 00:30 Asia/Shanghai (safe with several replicas)"
     )
     day_close_check_interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks")
+    gauges_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the day close and overdue disbursement gauges are refreshed (0: never)",
+    )
     policy_cache_s: float = Field(
         default=10.0, ge=0, description="How long a replica trusts its cached policy versions"
     )

@@ -1,7 +1,8 @@
 """docker-compose.yml, the Dockerfile it builds, and the PostgreSQL init script it mounts.
 
 - test_compose_file_*: parse docker-compose.yml with PyYAML (anchors and merge keys
-  resolved) and check the structure. Always run.
+  resolved) and check the structure, Prometheus and Grafana (profile `monitoring`) included.
+  Always run.
 - test_compose_cli_*: run `docker-compose config` (the v1 CLI, Debian package
   `docker-compose`) or `docker compose config` with the required secrets in the
   environment, and check what compose itself makes of the file. Skipped, with the reason,
@@ -43,6 +44,9 @@ SERVICES = {
 }
 DOMAIN_SERVICES = [name for name in SERVICES if name != "gateway"]
 INFRA = {"postgres", "nats"}
+# Started only with `--profile monitoring`; `docker compose config` leaves them out without it.
+MONITORING = {"prometheus", "grafana"}
+MONITORING_DIR = ROOT / "deploy" / "monitoring"
 
 Compose = dict[str, Any]
 
@@ -93,10 +97,14 @@ def healthcheck_text(service: dict[str, Any]) -> str:
 def check_structure(compose: Compose) -> None:
     """The facts that must hold both for the raw file and for compose's rendering of it."""
     services = compose["services"]
-    assert set(services) == set(SERVICES) | INFRA
+    assert set(services) - MONITORING == set(SERVICES) | INFRA
 
-    # Only the gateway publishes a port, and only 8000.
-    publishing = {name: published_ports(svc) for name, svc in services.items() if published_ports(svc)}
+    # Only the gateway publishes a port, and only 8000 (Prometheus and Grafana on loopback: check_monitoring).
+    publishing = {
+        name: published_ports(svc)
+        for name, svc in services.items()
+        if published_ports(svc) and name not in MONITORING
+    }
     assert publishing == {"gateway": [(8000, 8000)]}
 
     images = set()
@@ -172,6 +180,73 @@ def check_structure(compose: Compose) -> None:
     assert {"postgres-data", "nats-data"} <= set(compose["volumes"])
 
 
+def mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of the bind mounts, from the short or the long syntax."""
+    found = {}
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            if volume.get("type", "bind") == "bind":
+                found[volume["target"]] = Path(ROOT, volume["source"]).resolve()
+            continue
+        source, target = str(volume).split(":")[:2]
+        if source.startswith((".", "/")):
+            found[target] = Path(ROOT, source).resolve()
+    return found
+
+
+def host_ips(service: dict[str, Any]) -> set[str]:
+    """The host addresses the service's ports are published on ("" for all of them)."""
+    ips = set()
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            ips.add(str(port.get("host_ip", "")))
+        else:
+            parts = str(port).split(":")
+            ips.add(parts[0] if len(parts) == 3 else "")
+    return ips
+
+
+def check_monitoring(compose: Compose) -> None:
+    """Prometheus and Grafana: in the `monitoring` profile, on loopback, mounting deploy/monitoring."""
+    services = compose["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    for name in MONITORING:
+        svc = services[name]
+        assert svc.get("profiles") == ["monitoring"], name
+        image = svc["image"]
+        assert ":" in image and not image.endswith(":latest"), f"{name}: pin the image's version"
+        assert host_ips(svc) == {"127.0.0.1"}, f"{name} must publish on loopback only"
+    assert published_ports(prometheus) == [(9090, 9090)]
+    assert published_ports(grafana) == [(3000, 3000)]
+
+    prom_mounts = mounts(prometheus)
+    assert prom_mounts["/etc/prometheus/prometheus.yml"] == MONITORING_DIR / "prometheus" / "prometheus.yml"
+    assert prom_mounts["/etc/prometheus/rules"] == MONITORING_DIR / "prometheus" / "rules"
+    config = yaml.safe_load((MONITORING_DIR / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    command = " ".join(str(c) for c in prometheus["command"])
+    assert "--config.file=/etc/prometheus/prometheus.yml" in command
+    # Prometheus reaches the services on the internal network; the services' networks are unchanged.
+    internal = {name for name, net in compose["networks"].items() if (net or {}).get("internal")}
+    assert networks(prometheus) & internal
+    assert networks(prometheus) - internal, "Prometheus needs a network that can publish"
+    assert networks(grafana) & networks(prometheus)
+    assert not networks(grafana) & internal, "Grafana needs no access to the services"
+
+    graf_mounts = mounts(grafana)
+    assert graf_mounts["/etc/grafana/provisioning"] == MONITORING_DIR / "grafana" / "provisioning"
+    provider = yaml.safe_load(
+        (MONITORING_DIR / "grafana" / "provisioning" / "dashboards" / "ybj.yml").read_text(encoding="utf-8")
+    )
+    (dashboards_path,) = [p["options"]["path"] for p in provider["providers"]]
+    assert graf_mounts[dashboards_path] == MONITORING_DIR / "grafana" / "dashboards"
+    home = environment(grafana)["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home.startswith(dashboards_path + "/")
+    assert (MONITORING_DIR / "grafana" / "dashboards" / home.rsplit("/", 1)[1]).is_file()
+    for path in (*prom_mounts.values(), *graf_mounts.values()):
+        assert path.exists(), path
+
+
 # --------------------------------------------------------------------------------------
 # The file as written
 # --------------------------------------------------------------------------------------
@@ -184,6 +259,10 @@ def _raw() -> Compose:
 
 def test_compose_file_structure() -> None:
     check_structure(_raw())
+
+
+def test_compose_file_monitoring_profile() -> None:
+    check_monitoring(_raw())
 
 
 def test_compose_file_takes_secrets_from_the_environment() -> None:
@@ -239,16 +318,25 @@ def empty_env_file(tmp_path: Path) -> Path:
 
 
 def _run_config(
-    cli: tuple[str, ...], env_file: Path, extra_env: dict[str, str]
+    cli: tuple[str, ...], env_file: Path, extra_env: dict[str, str], *, profiles: tuple[str, ...] = ()
 ) -> subprocess.CompletedProcess[str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("COMPOSE_") and k not in {"INTERNAL_SECRET", "POSTGRES_PASSWORD", "LOG_LEVEL"}
+        if not k.startswith("COMPOSE_")
+        and k not in {"INTERNAL_SECRET", "POSTGRES_PASSWORD", "LOG_LEVEL", "GRAFANA_ADMIN_PASSWORD"}
     }
     env.update(extra_env)
     return subprocess.run(
-        [*cli, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        [
+            *cli,
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE_FILE),
+            *(arg for profile in profiles for arg in ("--profile", profile)),
+            "config",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -274,6 +362,17 @@ def test_compose_cli_config(compose_cli: tuple[str, ...], empty_env_file: Path) 
         assert env[f"{prefix}_DATABASE_URL"] == f"postgresql+asyncpg://ybj:{password}@postgres:5432/{name}"
         assert env["LOG_LEVEL"] == "INFO"
     assert environment(services["postgres"])["POSTGRES_PASSWORD"] == password
+
+
+def test_compose_cli_config_with_the_monitoring_profile(
+    compose_cli: tuple[str, ...], empty_env_file: Path
+) -> None:
+    env = {"INTERNAL_SECRET": secrets.token_urlsafe(48), "POSTGRES_PASSWORD": secrets.token_hex(16)}
+    result = _run_config(compose_cli, empty_env_file, env, profiles=("monitoring",))
+    assert result.returncode == 0, f"{' '.join(compose_cli)} config failed:\n{result.stderr}"
+    rendered: Compose = yaml.safe_load(result.stdout)
+    check_structure(rendered)
+    check_monitoring(rendered)
 
 
 @pytest.mark.parametrize("missing", ["INTERNAL_SECRET", "POSTGRES_PASSWORD"])

@@ -7,8 +7,9 @@ implements exactly the kustomize fields the layout uses (resources, namespace, l
 
 Every rendered object of a standard kind is validated strictly (unknown fields are
 errors) against the Kubernetes JSON schemas shipped by the `kubernetes-validate` package.
-Custom resources (the CloudNativePG `Cluster`) have no schema there: they are skipped from
-schema validation with the reason shown, and their shape is checked by their own test.
+Custom resources (the CloudNativePG `Cluster`, the Prometheus Operator's `ServiceMonitor` and
+`PrometheusRule`) have no schema there: they are skipped from schema validation with the reason
+shown, and their shape is checked by their own tests.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
+RULES = ROOT / "deploy" / "monitoring" / "prometheus" / "rules"
 NAMESPACE = "ybj"
 IMAGE = "ybj/platform:latest"
 
@@ -41,6 +43,9 @@ CRD_GROUPS = {
     "postgresql.cnpg.io": "CloudNativePG custom resource (needs the CNPG operator's CRD); "
     "kubernetes-validate has schemas for built-in kinds only. Shape checked in "
     "test_cnpg_cluster.",
+    "monitoring.coreos.com": "Prometheus Operator custom resource (needs the operator's CRDs); "
+    "kubernetes-validate has schemas for built-in kinds only. Shape checked in "
+    "test_service_monitor_scrapes_the_service and test_prometheus_rule_is_the_rules_file.",
 }
 
 # name -> (port, env prefix)
@@ -334,7 +339,7 @@ def test_schema(doc: Doc) -> None:
 
 def test_only_known_custom_resources() -> None:
     crds = sorted({d["apiVersion"] for d in rendered() if api_group(d) in CRD_GROUPS})
-    assert crds == ["postgresql.cnpg.io/v1"]
+    assert crds == ["monitoring.coreos.com/v1", "postgresql.cnpg.io/v1"]
 
 
 # --------------------------------------------------------------------------------------
@@ -591,12 +596,68 @@ def test_services_reach_nats_and_postgres_and_nothing_else(name: str) -> None:
     assert not allowed("Ingress", postgres[1], OUTSIDE, 5432)
 
 
+@pytest.mark.parametrize("name", SERVICES)
+def test_prometheus_in_the_monitoring_namespace_scrapes_each_service(name: str) -> None:
+    port, _ = SERVICES[name]
+    prometheus: Peer = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
+    assert allowed("Ingress", pod_labels(name), prometheus, port)
+    assert not allowed("Ingress", pod_labels("nats", "StatefulSet"), prometheus, 4222)
+    if name != "gateway":  # the gateway takes anyone on 8000
+        assert not allowed(
+            "Ingress", pod_labels(name), ("monitoring", {"app.kubernetes.io/name": "grafana"}), port
+        )
+        assert not allowed("Ingress", pod_labels(name), ("elsewhere", prometheus[1]), port)
+
+
 def test_nats_and_postgres_members_reach_each_other() -> None:
     nats = pod_labels("nats", "StatefulSet")
     assert allowed("Ingress", nats, (NAMESPACE, nats), 6222)
     pg = _cnpg_pod()
     assert allowed("Ingress", pg, (NAMESPACE, {**pg, "role": "replica"}), 5432)
     assert allowed("Ingress", pg, ("cnpg-system", {"app.kubernetes.io/name": "cloudnative-pg"}), 8000)
+
+
+# --------------------------------------------------------------------------------------
+# Monitoring: the Prometheus Operator's ServiceMonitor and PrometheusRule per service
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_monitor_scrapes_the_service(name: str) -> None:
+    monitor = one("ServiceMonitor", name)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    spec = monitor["spec"]
+    assert set(spec) <= {"jobLabel", "selector", "endpoints", "namespaceSelector"}, set(spec)
+    service = one("Service", name)
+    assert matches(spec["selector"], service["metadata"]["labels"])
+    # Only its own Service: no other Service of the namespace is selected.
+    others = [
+        n for n, svc in objects("Service").items() if matches(spec["selector"], svc["metadata"]["labels"])
+    ]
+    assert others == [name]
+    # The job label is the service's name, which the alert rules select on (up{job="<name>"}).
+    assert service["metadata"]["labels"][spec["jobLabel"]] == name
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert re.fullmatch(r"\d+s", endpoint["interval"]) and re.fullmatch(r"\d+s", endpoint["scrapeTimeout"])
+    assert int(endpoint["scrapeTimeout"][:-1]) < int(endpoint["interval"][:-1])
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_prometheus_rule_is_the_rules_file(name: str) -> None:
+    rule = one("PrometheusRule", name)
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == {"groups"}
+    rules_file = yaml.safe_load((RULES / f"{name}.yml").read_text(encoding="utf-8"))
+    assert rule["spec"] == rules_file, (
+        f"deploy/k8s/{name}/prometheusrule.yaml differs from {RULES / name}.yml"
+    )
+    for group in rule["spec"]["groups"]:
+        for alert in group["rules"]:
+            assert set(alert) <= {"alert", "expr", "for", "labels", "annotations"}, alert["alert"]
+            assert alert["labels"]["severity"] in {"critical", "warning"}
+            assert alert["labels"]["service"] == name
 
 
 # --------------------------------------------------------------------------------------

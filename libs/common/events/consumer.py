@@ -24,7 +24,7 @@ from common.events.contracts import deadletter_subject
 from common.events.envelope import EventEnvelope
 from common.events.nats import NatsClient, raise_if_cancelled
 from common.events.tables import inbox_event
-from common.metrics import DEAD_LETTERS, EVENT_LAG, EVENTS_CONSUMED
+from common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENT_LAG, EVENTS_CONSUMED
 
 log = logging.getLogger("common.consumer")
 
@@ -83,6 +83,11 @@ class ConsumerRunner:
         self.ack_wait_s = ack_wait_s
         self.retention = timedelta(days=retention_days)
         self._last_purge = 0.0
+        self.pending_every_s = 15.0
+        self._last_pending = float("-inf")
+        # At 0 from the start: a counter that first appears at 1 shows no increase, and the alert on any dead
+        # letter would miss the first one.
+        DEAD_LETTERS.labels(service, subscription.durable)
 
     @property
     def consumer_name(self) -> str:
@@ -97,6 +102,7 @@ class ConsumerRunner:
             try:
                 if pull is None:
                     pull = await self._bind()
+                await self._report_pending(pull)
                 try:
                     messages = await pull.fetch(self.batch_size, timeout=1.0)
                 except (TimeoutError, NatsTimeoutError):
@@ -128,6 +134,23 @@ class ConsumerRunner:
         except NotFoundError:
             await js.add_consumer(self.sub.stream, config)
         return await js.pull_subscribe_bind(self.sub.durable, stream=self.sub.stream)
+
+    async def _report_pending(self, pull: Any) -> None:
+        """Set the pending-messages gauge from the consumer's info, at most every `pending_every_s`."""
+        loop_now = asyncio.get_running_loop().time()
+        if loop_now - self._last_pending < self.pending_every_s:
+            return
+        self._last_pending = loop_now
+        try:
+            info = await pull.consumer_info()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the fetch that follows finds out whether NATS is really away
+            log.debug("consumer %s: no consumer info (%s)", self.consumer_name, type(exc).__name__)
+            return
+        CONSUMER_PENDING.labels(self.service, self.consumer_name).set(
+            (info.num_pending or 0) + (info.num_ack_pending or 0)
+        )
 
     async def handle_batch(self, messages: Sequence[Msg]) -> None:
         """Apply a fetched batch in one transaction (one inbox statement, one commit), then ack each.

@@ -113,6 +113,12 @@ class OutboxRelay:
             try:
                 while self.nats.connected and await self.relay_once() == self.batch_size:
                     pass
+                if not self.nats.connected:
+                    # No rounds while NATS is away, and that is when the backlog grows: count it all the same.
+                    loop_now = asyncio.get_running_loop().time()
+                    if loop_now - self._last_backlog >= self.backlog_every_s:
+                        self._last_backlog = loop_now
+                        await self._update_backlog()
                 await self._purge_published()
             except asyncio.CancelledError:
                 raise

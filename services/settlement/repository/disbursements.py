@@ -7,6 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from common.repository import RepositoryBase
+from settlement.domain.day_close import PENDING
 from settlement.models import Disbursement
 
 
@@ -34,3 +35,11 @@ class DisbursementRepository(RepositoryBase[Disbursement]):
             query = query.where(Disbursement.status == status)
         query = query.order_by(Disbursement.business_date.desc(), Disbursement.fixmedins_code).limit(limit)
         return list((await self.session.scalars(query)).all())
+
+    async def overdue(self, *, today: date) -> tuple[int, int]:
+        """How many pending orders are past their due date, and their amount in fen."""
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Disbursement.amount_fen), 0)).where(
+            Disbursement.status == PENDING, Disbursement.due_date < today
+        )
+        count, amount_fen = (await self.session.execute(query)).one()
+        return int(count), int(amount_fen)
