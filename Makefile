@@ -61,7 +61,7 @@ test-faults: $(STAMP)
 	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(PY) bench/demo.py
+	$(PY) bench/demo.py $(ARGS)
 
 # Benchmarks print their figures (and write var/bench/*.json); they never assert timings.
 bench: $(STAMP)

@@ -14,10 +14,12 @@ rates, an appeal upheld and one overturned, decisions with penalties and points 
 qualification, whose next claim settlement refuses). It reads the budget execution on 31 March, locks March,
 reconciles and confirms April (where the later decisions fall), moves the clock to the new year and closes
 every remaining day of 2026, computes and confirms each pool's year clearing (年清算), checks the ledger, and
-prints a report: settlements and fund pay, findings by rule family with precision and recall against the
-planted ground truth, cases by state and the suspended practitioners, red price alerts, the pharmacies above
-the price-index warning line, the fund KPIs, and per pool the budget, T, N, F, the point value and per
-hospital its cases, points, CMI, E, A, W, s, C and colour. Writes var/demo/report.json and
+prints a report for the bureau, in Chinese (units 元/笔/家, thousands separators, a line saying what each
+figure is, anomalies such as a negative surplus called out): settlements and fund pay, findings by rule
+family with precision and recall against the planted ground truth, cases by state and the suspended
+practitioners, red price alerts, the pharmacies above the price-index warning line, the fund KPIs, and per
+pool the budget, T, N, F, the point value and per hospital its cases, points, CMI, E, A, W, s, C and colour
+(report.json keeps the figures, keys in English). Writes var/demo/report.json and
 var/demo/ground-truth.json. Every process stops at the end, on error and on Ctrl-C.
 """
 
@@ -46,8 +48,10 @@ from bench.city.play import DayOutcome, play_day
 from bench.city.score import score
 from bench.city.stack import SimulatedStack
 from bench.city.supervision import (
+    FAMILY_NAMES,
     Supervision,
     after_the_month,
+    cell,
     open_claim_cases,
     register_practitioners,
     report_lines,
@@ -372,6 +376,8 @@ def _report(
         "settlements": {
             "accepted": len(accepted),
             "refused": refused,
+            # outpatient claims played through the national messages 2201 → 2204 → 2207 (accepted or refused)
+            "national_claims": sum(outcome.national_claims for outcome in outcomes),
             "medfee_fen": sum(c.medfee_fen for c in accepted),
             "fund_pay_fen": sum(c.fund_pay_fen for c in accepted),
             "acct_pay_fen": sum(c.acct_pay_fen for c in accepted),
@@ -409,63 +415,181 @@ def _report(
 
 
 def _ratio(value: float | None) -> str:
-    return "  —  " if value is None else f"{value:5.2f}"
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _amount(text: str | None) -> str:
+    """An amount in yuan as the API gives it (a decimal string), with thousands separators and 2 places."""
+    return "—" if text is None else f"{Decimal(text):,.2f}"
+
+
+# What the refusal codes of the played claims mean, for the report.
+REFUSALS = {
+    "REVIEW_BLOCKED": "实时审核拦截",
+    "PRACTITIONER_SUSPENDED": "医师/药师已暂停医保支付资格",
+    "TRACE_CODE_REQUIRED": "缺少药品追溯码",
+    "NO_COVERAGE": "无有效参保",
+    "PERSON_DECEASED": "参保人已死亡",
+}
+MONTH_STATUS = {"draft": "草稿", "confirmed": "已确认", "locked": "已锁定"}
+INSUTYPES = {"310": "职工基本医疗保险统筹基金", "390": "城乡居民基本医疗保险统筹基金"}
+# 累计结余可支付月数: 6–9 months is the reasonable range of a pool's accumulated balance (人社部发〔2009〕67号);
+# below 6 the demo calls it out as under the warning line, below 3 as short.
+MONTHS_PAYABLE_WARNING = Decimal(6)
+MONTHS_PAYABLE_SHORT = Decimal(3)
 
 
 def print_report(report: dict[str, Any]) -> None:
     s = report["settlements"]
     print(
-        f"\n== Demo report: {report['persons']:,} persons, days {', '.join(report['days'])} (seed {report['seed']}) =="
+        f"\n== 演示报告：参保人 {_n(report['persons'])} 人，业务日 {'、'.join(report['days'])}"
+        f"（随机种子 {report['seed']}）=="
     )
-    print(f"Settlements  {s['accepted']:,} accepted; refused {s['refused'] or 'none'}")
+    refused = sum(s["refused"].values())
+    why = "、".join(
+        f"{REFUSALS.get(code, code)} {code} {_n(n)} 笔" for code, n in sorted(s["refused"].items())
+    )
     print(
-        f"  medfee {_yuan(s['medfee_fen'])}  fund pay {_yuan(s['fund_pay_fen'])}"
-        f"  account {_yuan(s['acct_pay_fen'])}  cash {_yuan(s['cash_fen'])} yuan;"
-        f" {s['waiting_period']} self-paid in the waiting period;"
-        f" review warned {s['review_warned']}, skipped {s['review_skipped']}"
+        f"结算：受理 {_n(s['accepted'])} 笔，拒付 {_n(refused)} 笔{'（' + why + '）' if why else ''}"
+        "；拒付的结算不写入任何数据"
+    )
+    print(f"  其中经国家接口（2201/2204/2207）结算 {_n(s['national_claims'])} 笔")
+    print(
+        f"  医疗费总额 {_yuan(s['medfee_fen'])} 元 = 基金支付 {_yuan(s['fund_pay_fen'])} 元"
+        f" + 个人账户支付 {_yuan(s['acct_pay_fen'])} 元 + 现金支付 {_yuan(s['cash_fen'])} 元"
+    )
+    print(
+        f"  待遇等待期内的结算 {_n(s['waiting_period'])} 笔（按全自费结算，基金不支付）；"
+        f"实时审核提示 {_n(s['review_warned'])} 笔，审核未及时应答而放行 {_n(s['review_skipped'])} 笔"
     )
     for day in report["day_closes"]:
-        verdict = "balances" if day["balanced"] else "DOES NOT BALANCE"
+        verdict = (
+            f"与当日受理的 {_n(day['claims_accepted'])} 笔结算逐笔相符"
+            if day["balanced"]
+            else f"⚠ 与当日受理的 {_n(day['claims_accepted'])} 笔结算不符，须核查"
+        )
         print(
-            f"Day close {day['date']}: {day['closed_settlements']:,} settlements at {day['institutions']}"
-            f" institutions, fund pay {_yuan(day['fund_pay_fen'])} — {verdict}"
-            f" with the {day['claims_accepted']:,} claims accepted"
+            f"日结算 {day['date']}：结算 {_n(day['closed_settlements'])} 笔，涉及 {_n(day['institutions'])} 家机构，"
+            f"基金支付 {_yuan(day['fund_pay_fen'])} 元；{verdict}"
         )
     m = report["month"]
+    balanced = "各日结算单与结算明细相符" if m["balanced"] else "⚠ 日结算单与结算明细不符，不能确认"
     print(
-        f"Month {m['month']}: {m['status']}, {'balanced' if m['balanced'] else 'UNBALANCED'};"
-        f" {m['setl_cnt']:,} settlements, fund pay {_yuan(m['fund_pay_fen'])},"
-        f" recovered {_yuan(m['deductions_fen'])} ({report['confirmed']['count']} findings in"
-        f" {report['confirmed']['cases']} decided cases), penalties {_yuan(m['penalties_fen'])},"
-        f" quality reserve {_yuan(m['quality_reserve_fen'])}, net adjustment {_yuan(m['net_adjustment_fen'])}"
+        f"月核算 {m['month']}：{MONTH_STATUS.get(m['status'], m['status'])}，{balanced}；"
+        f"结算 {_n(m['setl_cnt'])} 笔，基金支付 {_yuan(m['fund_pay_fen'])} 元"
     )
-    print("Detection against the ground truth:")
-    print(f"  {'family':<22}{'planted':>8}{'found':>7}{'flagged':>9}{'precision':>11}{'recall':>8}")
-    for row in report["scores"]:
-        print(f"  {row['family']:<22}{row['planted']:>8}{row['found']:>7}{row['detections']:>9}"
-              f"{_ratio(row['precision']):>11}{_ratio(row['recall']):>8}")  # fmt: skip
-    print(f"Red alerts   {report['red_alerts']} at {', '.join(report['red_alert_pharmacies']) or 'none'}")
-    index = report["price_index"]
-    listed = ", ".join(f"{code} ({index[code]})" for code in report["price_index_listed"]) or "none"
     print(
-        f"Above the index warning line: {listed} (overpriced as planted: {', '.join(report['overpriced'])})"
+        f"  扣减：追回 {_yuan(m['deductions_fen'])} 元（{_n(report['confirmed']['count'])} 个疑点，"
+        f"来自核算时已决定的 {_n(report['confirmed']['cases'])} 个案件），罚款 {_yuan(m['penalties_fen'])} 元，"
+        f"质量保证金 {_yuan(m['quality_reserve_fen'])} 元；净调整 {_yuan(m['net_adjustment_fen'])} 元"
+    )
+    print(
+        "  （净调整 = −(追回 + 罚款 + 预付款 + 质量保证金)，从拨付给机构的款项中扣减；"
+        "核算确认之后才决定的案件在下一个月扣减）"
+    )
+    print("智能监控：疑点与埋设的违规案例对照")
+    print(
+        "  "
+        + cell("规则", 34)
+        + cell("埋设", 6, right=True)
+        + cell("查出", 6, right=True)
+        + cell("疑点", 7, right=True)
+        + cell("精确率", 9, right=True)
+        + cell("召回率", 9, right=True)
+    )
+    for row in report["scores"]:
+        name = f"{FAMILY_NAMES.get(row['family'], '')} {row['family']}".strip()
+        print(
+            "  "
+            + cell(name, 34)
+            + cell(_n(row["planted"]), 6, right=True)
+            + cell(_n(row["found"]), 6, right=True)
+            + cell(_n(row["detections"]), 7, right=True)
+            + cell(_ratio(row["precision"]), 9, right=True)
+            + cell(_ratio(row["recall"]), 9, right=True)
+        )
+    print(
+        "  埋设：演示故意制造的违规案例数；查出：其中被平台发现的案例数；疑点：平台为该规则产生的疑点数"
+        "（追溯码重复为实时审核拦截的结算数，量价指数为超过警戒线的药店数，红灯预警为预警条数）；"
+    )
+    print("  精确率 = 疑点中属于埋设案例的比例；召回率 = 查出 ÷ 埋设。两者都为 1.00 即无漏报、无误报。")
+    pharmacies, planted = report["red_alert_pharmacies"], report["overpriced"]
+    per_pharmacy = f"，平均每家 {report['red_alerts'] / len(pharmacies):,.1f} 种药品" if pharmacies else ""
+    print(
+        f"价格监测：红灯预警 {_n(report['red_alerts'])} 条，来自 {_n(len(pharmacies))} 家药店"
+        f"（{'、'.join(pharmacies) or '无'}）"
+    )
+    print(
+        f"  每条预警是一家药店的一种药品：同一药店、同一药品、同一灯色在处理前只保留一条，"
+        f"所以 {_n(report['red_alerts'])} 条 = 每家药店售价超标的药品种数之和{per_pharmacy}；"
+        "差值比 = 售价 ÷ 参考价 − 1，超过 0.30（或超过集采中选价的 1.5 倍）亮红灯"
+    )
+    extra = sorted(set(pharmacies) - set(planted))
+    print(
+        f"  ⚠ 另有非埋设药店亮红灯：{'、'.join(extra)}"
+        if extra
+        else f"  亮红灯的药店均为埋设的 {_n(len(planted))} 家高价药店（{'、'.join(planted)}）"
+    )
+    index = report["price_index"]
+    listed = "、".join(f"{code}（指数 {index[code]}）" for code in report["price_index_listed"]) or "无"
+    print(f"  量价比较指数超过警戒线、应约谈的药店：{listed}")
+    print(
+        "  （量价比较指数 = Σ(售价 × 数量) ÷ Σ(参考价 × 数量)，1.00 即与参考价持平；"
+        f"埋设的高价药店：{'、'.join(planted) or '无'}）"
     )
     for insutype, kpi in report["fund_kpis"].items():
-        print(
-            f"Fund {insutype}: income {kpi['income']}, expenditure {kpi['expenditure']},"
-            f" surplus {kpi['current_surplus']}, balance {kpi['accumulated_balance']},"
-            f" months payable {kpi['months_payable']}, inpatient ratio {kpi['inpatient_reimbursement_ratio']},"
-            f" settlements {kpi['settlement_count']}"
-        )
+        print_fund_kpis(insutype, kpi)
     if "supervision" in report:
         print("\n".join(report_lines(report["supervision"])))
     if "points" in report:
         print_points(report["points"])
-    after = " (after the year clearing)" if "points" in report else ""
-    print(f"Ledger       {'balanced' if report['ledger_balanced'] else 'NOT BALANCED'}{after}")
+    after = "（年度清算之后）" if "points" in report else ""
+    verdict = "平衡" if report["ledger_balanced"] else "⚠ 不平衡，须核查"
+    print(f"账务核对{after}：{verdict}——每笔凭证借贷相抵，个人账户、年度累计与结算记录一致")
     t = report["timings"]
-    year = f", year {t['year']}s" if "year" in t else ""
-    print(f"Timings      load {t['load']}s, play {t['play']}s, closes {t['close']}s{year}")
+    year = f"，年度清算 {t['year']:,} 秒" if "year" in t else ""
+    print(f"耗时：加载 {t['load']:,} 秒，业务 {t['play']:,} 秒，日结算与月核算 {t['close']:,} 秒{year}")
+
+
+def print_fund_kpis(insutype: str, kpi: dict[str, Any]) -> None:
+    """基金运行 of one pool's month: each KPI with what it is, and what is out of line called out."""
+    print(f"基金运行 {kpi['month']} · {insutype} {INSUTYPES.get(insutype, '')}：")
+    print(f"  收入 {_amount(kpi['income'])} 元（当月记入统筹基金的缴费）")
+    print(f"  支出 {_amount(kpi['expenditure'])} 元（当月结算的基金支付，扣除当月冲销）")
+    surplus = Decimal(kpi["current_surplus"])
+    print(f"  当期结余 {_amount(kpi['current_surplus'])} 元（收入 − 支出）")
+    if surplus < 0:
+        print(f"  ⚠ 当期结余为负：本月支出比收入多 {-surplus:,.2f} 元，动用了累计结余")
+    balance = Decimal(kpi["accumulated_balance"])
+    print(f"  累计结余 {_amount(kpi['accumulated_balance'])} 元（月末基金账户余额）")
+    if balance < 0:
+        print("  ⚠ 累计结余为负：基金付出的多于收到的（演示平台的基金账户从零起步，只记入了演示载入的缴费）")
+    months = kpi["months_payable"]
+    averaged = f"按 {_n(kpi['months_averaged'])} 个有记账的月份平均"
+    if months is None:
+        print("  累计结余可支付月数：无法计算（近 12 个月没有基金支出）")
+    else:
+        print(
+            f"  累计结余可支付月数 {Decimal(months):,.2f} 个月（累计结余 ÷ 近 12 个月平均月支出，{averaged}）"
+        )
+        if Decimal(months) < MONTHS_PAYABLE_SHORT:
+            print("  ⚠ 低于 6 个月的警戒线，且不足 3 个月：结余不足（合理区间为 6–9 个月）")
+        elif Decimal(months) < MONTHS_PAYABLE_WARNING:
+            print("  ⚠ 低于 6 个月的警戒线（合理区间为 6–9 个月）")
+    ratio = kpi["inpatient_reimbursement_ratio"]
+    shown = "—（当月无住院结算）" if ratio is None else f"{Decimal(ratio) * 100:,.2f}%"
+    print(
+        f"  政策范围内住院费用基金支付比例 {shown}"
+        f"（住院基金支付 {_amount(kpi['inpatient_fund_pay'])} 元 ÷ 住院政策范围内费用"
+        f" {_amount(kpi['inpatient_inscp_amt'])} 元）"
+    )
+    print(
+        f"  结算 {_n(kpi['settlement_count'])} 笔，冲销 {_n(kpi.get('reversal_count', 0))} 笔（当月业务日）"
+    )
 
 
 def _points(text: str | None) -> str:
@@ -476,57 +600,139 @@ def _signed(fen: int) -> str:
     return f"{'+' if fen > 0 else ''}{_yuan(fen)}"
 
 
+COLOURS = {"green": "绿", "yellow": "黄", "red": "红"}
+CLEARING_STATUS = {"draft": "草稿", "confirmed": "已确认", "locked": "已锁定"}
+HOW = {"4101A": "国家接口 4101A", "rest": "REST 接口"}
+
+
 def print_points(points: dict[str, Any]) -> None:
     """Payment by points: the budget execution on 31 March and each pool's year clearing, as tables."""
-    lists = ", ".join(f"{count} by {how}" for how, count in sorted(points["lists"].items())) or "none"
-    others = ", ".join(points["not_by_points"]) or "none"
-    print(
-        f"Payment by points {points['year']}: settlement lists {lists}; {points['month_locked']} locked, then"
-        f" {points['closed_days']} more days closed to {points['year']}-12-31"
-        f" ({points['settled_after_march']} settlements in them); paid item by item: {others}"
+    lists = (
+        "、".join(f"{HOW.get(how, how)} {_n(count)} 份" for how, count in sorted(points["lists"].items()))
+        or "无"
     )
-    print(f"Budget execution on {MONTH_END} (before the clearing):")
-    print(f"  {'pool':<9}{'budget':>14}{'F so far':>14}{'spent':>9}{'year gone':>11}  {'warning':<8}"
-          f"{'prov. PV':>12}  colours")  # fmt: skip
+    others = "、".join(points["not_by_points"]) or "无"
+    print(
+        f"按病组（DRG）/病种分值（DIP）点数付费 {points['year']} 年：医保结算清单 {lists}；"
+        f"{points['month_locked']} 锁定后，又关闭了 {_n(points['closed_days'])} 个业务日至 {points['year']}-12-31"
+        f"（其间结算 {_n(points['settled_after_march'])} 笔）；不按点数付费（按项目付费）的医院：{others}"
+    )
+    print(f"预算执行（{MONTH_END}，年度清算之前）：")
+    print(
+        "  "
+        + cell("统筹基金", 10)
+        + cell("年度预算（元）", 16, right=True)
+        + cell("已支付 F（元）", 16, right=True)
+        + cell("预算已用", 10, right=True)
+        + cell("年度已过", 10, right=True)
+        + "  "
+        + cell("预警", 6)
+        + cell("预估点值（元）", 16, right=True)
+        + "  三色"
+    )
     for pool in points["pools"]:
         run = pool["execution"]
         colours = {
             c: sum(1 for i in run["institutions"] if i["colour"] == c) for c in ("green", "yellow", "red")
         }
         print(
-            f"  {pool['insutype']} {pool['method'].upper():<5}{_yuan(pool['budget_fen']):>14}{_yuan(run['f_fen']):>14}"
-            f"{float(run['spent_share']):>9.2%}{float(run['year_share']):>11.2%}  "
-            f"{'WARNING' if run['warning'] else 'no':<8}{run['provisional_point_value'] or '—':>12}  "
-            + ", ".join(f"{n} {c}" for c, n in colours.items())
+            "  "
+            + cell(f"{pool['insutype']} {pool['method'].upper()}", 10)
+            + cell(_yuan(pool["budget_fen"]), 16, right=True)
+            + cell(_yuan(run["f_fen"]), 16, right=True)
+            + cell(f"{float(run['spent_share']):.2%}", 10, right=True)
+            + cell(f"{float(run['year_share']):.2%}", 10, right=True)
+            + "  "
+            + cell("⚠ 预警" if run["warning"] else "正常", 6)
+            + cell(run["provisional_point_value"] or "—", 16, right=True)
+            + "  "
+            + "、".join(f"{COLOURS[c]} {_n(n)} 家" for c, n in colours.items())
         )
+    print("  预算已用 = 已支付 F ÷ 年度预算；比年度已过的比例多出 5 个百分点以上即预警")
+    for pool in points["pools"]:
+        run = pool["execution"]
+        if run["warning"]:
+            print(
+                f"  ⚠ {pool['insutype']}：预算已用 {float(run['spent_share']):.2%}，"
+                f"年度才过 {float(run['year_share']):.2%}"
+                "（演示只结算了 3 月的几天，预算按这些病例预期费用的 95% 设定，所以年初就已用尽）"
+            )
+    print("  三色：(F_i − E_i) ÷ E_i，即医院已获支付超出其按点数应得 E_i 的比例；≤ 0 绿，≤ 0.10 黄，超过为红")
     for pool in points["pools"]:
         provisional = {i["fixmedins_code"]: i["colour"] for i in pool["execution"]["institutions"]}
         print(
-            f"Year clearing {points['year']} {pool['insutype']} ({pool['method'].upper()}), {pool['status']}:"
-            f" budget {_yuan(pool['budget_fen'])}, {pool['cases']} cases, T {_points(pool['total_points'])} points,"
-            f" N {_yuan(pool['n_fen'])}, F {_yuan(pool['f_fen'])}, PV {pool['point_value']} yuan a point"
+            f"年度清算 {points['year']} {pool['insutype']}（{pool['method'].upper()}），"
+            f"{CLEARING_STATUS.get(pool['status'], pool['status'])}：预算 {_yuan(pool['budget_fen'])} 元，"
+            f"病例 {_n(pool['cases'])} 例，总点数 T {_points(pool['total_points'])}，"
+            f"统筹基金以外支付 N {_yuan(pool['n_fen'])} 元，统筹基金已付 F {_yuan(pool['f_fen'])} 元，"
+            f"点值 PV {pool['point_value']} 元/点"
         )
-        print(f"  {'hospital':<14}{'lv':>3}{'cases':>6}{'points':>12}{'CMI':>10}{'E':>13}{'A':>13}{'W':>11}"
-              f"{'s':>6}{'C':>13}  {'colour':<7}{'Mar 31':<7}{'low/high/ungr.':>15}")  # fmt: skip
+        print(
+            "  "
+            + cell("医院", 14)
+            + cell("级", 3, right=True)
+            + cell("病例", 6, right=True)
+            + cell("点数", 12, right=True)
+            + cell("CMI", 10, right=True)
+            + cell("应得 E", 13, right=True)
+            + cell("核定 A", 13, right=True)
+            + cell("保证金 W", 11, right=True)
+            + cell("质量 s", 8, right=True)
+            + cell("清算 C", 13, right=True)
+            + "  "
+            + cell("清算时", 7)
+            + cell("3月31日", 8)
+            + cell("低倍/高倍/未入组", 18, right=True)
+        )
         for line in pool["lines"]:
-            deviations = f"{line['low_cases']}/{line['high_cases']}/{line['ungrouped_cases']}"
+            deviations = f"{_n(line['low_cases'])}/{_n(line['high_cases'])}/{_n(line['ungrouped_cases'])}"
             print(
-                f"  {line['fixmedins_code']:<14}{line['hosp_lv'] or '':>3}{line['cases']:>6}"
-                f"{_points(line['points']):>12}{_points(line['cmi']):>10}{_yuan(line['e_fen']):>13}{_yuan(line['a_fen']):>13}"
-                f"{_yuan(line['withheld_fen']):>11}{float(line['score']):>6.2f}{_signed(line['clearing_fen']):>13}"
-                f"  {line['colour']:<7}{provisional.get(line['fixmedins_code'], '—'):<7}"
-                f"{deviations:>15}"
+                "  "
+                + cell(line["fixmedins_code"], 14)
+                + cell(line["hosp_lv"] or "", 3, right=True)
+                + cell(_n(line["cases"]), 6, right=True)
+                + cell(_points(line["points"]), 12, right=True)
+                + cell(_points(line["cmi"]), 10, right=True)
+                + cell(_yuan(line["e_fen"]), 13, right=True)
+                + cell(_yuan(line["a_fen"]), 13, right=True)
+                + cell(_yuan(line["withheld_fen"]), 11, right=True)
+                + cell(f"{float(line['score']):.2f}", 8, right=True)
+                + cell(_signed(line["clearing_fen"]), 13, right=True)
+                + "  "
+                + cell(COLOURS.get(line["colour"], line["colour"]), 7)
+                + cell(COLOURS.get(provisional.get(line["fixmedins_code"], ""), "—"), 8)
+                + cell(deviations, 18, right=True)
             )
         lines = pool["lines"]
         total = sum(line["clearing_fen"] for line in lines)
         agrees = (
             total == sum(line["final_fen"] - line["paid_fen"] for line in lines) == pool["clearing_total_fen"]
         )
+        paid_out = sum(1 for line in lines if line["clearing_fen"] > 0)
+        recovered = sum(1 for line in lines if line["clearing_fen"] < 0)
         print(
-            f"  Σ C {_signed(total)} {'=' if agrees else '≠'} Σ (final − paid);"
-            f" {sum(1 for line in lines if line['clearing_fen'] > 0)} paid out by disbursement,"
-            f" {sum(1 for line in lines if line['clearing_fen'] < 0)} recovered in the next month"
+            f"  Σ C {_signed(total)} 元 {'=' if agrees else '≠ ⚠'} Σ (final_i − 已付 P_i)；"
+            f"{_n(paid_out)} 家医院为正，由拨付单补付；{_n(recovered)} 家为负，在下一个月核算中追回"
         )
+    print(
+        "  点值 PV = (预算 + N) ÷ T；E = 点数 × PV − N_i（按点数应得的统筹基金）；A = 结余留用/超支分担后核定的金额；"
+        "W = 各月预留的质量保证金；s = 年度质量考核得分；C = A × (1 − q × (1 − s)) − (F_i − W_i)，"
+        "即年度应付与已付之差"
+    )
+
+
+def serve_console(stack: SimulatedStack) -> None:
+    """Keep the platform up so staff can look at the same figures in the console, until Ctrl-C.
+
+    The ops key is only named by its file (the bootstrap key the gateway wrote), never printed."""
+    print(
+        f"\n医保局工作台 console: {stack.gateway_url}/console — sign in with the ops key in "
+        f"{stack.var_dir / 'bootstrap-ops-key'}\n(the clock stands after the year clearing: pick 2026-03 on each "
+        "page). Ctrl-C stops it.",
+        flush=True,
+    )
+    while True:
+        time.sleep(3600)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -536,6 +742,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=3, choices=range(1, 29), metavar="1..28")
     parser.add_argument("--var-dir", type=Path, default=Path("var/demo"), help="wiped and used for this run")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="after the report, keep the platform running for the console (/console) until Ctrl-C",
+    )
     args = parser.parse_args(argv)
     start = MONTH_END - timedelta(days=args.days - 1)
     print(
@@ -562,8 +773,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nWritten: {args.var_dir}/report.json, {args.var_dir}/ground-truth.json; logs in {args.var_dir}/logs/"
         )
+        if args.serve:
+            serve_console(stack)
         return 0
     except KeyboardInterrupt:
+        if args.serve and (stack.var_dir / "report.json").exists():
+            return 0  # Ctrl-C is how the console's viewing ends
         print("\nInterrupted.", file=sys.stderr, flush=True)
         return 130
     except Exception as exc:

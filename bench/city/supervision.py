@@ -31,6 +31,7 @@ clearing of the pools.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -569,64 +570,156 @@ def _fen_text(fen: int | None) -> str:
     return "—" if fen is None else f"{fen_to_yuan(fen):,}"
 
 
+# Rule families in the bureau's words, for the printed report.
+FAMILY_NAMES = {
+    "admission_frequency": "频繁住院",
+    "split_admission": "分解住院",
+    "cost_outlier": "住院费用异常",
+    "trace_code_reuse": "追溯码重复使用",
+    "after_death": "死亡后就医",
+    "duplicate_billing": "重复收费",
+    "over_quantity": "超量开药",
+    "gender_age_limit": "性别年龄限制",
+    "visit_frequency": "异常频繁就医",
+    "high_burden": "个人负担过高",
+    "bed_hold": "挂床住院",
+    "induced_admission": "诱导住院",
+    "institution_outlier": "机构指标异常",
+    "upcoding": "高套病组",
+    "price_index": "量价比较指数",
+    "red_alerts": "价格红灯预警",
+}
+CASE_STATUS = {
+    "notified": "已告知",
+    "appealed": "申诉中",
+    "upheld": "申诉成立",
+    "decided": "已决定",
+    "closed": "已结案",
+}
+CASE_OUTCOME = {"decided": "处理决定", "refunded": "自查自纠退回", "overturned": "申诉成立撤销"}
+PRACTITIONER_STATUS = {"active": "正常", "suspended": "暂停", "terminated": "终止"}
+DEVIATIONS = {"cost_per_case": "次均费用", "admissions_per_insured": "人次人头比", "drug_share": "药占比"}
+
+
+def display_width(text: str) -> int:
+    """Columns a terminal gives the text: two for each wide (CJK) character."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def cell(value: object, width: int, *, right: bool = False) -> str:
+    """The value padded to `width` terminal columns, so tables with Chinese headings line up."""
+    text = str(value)
+    pad = " " * max(0, width - display_width(text))
+    return pad + text if right else text + pad
+
+
+def _count(n: int | None) -> str:
+    return f"{n or 0:,}"
+
+
 def report_lines(section: dict[str, Any]) -> list[str]:
     """The report's supervision section as printed lines (what `after_the_month` returned)."""
-    lines = ["Fund supervision (基金监管):"]
+    lines = ["基金监管："]
     registered = section.get("registered_practitioners") or {}
     lines.append(
-        f"  Practitioners registered {registered.get('registered', 0)}"
-        f" ({registered.get('doctor', 0)} doctors, {registered.get('pharmacist', 0)} pharmacists)"
+        f"  登记医保医师、药师 {_count(registered.get('registered'))} 人（医师 {_count(registered.get('doctor'))} 人，"
+        f"药师 {_count(registered.get('pharmacist'))} 人）：每条医院费用明细写明开单医生，每条药店明细写明药师"
     )
     run = section.get("institution_rules") or {}
     if run:
-        rules = ", ".join(f"{r['family']} v{r['version']} {r['raised']} raised" for r in run.get("rules", []))
+        rules = "、".join(
+            f"{FAMILY_NAMES.get(r['family'], r['family'])} {r['family']}"
+            f"（第 {r['version']:,} 版）{_count(r['raised'])} 个"
+            for r in run.get("rules", [])
+        )
         lines.append(
-            f"  Institution rules {run.get('month')}: {run.get('institutions')} institutions; {rules}"
+            f"  机构级规则 {run.get('month')}：检查 {_count(run.get('institutions'))} 家机构，新增疑点 {rules or '无'}"
+            "（每条规则对每家机构每月至多一个疑点）"
         )
     warnings = section.get("warnings") or {}
     if warnings:
         read = warnings.get("read_by_institutions", {})
-        seen = ", ".join(
-            f"{code} ({', '.join(sorted(w['by_family'])) or 'no findings'}"
-            f"{'; above: ' + ', '.join(w['deviations_above']) if w['deviations_above'] else ''})"
+        seen = "；".join(
+            f"{code}（疑点：{'、'.join(FAMILY_NAMES.get(f, f) for f in sorted(w['by_family'])) or '无'}"
+            + (
+                f"；高于同级机构：{'、'.join(DEVIATIONS.get(d, d) for d in w['deviations_above'])}"
+                if w["deviations_above"]
+                else ""
+            )
+            + (f"；扫码率 {Decimal(w['scan_rate']) * 100:,.2f}%" if w.get("scan_rate") is not None else "")
+            + "）"
             for code, w in read.items()
         )
         lines.append(
-            f"  Warnings {warnings.get('month')}: {warnings.get('published')} published; read by {seen}"
+            f"  每月推送预警 {warnings.get('month')}：向 {_count(warnings.get('published'))} 家机构推送；"
+            f"机构用自己的密钥读到：{seen or '无'}"
         )
-    lines.append(f"  Cases (decisions on {section.get('decided_on') or '—'}):")
+    lines.append(f"  案件（{section.get('decided_on') or '—'} 作出处理决定）：")
     lines.append(
-        f"    {'case':>5}  {'planted':<24}{'institution':<14}{'ended':<12}{'recovery':>13}{'penalty':>13}  points"
+        "    "
+        + cell("案件", 5, right=True)
+        + "  "
+        + cell("埋设的违规", 24)
+        + cell("机构", 14)
+        + cell("结果", 14)
+        + cell("追回（元）", 13, right=True)
+        + cell("罚款（元）", 13, right=True)
+        + "  记分"
     )
     for case in section.get("cases", []):
-        points = ", ".join(f"{p['prac_codg']} +{p['points']}" for p in case.get("points", [])) or "—"
+        points = "、".join(f"{p['prac_codg']} +{p['points']:,} 分" for p in case.get("points", [])) or "—"
+        ended = CASE_OUTCOME.get(case["outcome"], case["outcome"]) if case["outcome"] else None
         lines.append(
-            f"    {case['case_id']:>5}  {case['planted']:<24}{case['fixmedins_code']:<14}"
-            f"{case['outcome'] or case['status']:<12}{_fen_text(case['recovery_fen']):>13}"
-            f"{_fen_text(case['penalty_fen']):>13}  {points}"
+            "    "
+            + cell(f"{case['case_id']:,}", 5, right=True)
+            + "  "
+            + cell(case["planted"], 24)
+            + cell(case["fixmedins_code"], 14)
+            + cell(ended or CASE_STATUS.get(case["status"], case["status"]), 14)
+            + cell(_fen_text(case["recovery_fen"]), 13, right=True)
+            + cell(_fen_text(case["penalty_fen"]), 13, right=True)
+            + f"  {points}"
         )
-    by_status = ", ".join(f"{n} {status}" for status, n in section.get("cases_by_status", {}).items())
-    by_outcome = ", ".join(f"{n} {outcome}" for outcome, n in section.get("cases_by_outcome", {}).items())
+    by_status = "、".join(
+        f"{CASE_STATUS.get(s, s)} {_count(n)} 件" for s, n in section.get("cases_by_status", {}).items()
+    )
+    by_outcome = "、".join(
+        f"{CASE_OUTCOME.get(o, o)} {_count(n)} 件" for o, n in section.get("cases_by_outcome", {}).items()
+    )
     lines.append(
-        f"  Cases by state: {by_status or 'none'} ({by_outcome or '—'}); recovery"
-        f" {_fen_text(section.get('recovery_fen', 0))}, penalties {_fen_text(section.get('penalty_fen', 0))}"
+        f"  案件状态：{by_status or '无'}（{by_outcome or '—'}）；"
+        f"追回合计 {_fen_text(section.get('recovery_fen', 0))} 元，"
+        f"罚款合计 {_fen_text(section.get('penalty_fen', 0))} 元"
+    )
+    lines.append(
+        "  （自查自纠：机构主动退回告知的金额，不罚款；申诉成立：疑点撤销，不追回；罚款按协议幅度的倍数计。"
+        "月核算确认时已决定的案件在当月扣减，其余在下一个月扣减）"
     )
     for code, practitioner in section.get("practitioners", {}).items():
-        periods = "; ".join(f"{s['from']} .. {s['until']}" for s in practitioner["suspensions"]) or "paid"
+        periods = (
+            "；".join(f"{s['from']} 至 {s['until']}" for s in practitioner["suspensions"])
+            or "医保支付资格正常"
+        )
+        status = PRACTITIONER_STATUS.get(practitioner["status"], practitioner["status"])
         lines.append(
-            f"  Practitioner {code} ({practitioner['fixmedins_code']}): {practitioner['year_points']} points,"
-            f" {practitioner['status']} ({periods})"
+            f"  医师 {code}（{practitioner['fixmedins_code']}）：本年记分 {_count(practitioner['year_points'])} 分，"
+            f"{status}（{periods}）"
         )
     lines.append(
-        f"  Suspended (暂停): {', '.join(section.get('suspended_practitioners', [])) or 'none'};"
-        f" terminated (终止): {', '.join(section.get('terminated_practitioners', [])) or 'none'}"
+        "  （记分按自然年累计：满 9 分暂停医保支付资格，满 12 分终止；暂停或终止期内其开具的费用医保不予支付）"
+    )
+    lines.append(
+        f"  暂停支付资格的医师：{'、'.join(section.get('suspended_practitioners', [])) or '无'}；"
+        f"终止支付资格的：{'、'.join(section.get('terminated_practitioners', [])) or '无'}"
     )
     refused = section.get("refused_after_suspension") or {}
     if refused.get("sent"):
+        answer = (
+            f"被拒付 {refused['status']} {refused['code']}" if refused.get("code") else "⚠ 被受理（应拒付）"
+        )
         lines.append(
-            f"  After the suspension {refused['prac_codg']}'s claim {refused['medins_setl_id']} on {refused['on']}:"
-            f" {refused['status']} {refused['code'] or 'accepted'}"
+            f"  {refused['prac_codg']} 被终止后，{refused['on']} 再开具的结算 {refused['medins_setl_id']}：{answer}"
         )
     if section.get("missed"):
-        lines.append(f"  No finding to open a case on: {', '.join(section['missed'])}")
+        lines.append(f"  ⚠ 没有疑点可以立案的埋设案例：{'、'.join(section['missed'])}")
     return lines

@@ -31,7 +31,7 @@ SUPPLEMENTARY_INSUTYPE: Final[dict[str, str]] = {EMPLOYEE: "330", RESIDENT: "392
 
 
 class Benefit(StrEnum):
-    """How a visit is paid under the policy (DESIGN §6.2): which deductible, which ratio table, which pool."""
+    """How a visit is paid under the policy (docs/architecture.md): which deductible, ratio table and pool."""
 
     OUTPATIENT = "outpatient"  # yearly outpatient deductible, outpatient ratio, outpatient pool cap
     INPATIENT = "inpatient"  # deductible per admission, inpatient ratio

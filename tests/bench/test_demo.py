@@ -14,10 +14,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bench.city import City, generate_city
 from bench.city.model import INSTITUTION_FAMILIES
+from bench.city.play import via_national
 from bench.demo import MONTH_END
 from common.embedded_nats import port_open
 from common.money import yuan_to_fen
@@ -34,14 +36,38 @@ DETERMINISTIC = ("admission_frequency", "split_admission", "cost_outlier", "trac
 def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TEST_", "NATS_"))}
     var_dir = tmp_path / "demo"
-    result = subprocess.run(
+    process = subprocess.Popen(
         [sys.executable, "bench/demo.py", "--seed", str(SEED), "--persons", str(PERSONS), "--days", str(DAYS),
-         "--var-dir", str(var_dir), "--quiet"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+         "--var-dir", str(var_dir), "--quiet", "--serve"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert result.stdout.rstrip().endswith("Stopped.")
-    report = json.loads((var_dir / "report.json").read_text())
+    output: list[str] = []
+    try:
+        assert process.stdout is not None
+        while not output or "/console — sign in with the ops key in " not in output[-1]:
+            line = process.stdout.readline()
+            assert line, "".join(output)[-3000:]  # the demo ended before it offered the console
+            output.append(line)
+        console = re.search(r"(http://127\.0\.0\.1:\d+/console)", output[-1])
+        assert console is not None, output[-1]
+        report = json.loads((var_dir / "report.json").read_text())
+        march_310 = _console_fund_page(console.group(1), (var_dir / "bootstrap-ops-key").read_text().strip())
+        process.send_signal(signal.SIGINT)  # Ctrl-C ends the viewing: a clean stop
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    printed = "".join(output) + rest
+    assert process.returncode == 0, printed[-3000:]
+    assert printed.rstrip().endswith("Stopped.")
+    assert (
+        var_dir / "bootstrap-ops-key"
+    ).read_text().strip() not in printed  # the key is named by its file only
+    # The console shows the figures the report printed: March's fund KPIs of the employees' pool.
+    kpi = report["fund_kpis"]["310"]
+    for figure in ("income", "expenditure", "current_surplus", "accumulated_balance"):
+        assert f"{Decimal(kpi[figure]):,.2f}" in march_310, figure
     city = generate_city(SEED, PERSONS, days=DAYS, start=report_start(report))
 
     scores = {row["family"]: row for row in report["scores"]}
@@ -64,6 +90,10 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
         "REVIEW_BLOCKED": blocked
     }  # the reused traceability codes, nothing else
     assert settlements["accepted"] == played - blocked
+    # The outpatient claims of the hospitals on the national interface went 2201 → 2204 → 2207, the same outcome.
+    national = sum(1 for claim in city.claims() if via_national(claim))
+    assert national > 0 and settlements["national_claims"] == national
+    assert f"其中经国家接口（2201/2204/2207）结算 {national:,} 笔" in printed
     assert settlements["review_skipped"] == 0
     days = report["day_closes"]
     assert [day["date"] for day in days] == [d.isoformat() for d in city.day_dates]
@@ -94,14 +124,16 @@ def test_the_demo_finds_every_planted_case_and_its_days_and_month_balance(tmp_pa
     truth = json.loads((var_dir / "ground-truth.json").read_text())
     assert [case["case_id"] for case in truth["cases"]] == [case.case_id for case in city.cases]
     assert all(len(case["psn_nos"]) == len(case["persons"]) for case in truth["cases"])
-    printed = result.stdout
-    assert "Detection against the ground truth:" in printed
-    assert "Fund supervision (基金监管):" in printed and "PRACTITIONER_SUSPENDED" in printed
-    assert "Ledger       balanced (after the year clearing)" in printed
-    assert (
-        "Year clearing 2026 310 (DRG), confirmed" in printed
-        and "Year clearing 2026 390 (DIP), confirmed" in printed
-    )
+    assert "智能监控：疑点与埋设的违规案例对照" in printed
+    assert "\n基金监管：\n" in printed and "被拒付 422 PRACTITIONER_SUSPENDED" in printed
+    assert "账务核对（年度清算之后）：平衡——" in printed
+    assert "年度清算 2026 310（DRG），已确认" in printed and "年度清算 2026 390（DIP），已确认" in printed
+    assert "基金运行 2026-03 · 310 职工基本医疗保险统筹基金：" in printed
+    negative = [kpi for kpi in report["fund_kpis"].values() if Decimal(kpi["current_surplus"]) < 0]
+    # An anomaly is called out, never printed bare.
+    assert printed.count("  ⚠ 当期结余为负：") == len(negative)
+    assert f"价格监测：红灯预警 {report['red_alerts']:,} 条，来自 {len(city.overpriced):,} 家药店" in printed
+    assert "每条预警是一家药店的一种药品" in printed  # why so many alerts for so few pharmacies
     assert not any(port_open(port) for port in _ports(printed))  # everything stopped
 
 
@@ -232,6 +264,20 @@ def test_ctrl_c_while_loading_stops_every_process(tmp_path: Path) -> None:
     assert sorted(path.name for path in logs.iterdir()) == [
         "enrollment.log", "fraud.log", "gateway.log", "nats.log", "pricing.log", "settlement.log",
     ]  # fmt: skip
+
+
+def _console_fund_page(console: str, key: str) -> str:
+    """Sign in to the console with the ops key (through its form and CSRF token) and read 基金运行 of March."""
+    with httpx.Client(base_url=console.removesuffix("/console"), timeout=30) as client:
+        login = client.get("/console/login")
+        assert login.status_code == 200, login.text[:500]
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+        assert token is not None, login.text[:500]
+        signed_in = client.post("/console/login", data={"csrf_token": token.group(1), "api_key": key})
+        assert signed_in.status_code == 303, signed_in.text[:500]
+        page = client.get("/console/fund", params={"insutype": "310", "month": "2026-03"})
+        assert page.status_code == 200, page.text[:500]
+        return page.text
 
 
 def _ports(printed: str) -> list[int]:

@@ -126,10 +126,10 @@ def test_the_report_prints_the_cases_and_the_practitioners() -> None:
         "missed": [],
     }
     printed = "\n".join(report_lines(section))
-    assert "Practitioners registered 3 (2 doctors, 1 pharmacists)" in printed
+    assert "登记医保医师、药师 3 人（医师 2 人，药师 1 人）" in printed
     assert "bed_hold-1" in printed and "2,824.66" in printed and "5,649.32" in printed
-    assert "D420100000061 +6" in printed
-    assert "Cases by state: 1 decided (1 decided)" in printed
-    assert "12 points, terminated (2026-04-10 .. 2027-04-09)" in printed
-    assert "terminated (终止): D420100000061" in printed
-    assert "422 PRACTITIONER_SUSPENDED" in printed
+    assert "D420100000061 +6 分" in printed
+    assert "案件状态：已决定 1 件（处理决定 1 件）；追回合计 2,824.66 元，罚款合计 5,649.32 元" in printed
+    assert "本年记分 12 分，终止（2026-04-10 至 2027-04-09）" in printed
+    assert "暂停支付资格的医师：无；终止支付资格的：D420100000061" in printed
+    assert "被拒付 422 PRACTITIONER_SUSPENDED" in printed

@@ -31,7 +31,7 @@ Output = dict[str, Any]
 # Our psn_type and coverage status as national codes (人员类别 / 人员参保状态).
 PSN_TYPE = {"employed": "11", "retired": "21"}
 INSU_STAS = {"active": "1", "suspended": "2", "ended": "4"}
-# 5206 累计类型 (cum_type_code) for each of our yearly totals; see README "Connecting a HIS or POS".
+# 5206 累计类型 (cum_type_code) for each of our yearly totals; see docs/integration-guide.md.
 CUM_TYPES = (
     ("outpatient_dedc", "C0101", "门诊起付线累计"),
     ("outpatient_pool", "C0102", "门诊统筹基金支付累计"),

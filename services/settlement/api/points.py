@@ -110,7 +110,7 @@ async def put_payment_year(
 ) -> PaymentYearOut:
     """A pool's payment year: DRG or DIP, the budget (以收定支) and the parameters of the year clearing.
 
-    Every parameter is optional with the default of DESIGN §12. 409 YEAR_CONFIRMED once the pool's clearing
+    Every parameter is optional with the default of docs/points-payment.md. 409 YEAR_CONFIRMED once the pool's clearing
     of the year is confirmed.
     """
     row, created = await points.put_payment_year(

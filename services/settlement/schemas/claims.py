@@ -202,7 +202,7 @@ class FeeDetailsIn(Strict):
 
 
 class LineResult(BaseModel):
-    """One line's split (steps 1–2 of DESIGN §6.2)."""
+    """One line's split (steps 1–2 of the split, docs/architecture.md)."""
 
     feedetl_sn: str
     med_list_codg: str
@@ -302,7 +302,7 @@ class OneCallSettlementIn(Strict):
 
 
 class SetlInfo(BaseModel):
-    """结算信息 every amount of the split (DESIGN §6.2), in yuan."""
+    """结算信息 every amount of the split (the split: docs/architecture.md), in yuan."""
 
     setl_id: str | None = Field(description="结算ID (null in a pre-settlement)")
     mdtrt_id: str

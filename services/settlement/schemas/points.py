@@ -88,7 +88,7 @@ Value6 = Annotated[Decimal, PlainSerializer(lambda d: f"{d:.6f}", return_type=st
 
 
 class PaymentYearIn(Strict):
-    """A payment year of a pool: the method, the budget, and the parameters of DESIGN §12 (each optional)."""
+    """A payment year of a pool: the method, the budget and the parameters (docs/points-payment.md), each optional."""
 
     model_config = ConfigDict(
         extra="forbid",
