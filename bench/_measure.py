@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,12 +22,18 @@ import sqlalchemy as sa
 
 from common.db import Database
 from common.events.contracts import Subject
+from common.events.envelope import EventEnvelope
 from common.events.tables import inbox_event, outbox_event
 from common.progress import ProgressBar
+from pricing.events import observed as pricing_observed
 
 LOADGEN = Path(__file__).with_name("_loadgen.py")
 SPAWN_S = 2.5  # time for the generator processes to import and connect before they start together
 CONSUMERS = {"fraud": "fraud-settlement", "pricing": "pricing-settlement"}
+CONSUMER_WANTS: dict[str, Callable[[EventEnvelope], bool] | None] = {
+    "fraud": None,
+    "pricing": pricing_observed,
+}
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
@@ -212,13 +219,16 @@ class EventAudit:
     settled_events: int
     unpublished: int
     applied: dict[str, int]  # service -> inbox rows of settlement.settled
+    wanted: dict[str, int]  # service -> settlement.settled events its consumer acts on (the rest: ignored)
     lag_ms: dict[str, dict[str, float]]  # service (or "relay") -> p50/p95/p99/max over the window's events
     lag_ms_by_step: dict[str, dict[str, dict[str, float]]]  # step -> service -> the same, its events only
     window_events: int
     redelivered: dict[str, int]  # service -> deliveries the inbox recognised as seen before
 
 
-async def _settled_events(db: Database) -> tuple[int, int, dict[str, datetime], dict[str, datetime]]:
+async def _settled_events(
+    db: Database,
+) -> tuple[int, int, dict[str, datetime], dict[str, datetime], dict[str, set[str]]]:
     async with db.transaction(readonly=True) as session:
         settlements = await session.scalar(sa.text("SELECT count(*) FROM settlement")) or 0
         unpublished = (
@@ -232,13 +242,26 @@ async def _settled_events(db: Database) -> tuple[int, int, dict[str, datetime], 
         rows = (
             await session.execute(
                 sa.select(
-                    outbox_event.c.event_id, outbox_event.c.created_at, outbox_event.c.published_at
+                    outbox_event.c.event_id,
+                    outbox_event.c.created_at,
+                    outbox_event.c.published_at,
+                    outbox_event.c.payload,
                 ).where(outbox_event.c.type == Subject.SETTLED)
             )
         ).all()
-    created = {event_id: at for event_id, at, _ in rows}
-    published = {event_id: at for event_id, _, at in rows if at is not None}
-    return settlements, unpublished, created, published
+    created = {event_id: at for event_id, at, _, _ in rows}
+    published = {event_id: at for event_id, _, at, _ in rows if at is not None}
+    # What each consumer applies: every event, or those its subscription's own filter wants (the others are
+    # acked unread, with no inbox row).
+    wanted = {
+        service: {
+            event_id
+            for event_id, _, _, payload in rows
+            if wants is None or wants(EventEnvelope.from_bytes(bytes(payload)))
+        }
+        for service, wants in CONSUMER_WANTS.items()
+    }
+    return settlements, unpublished, created, published, wanted
 
 
 async def _inbox(db: Database, consumer: str) -> dict[str, datetime]:
@@ -255,17 +278,19 @@ async def _inbox(db: Database, consumer: str) -> dict[str, datetime]:
 
 async def _audit_once(
     urls: dict[str, str],
-) -> tuple[int, int, dict[str, datetime], dict[str, dict[str, datetime]]]:
+) -> tuple[
+    int, int, dict[str, datetime], dict[str, datetime], dict[str, set[str]], dict[str, dict[str, datetime]]
+]:
     databases = {service: Database.from_url(urls[service]) for service in ("settlement", *CONSUMERS)}
     try:
-        settlements, unpublished, created, published = await _settled_events(databases["settlement"])
+        settlements, unpublished, created, published, wanted = await _settled_events(databases["settlement"])
         inboxes = {
             service: await _inbox(databases[service], consumer) for service, consumer in CONSUMERS.items()
         }
     finally:
         for db in databases.values():
             await db.dispose()
-    return settlements, unpublished, created, published, inboxes
+    return settlements, unpublished, created, published, wanted, inboxes
 
 
 def count_settlements(settlement_url: str) -> int:
@@ -320,8 +345,8 @@ def audit_events(
     bar: ProgressBar | None = None
     deadline = time.monotonic() + timeout_s
     while True:
-        settlements, unpublished, created, published, inboxes = asyncio.run(_audit_once(urls))
-        behind = sum(len(set(created) - set(inbox)) for inbox in inboxes.values())
+        settlements, unpublished, created, published, wanted, inboxes = asyncio.run(_audit_once(urls))
+        behind = sum(len(wanted[service] - set(inbox)) for service, inbox in inboxes.items())
         if bar is None:
             bar = ProgressBar(max(behind, 1), label="events applied")
         elif behind < bar.total - bar.done:
@@ -353,7 +378,8 @@ def audit_events(
         settlements=settlements,
         settled_events=len(created),
         unpublished=unpublished,
-        applied={service: len(set(inbox) & set(created)) for service, inbox in inboxes.items()},
+        applied={service: len(set(inbox) & wanted[service]) for service, inbox in inboxes.items()},
+        wanted={service: len(ids) for service, ids in wanted.items()},
         lag_ms=lag,
         lag_ms_by_step=lag_by_step,
         window_events=len(in_window),

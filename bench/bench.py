@@ -697,8 +697,8 @@ def measure_stack(
             )
         results.add(
             f"events_missing_{service}",
-            f"settlement.settled not applied by {service}",
-            audit.settled_events - audit.applied[service],
+            f"settlement.settled not applied by {service} (of the {audit.wanted[service]:,} it acts on)",
+            audit.wanted[service] - audit.applied[service],
             "",
             at_most=0,
             target="0 (none lost)",

@@ -77,8 +77,8 @@ async def run_all(
 
 
 async def consumed(client: httpx.AsyncClient, ops_key: str, service: str) -> dict[str, float]:
-    """Events a service's consumers applied since it started, by event type (each event once: redeliveries
-    count as `duplicate`, failures as `failed`)."""
+    """Events a service's consumers handled since it started, by event type: applied, or ignored by a
+    consumer's filter (redeliveries of applied events count as `duplicate`, failures as `failed`)."""
     response = await send(client, "GET", f"/{service}/metrics", ops_key)
     text = response.text  # Prometheus text, not JSON
     if response.status_code != 200:
@@ -88,7 +88,9 @@ async def consumed(client: httpx.AsyncClient, ops_key: str, service: str) -> dic
         if family.name != "events_consumed":
             continue
         for sample in family.samples:
-            if sample.name.endswith("_total") and sample.labels.get("outcome") == "applied":
+            # Applied, or acked unread by a consumer whose filter does not want it (pricing: only pharmacy
+            # settlements; enrollment: only residents'): either way handled.
+            if sample.name.endswith("_total") and sample.labels.get("outcome") in ("applied", "ignored"):
                 kind = sample.labels.get("type", "")
                 counts[kind] = counts.get(kind, 0.0) + sample.value
     return counts

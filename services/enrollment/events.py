@@ -44,6 +44,11 @@ class ReversedFacts(BaseModel):
 RESIDENT_INSUTYPES = ("390", "392")
 
 
+def is_resident(event: EventEnvelope) -> bool:
+    """Only residents' settlements and reversals count; the consumer acks the others unread."""
+    return event.data.get("insutype") in RESIDENT_INSUTYPES
+
+
 def subscriptions(*, clock: Clock, policy: ResidentPolicy) -> tuple[Subscription, ...]:
     """The durable consumers of the enrollment service."""
 
@@ -56,6 +61,7 @@ def subscriptions(*, clock: Clock, policy: ResidentPolicy) -> tuple[Subscription
             stream=SETTLEMENT_STREAM.name,
             subjects=(Subject.SETTLED, Subject.REVERSED),
             handler=handle,
+            wants=is_resident,
         ),
     )
 

@@ -16,7 +16,7 @@ from common.events.envelope import EventEnvelope
 from common.events.settlement import InstitutionChanged, SettlementReversed, SettlementSettled
 from pricing.service import reference
 from pricing.service import settings as monitoring
-from pricing.service.observations import record_settlement, withdraw_settlement
+from pricing.service.observations import PHARMACY_MED_TYPE, record_settlement, withdraw_settlement
 from pricing.service.pharmacies import apply_institution_changed
 from pricing.uow import PricingUnitOfWork
 
@@ -24,6 +24,12 @@ log = logging.getLogger("pricing.events")
 
 SETTLEMENT_DURABLE = "pricing-settlement"
 SETTLEMENT_SUBJECTS = (Subject.INSTITUTION_CHANGED, Subject.SETTLED, Subject.REVERSED)
+
+
+def observed(event: EventEnvelope) -> bool:
+    """Only pharmacy settlements (med_type 41) and their reversals are price observations; the consumer acks the
+    others unread (the handler does nothing with them). Institution changes are always applied."""
+    return event.type == Subject.INSTITUTION_CHANGED or event.data.get("med_type") == PHARMACY_MED_TYPE
 
 
 def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
@@ -39,6 +45,7 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
             stream=SETTLEMENT_STREAM.name,
             subjects=SETTLEMENT_SUBJECTS,
             handler=handle,
+            wants=observed,
         ),
     )
 

@@ -125,6 +125,7 @@ def runner(
     max_deliver: int = 5,
     durable: str = "test-persons",
     service: str = "scratch",
+    wants: Callable[[EventEnvelope], bool] | None = None,
 ) -> ConsumerRunner:
     subscription = Subscription(
         durable=durable,
@@ -132,6 +133,7 @@ def runner(
         subjects=(REGISTERED,),
         handler=handler,
         backoff_s=(0.05, 0.05, 0.05, 0.05),
+        wants=wants,
     )
     return ConsumerRunner(
         service=service,
@@ -312,6 +314,49 @@ async def test_a_batch_is_applied_in_one_transaction_and_a_failing_event_is_retr
         assert await inbox_rows(db) == 3
         assert await stream_messages(nats_url, "DEADLETTER") == []
     await publisher.close()
+
+
+async def test_events_the_subscription_does_not_want_are_acked_with_no_transaction_or_inbox_row(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
+    # Five messages in one fetch: P0001 and P0003 wanted, the others not (one of them twice). The wanted ones
+    # are applied once each with their inbox rows; the unwanted are acked and leave nothing behind.
+    handler, calls = counting_handler()
+    wanted = {"P0001", "P0003"}
+    names = ("P0001", "P0002", "P0003", "P0004", "P0002")
+    events = {name: person_event(clock, name) for name in set(names)}
+    publisher = await nats.connect(nats_url)
+    async with backbone(databases.url("scratch"), nats_url) as (db, client):
+        await client.wait_connected()
+        js = publisher.jetstream()
+        for copy, name in enumerate(names):
+            await js.publish(REGISTERED, events[name].to_bytes(), headers={"Nats-Msg-Id": f"copy-{copy}"})
+        consumer = runner(db, client, clock, handler, wants=lambda event: event.subject in wanted)
+        async with running_task(consumer.run()):
+            await wait_for(lambda: _acked(nats_url, "test-persons", 5), what="all five acked")
+        assert calls == Counter({str(events[name].id): 1 for name in wanted})
+        assert await effects(db) == 2
+        assert await inbox_rows(db) == 2
+        assert await stream_messages(nats_url, "DEADLETTER") == []
+    await publisher.close()
+
+
+async def test_a_filter_that_fails_hands_the_event_to_the_handler(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
+    handler, calls = counting_handler()
+    event = person_event(clock)
+
+    def broken(_: EventEnvelope) -> bool:
+        raise KeyError("the payload lacks the field the filter reads")
+
+    async with backbone(databases.url("scratch"), nats_url) as (db, client):
+        await client.wait_connected()
+        await client.jetstream().publish(REGISTERED, event.to_bytes(), headers={"Nats-Msg-Id": str(event.id)})
+        async with running_task(runner(db, client, clock, handler, wants=broken).run()):
+            await wait_for(lambda: _acked(nats_url, "test-persons", 1), what="the ack")
+        assert calls == Counter({str(event.id): 1})
+        assert await inbox_rows(db) == 1
 
 
 async def test_a_handler_that_keeps_failing_is_dead_lettered_and_can_be_replayed(

@@ -21,7 +21,9 @@ from common.clock import SHANGHAI, SystemClock
 from common.db import Database
 from common.embedded_nats import EmbeddedNats, free_port
 from common.errors import PROBLEM_MEDIA_TYPE
+from common.events.consumer import Wants
 from common.events.contracts import Subject
+from common.events.envelope import EventEnvelope
 from common.events.tables import inbox_event, outbox_event
 from common.principal import Principal, Role
 from common.testing.apps import PrincipalAuth, wait_for
@@ -246,9 +248,19 @@ async def column(db: Database, query: Any) -> list[Any]:
         return list((await session.scalars(query)).all())
 
 
-async def settled_event_ids(db: Database) -> list[str]:
-    """The ids of the settlement.settled events settlement's outbox holds (one per settlement)."""
-    return await column(db, sa.select(outbox_event.c.event_id).where(outbox_event.c.type == Subject.SETTLED))
+async def settled_event_ids(db: Database, wants: Wants | None = None) -> list[str]:
+    """The ids of the settlement.settled events settlement's outbox holds (one per settlement); with `wants`
+    (a consumer's filter), only those that consumer acts on."""
+    query = sa.select(outbox_event.c.event_id, outbox_event.c.payload).where(
+        outbox_event.c.type == Subject.SETTLED
+    )
+    async with db.transaction(readonly=True) as session:
+        rows = (await session.execute(query)).all()
+    return [
+        event_id
+        for event_id, payload in rows
+        if wants is None or wants(EventEnvelope.from_bytes(bytes(payload)))
+    ]
 
 
 async def unpublished(db: Database) -> int:

@@ -30,10 +30,14 @@ import pytest
 import sqlalchemy as sa
 
 from common.clock import SHANGHAI, FrozenClock, SystemClock, business_date
+from common.events.consumer import Wants
 from common.events.contracts import Subject
-from common.events.tables import inbox_event
+from common.events.envelope import EventEnvelope
+from common.events.tables import inbox_event, outbox_event
 from common.testing.apps import wait_for
+from enrollment.events import is_resident
 from fraud.models import ClaimRecord
+from pricing.events import observed
 from settlement.models import DailyStatement, DayClose, Settlement, SettlementReversal
 from settlement.service.day_close import SCHEDULED_AT, close_day
 from settlement.uow import SettlementUnitOfWork
@@ -61,6 +65,9 @@ DOMAIN = ("settlement", "fraud", "pricing", "enrollment")
 REPLICAS = 2
 ENROLLMENT_CONSUMER = "enrollment-settlements"
 CONSUMERS = {"fraud": FRAUD_CONSUMER, "pricing": PRICING_CONSUMER, "enrollment": ENROLLMENT_CONSUMER}
+# Each consumer's own filter: the events it acts on (the others it acks unread, with no inbox row). Fraud
+# wants every settlement, pricing the pharmacy ones, enrollment the residents' (here none: all are 310).
+WANTS: dict[str, Wants | None] = {"fraud": None, "pricing": observed, "enrollment": is_resident}
 CLAIMS = 120
 SETTLERS, REVERSERS = 4, 2
 
@@ -168,17 +175,29 @@ async def _run(platform: Platform, gateway: httpx.AsyncClient, db: Any) -> None:
     await wait_for(lambda: _zero(unpublished(db)), timeout=30, what="the outbox to empty")
     events = sorted(await settled_event_ids(db))
     assert len(events) == CLAIMS
+    wanted = await _wanted(db)
+    assert [len(wanted[service][Subject.SETTLED]) for service in CONSUMERS] == [CLAIMS, CLAIMS // 3, 0]
     for service, consumer in CONSUMERS.items():
         service_db = platform.db(service)
+        expected = wanted[service][Subject.SETTLED]
+        applies, ignores = len(expected), CLAIMS - len(expected)
         await wait_for(
-            lambda db=service_db, consumer=consumer: _count(inbox_settled(db, consumer), CLAIMS),
+            lambda db=service_db, consumer=consumer, n=applies: _count(inbox_settled(db, consumer), n),
             timeout=45,
             what=consumer,
         )
+        await wait_for(
+            lambda service=service, n=ignores: _ignored(platform, service, Subject.SETTLED, n),
+            timeout=45,
+            what=f"{consumer}: the events it does not act on acked",
+        )
         inbox = await inbox_settled(service_db, consumer)
-        assert sorted(inbox) == events, consumer
+        assert sorted(inbox) == expected, consumer
     await wait_for(
-        lambda: _count(inbox_of(platform, Subject.REVERSED), len(reversed_ids) * len(CONSUMERS)),
+        lambda: _count(
+            inbox_of(platform, Subject.REVERSED),
+            sum(len(wanted[service][Subject.REVERSED]) for service in CONSUMERS),
+        ),
         timeout=30,
         what="the reversals",
     )
@@ -209,7 +228,10 @@ async def _run(platform: Platform, gateway: httpx.AsyncClient, db: Any) -> None:
             )
             for name in replica_names(service)
         ]
-        assert sum(applied) == CLAIMS and all(applied), (consumer, applied)
+        expected = len(wanted[service][Subject.SETTLED])
+        assert sum(applied) == expected, (consumer, applied)
+        if expected == CLAIMS:
+            assert all(applied), (consumer, applied)
 
     # The rest goes into the next day's close: every settlement and reversal in exactly one statement.
     later = FrozenClock(datetime.combine(day + timedelta(days=2), time(1), tzinfo=SHANGHAI))
@@ -303,6 +325,31 @@ async def _zero(count: Any) -> bool:
 
 async def _count(rows: Any, expected: int) -> bool:
     return len(await rows) >= expected
+
+
+async def _wanted(db: Any) -> dict[str, dict[str, list[str]]]:
+    """Per consumer and event type, the ids of the settled and reversed events its filter wants, sorted."""
+    rows = await column(
+        db,
+        sa.select(outbox_event.c.payload).where(outbox_event.c.type.in_((Subject.SETTLED, Subject.REVERSED))),
+    )
+    events = [EventEnvelope.from_bytes(bytes(payload)) for payload in rows]
+    return {
+        service: {
+            kind: sorted(str(e.id) for e in events if e.type == kind and (wants is None or wants(e)))
+            for kind in (Subject.SETTLED, Subject.REVERSED)
+        }
+        for service, wants in WANTS.items()
+    }
+
+
+async def _ignored(platform: Platform, service: str, event_type: str, count: int) -> bool:
+    """Whether the service's processes together acked `count` events of the type unread (outcome ignored)."""
+    seen = [
+        await _metric(platform, name, "events_consumed_total", f'type="{event_type}"', 'outcome="ignored"')
+        for name in replica_names(service)
+    ]
+    return sum(seen) == count
 
 
 async def _metric(platform: Platform, name: str, metric: str, *labels: str) -> int:

@@ -107,7 +107,7 @@ async def test_a_long_schemathesis_run_finds_nothing(platform: Platform, databas
         # Input handling is the same code on both databases: the long run goes once, on the production one;
         # the short run (make test-slow) still goes through both.
         pytest.skip("the long run goes once, on PostgreSQL, when TEST_POSTGRES_URL is set")
-    await _run(platform, max_examples=50, thorough=True)
+    await _run(platform, max_examples=30, thorough=True)
 
 
 def test_the_merged_document_declares_every_error_as_problem_json() -> None:

@@ -29,6 +29,7 @@ from common.metrics import CONSUMER_PENDING, DEAD_LETTERS, EVENT_LAG, EVENTS_CON
 log = logging.getLogger("common.consumer")
 
 Handler = Callable[[AsyncSession, EventEnvelope], Awaitable[None]]
+Wants = Callable[[EventEnvelope], bool]
 
 ORIGINAL_SUBJECT_HEADER = "Ybj-Original-Subject"
 ERROR_HEADER = "Ybj-Error"
@@ -55,6 +56,10 @@ class Subscription:
     subjects: tuple[str, ...]
     handler: Handler
     backoff_s: Sequence[float] = field(default=(1.0, 5.0, 15.0, 60.0))
+    # Which events of the subjects the handler acts on; the others are acked as `ignored` with no transaction
+    # and no inbox row (the handler would have done nothing with them, so nothing can be applied twice).
+    # None: every event is handled.
+    wants: Wants | None = None
 
 
 class ConsumerRunner:
@@ -163,12 +168,19 @@ class ConsumerRunner:
         else failing (the inbox, the commit) hands the batch to the one-at-a-time path.
         """
         pending: list[tuple[Msg, EventEnvelope]] = []
+        ignored: list[tuple[Msg, EventEnvelope]] = []
         for message in messages:
             try:
-                pending.append((message, EventEnvelope.from_bytes(message.data)))
+                event = EventEnvelope.from_bytes(message.data)
             except ValidationError:
-                pending.clear()  # a malformed message: the one-at-a-time path dead-letters it
-                break
+                # A malformed message: the whole batch goes the one-at-a-time path, which dead-letters it.
+                for each in messages:
+                    await self.handle(each)
+                    raise_if_cancelled()
+                return
+            (pending if self._wanted(event) else ignored).append((message, event))
+        for message, event in ignored:
+            await self._ignored(message, event)
         while len(pending) > 1:
             try:
                 applied = await self._apply_all([event for _, event in pending])
@@ -189,7 +201,7 @@ class ConsumerRunner:
             for (message, event), fresh in zip(pending, applied, strict=True):
                 await self._acked(message, event, applied=fresh)
             return
-        for message in [message for message, _ in pending] if pending else messages:
+        for message, _ in pending:
             await self.handle(message)
             raise_if_cancelled()
 
@@ -226,6 +238,9 @@ class ConsumerRunner:
                 message, None, f"not an event envelope: {exc.error_count()} errors", deliveries
             )
             return
+        if not self._wanted(event):
+            await self._ignored(message, event)
+            return
         try:
             applied = await self._apply(event)
         except asyncio.CancelledError:
@@ -234,6 +249,19 @@ class ConsumerRunner:
             await self._failed(message, event, exc)
             return
         await self._acked(message, event, applied=applied)
+
+    def _wanted(self, event: EventEnvelope) -> bool:
+        """Whether the handler acts on the event; a filter that fails hands the event to the handler."""
+        if self.sub.wants is None:
+            return True
+        try:
+            return bool(self.sub.wants(event))
+        except Exception:  # a malformed payload: the handler's own validation decides (retry, dead letter)
+            return True
+
+    async def _ignored(self, message: Msg, event: EventEnvelope) -> None:
+        await message.ack()
+        EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, "ignored").inc()
 
     async def _acked(self, message: Msg, event: EventEnvelope, *, applied: bool) -> None:
         await message.ack()
