@@ -6,6 +6,9 @@ the use cases get a unit of work joined to that transaction, so they read and wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import groupby
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from common.clock import Clock
@@ -50,6 +53,9 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
     async def handle(session: AsyncSession, event: EventEnvelope) -> None:
         await on_enrollment_event(session, event, clock=clock)
 
+    async def handle_batch(session: AsyncSession, events: Sequence[EventEnvelope]) -> None:
+        await on_enrollment_events(session, events, clock=clock)
+
     async def handle_fraud(session: AsyncSession, event: EventEnvelope) -> None:
         await on_fraud_event(session, event, clock=clock)
 
@@ -64,6 +70,7 @@ def subscriptions(*, clock: Clock) -> tuple[Subscription, ...]:
             stream=ENROLLMENT_STREAM.name,
             subjects=ENROLLMENT_SUBJECTS,
             handler=handle,
+            batch_handler=handle_batch,
         ),
         Subscription(
             durable=FRAUD_DURABLE,
@@ -109,6 +116,33 @@ async def on_enrollment_event(session: AsyncSession, event: EventEnvelope, *, cl
         await projection.apply_family_bound(
             uow=uow, data=FamilyBound.model_validate(event.data), event_time=when, now=now
         )
+
+
+async def on_enrollment_events(
+    session: AsyncSession, events: Sequence[EventEnvelope], *, clock: Clock
+) -> None:
+    """A fetched batch of enrollment events, in order, with the same effect as `on_enrollment_event` on each
+    in turn: each run of registrations, of coverages and of contributions is applied set-based (a bulk load
+    of a city is one long run of each); deaths and families one by one. An event that fails fails the whole
+    batch, which the runner then applies one event at a time."""
+    uow, now = SettlementUnitOfWork.within(session), clock.now()
+    for kind, run in groupby(events, key=lambda event: event.type):
+        batch = list(run)
+        if kind == Subject.PERSON_REGISTERED:
+            await projection.apply_persons_registered(
+                uow=uow, registrations=[PersonRegistered.model_validate(e.data) for e in batch], now=now
+            )
+        elif kind == Subject.COVERAGE_CHANGED:
+            await projection.apply_coverages_changed(
+                uow=uow, changes=[(CoverageChanged.model_validate(e.data), e.time) for e in batch]
+            )
+        elif kind == Subject.CONTRIBUTION_PAID:
+            await projection.apply_contributions_paid(
+                uow=uow, contributions=[ContributionPaid.model_validate(e.data) for e in batch], now=now
+            )
+        else:
+            for event in batch:
+                await on_enrollment_event(session, event, clock=clock)
 
 
 async def on_fraud_event(session: AsyncSession, event: EventEnvelope, *, clock: Clock) -> None:

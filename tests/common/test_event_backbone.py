@@ -126,6 +126,7 @@ def runner(
     durable: str = "test-persons",
     service: str = "scratch",
     wants: Callable[[EventEnvelope], bool] | None = None,
+    batch_handler: Callable[..., Awaitable[None]] | None = None,
 ) -> ConsumerRunner:
     subscription = Subscription(
         durable=durable,
@@ -134,6 +135,7 @@ def runner(
         handler=handler,
         backoff_s=(0.05, 0.05, 0.05, 0.05),
         wants=wants,
+        batch_handler=batch_handler,
     )
     return ConsumerRunner(
         service=service,
@@ -337,6 +339,58 @@ async def test_events_the_subscription_does_not_want_are_acked_with_no_transacti
         assert calls == Counter({str(events[name].id): 1 for name in wanted})
         assert await effects(db) == 2
         assert await inbox_rows(db) == 2
+        assert await stream_messages(nats_url, "DEADLETTER") == []
+    await publisher.close()
+
+
+async def test_a_batch_handler_applies_the_fresh_events_at_once_and_a_failed_batch_goes_one_by_one(
+    databases: Databases, nats_url: str, clock: FrozenClock
+) -> None:
+    # A first consumer group gets A, B, A again and C in one fetch: the batch handler gets the fresh ones at
+    # once, in order (the inbox leaves the copy of A out). A second group then reads the whole stream, BAD
+    # and D included: its batch fails as a whole and is applied again one event at a time with the per-event
+    # handler, where only BAD fails (twice, then its dependency answers).
+    handler, calls = counting_handler()
+    batches: list[list[str]] = []
+    bad_failures = Counter[str]()
+
+    async def one(session: AsyncSession, event: EventEnvelope) -> None:
+        if event.subject == "BAD" and bad_failures["BAD"] < 2:
+            bad_failures["BAD"] += 1
+            raise RuntimeError("BAD's dependency is down")
+        await handler(session, event)
+
+    async def at_once(session: AsyncSession, events: list[EventEnvelope]) -> None:
+        batches.append([event.subject for event in events])
+        if any(event.subject == "BAD" for event in events):
+            raise RuntimeError("a batch holding BAD fails")
+        for event in events:
+            await handler(session, event)
+
+    publisher = await nats.connect(nats_url)
+    async with backbone(databases.url("scratch"), nats_url) as (db, client):
+        await client.wait_connected()
+        js = publisher.jetstream()
+        events = {name: person_event(clock, name) for name in ("A", "B", "C", "BAD", "D")}
+        for copy, name in enumerate(("A", "B", "A", "C")):
+            await js.publish(REGISTERED, events[name].to_bytes(), headers={"Nats-Msg-Id": f"copy-{copy}"})
+        first = runner(db, client, clock, one, batch_handler=at_once, durable="group-1")
+        async with running_task(first.run()):
+            await wait_for(lambda: _acked(nats_url, "group-1", 4), what="the first group's four acked")
+        assert batches == [["A", "B", "C"]]
+        for name in ("BAD", "D"):
+            await js.publish(REGISTERED, events[name].to_bytes(), headers={"Nats-Msg-Id": name})
+        second = runner(db, client, clock, one, batch_handler=at_once, durable="group-2")
+        async with running_task(second.run()):
+            await wait_for(lambda: _acked(nats_url, "group-2", 6), what="the second group's six acked")
+        assert batches == [["A", "B", "C"], ["A", "B", "C", "BAD", "D"]]
+        # Once per consumer group: A, B and C in both, BAD and D in the second only.
+        assert calls == Counter(
+            {str(events[name].id): 2 for name in "ABC"} | {str(events[name].id): 1 for name in ("BAD", "D")}
+        )
+        assert await effects(db) == 8
+        assert await inbox_rows(db) == 8
+        assert bad_failures["BAD"] == 2
         assert await stream_messages(nats_url, "DEADLETTER") == []
     await publisher.close()
 

@@ -29,7 +29,7 @@ from common.events.envelope import EventEnvelope, new_event
 from common.events.tables import inbox_event
 from common.testing.apps import wait_for
 from common.testing.databases import Databases
-from settlement.events import ENROLLMENT_DURABLE
+from settlement.events import ENROLLMENT_DURABLE, on_enrollment_event, on_enrollment_events
 from settlement.models import CoverageProjection, FamilyBinding, InsuredPerson, Journal, JournalLeg
 from settlement.service.projection import (
     PersonNotProjected,
@@ -292,6 +292,87 @@ async def warm_pool(app: FastAPI, connections: int) -> None:
 
 
 @pytest.mark.postgres_only
+def _mixed_batch() -> list[EventEnvelope]:
+    """A consumer's fetched batch: runs of registrations, coverages and contributions (with a person registered
+    twice, a coverage's older state after its newer one and two of equal time, a contribution twice, zero
+    account parts), a death and a family in between."""
+    clock = FrozenClock(at_shanghai(2026, 3, 1, 9))
+
+    def event(kind: str, data: Any, *, minutes: int) -> EventEnvelope:
+        return new_event(
+            type=kind,
+            source="enrollment",
+            subject="x",
+            data=data.model_dump(mode="json"),
+            clock=FrozenClock(clock.now() + timedelta(minutes=minutes)),
+        )
+
+    return [
+        event(Subject.PERSON_REGISTERED, registered(HOLDER), minutes=0),
+        event(Subject.PERSON_REGISTERED, registered(RELATIVE), minutes=0),
+        event(Subject.PERSON_REGISTERED, registered(HOLDER, admdvs="420102"), minutes=1),
+        event(Subject.COVERAGE_CHANGED, employee_coverage(HOLDER, status="suspended"), minutes=5),
+        event(Subject.COVERAGE_CHANGED, employee_coverage(HOLDER), minutes=2),  # older: stays out
+        event(Subject.COVERAGE_CHANGED, employee_coverage(RELATIVE, coverage_id=8), minutes=3),
+        event(
+            Subject.COVERAGE_CHANGED,
+            employee_coverage(RELATIVE, coverage_id=8, psn_type="retired"),
+            minutes=3,
+        ),
+        event(Subject.CONTRIBUTION_PAID, contribution(11), minutes=4),
+        event(Subject.CONTRIBUTION_PAID, contribution(12, psn_no=RELATIVE, acct_amount="0.00"), minutes=4),
+        event(Subject.CONTRIBUTION_PAID, contribution(11), minutes=4),  # the same contribution again
+        event(Subject.CONTRIBUTION_PAID, contribution(13, period="2026-03"), minutes=4),
+        event(
+            Subject.PERSON_DECEASED, PersonDeceased(psn_no=RELATIVE, death_date=date(2026, 3, 1)), minutes=6
+        ),
+        event(Subject.FAMILY_BOUND, FamilyBound(holder_psn_no=HOLDER, member_psn_nos=[RELATIVE]), minutes=7),
+        event(Subject.PERSON_REGISTERED, registered(OTHER_HOLDER), minutes=8),
+        event(Subject.CONTRIBUTION_PAID, contribution(14, psn_no=OTHER_HOLDER), minutes=8),
+    ]
+
+
+async def _projection_state(app: FastAPI) -> dict[str, Any]:
+    return {
+        "persons": {p: await person(app, p) for p in (HOLDER, RELATIVE, OTHER_HOLDER)},
+        "coverages": {c: await coverage_row(app, c) for c in (7, 8)},
+        "balances": {p: await balance(app, p) for p in (HOLDER, RELATIVE, OTHER_HOLDER)},
+        "journals": sorted(await journals(app)),
+        "families": await families(app),
+    }
+
+
+async def test_a_batch_applied_set_based_ends_as_its_events_applied_one_by_one(app: FastAPI) -> None:
+    events = _mixed_batch()
+    clock = app.state.clock
+    async with app.state.db.transaction() as session:
+        await on_enrollment_events(session, events, clock=clock)
+    batched = await _projection_state(app)
+
+    # The same events one by one, in a clean projection.
+    async with app.state.db.transaction() as session:
+        for table in (JournalLeg, Journal, FamilyBinding, CoverageProjection, InsuredPerson):
+            await session.execute(sa.delete(table))
+        await session.execute(sa.text("DELETE FROM personal_account"))
+    for event in events:
+        async with app.state.db.transaction() as session:
+            await on_enrollment_event(session, event, clock=clock)
+    assert await _projection_state(app) == batched
+
+    assert batched["persons"][HOLDER] == ("1", date(1990, 3, 7), "420102", None)
+    assert batched["persons"][RELATIVE] == ("1", date(1990, 3, 7), "420100", date(2026, 3, 1))
+    assert batched["coverages"][7]["status"] == "suspended"
+    assert batched["coverages"][8]["psn_type"] == "retired"
+    assert batched["balances"] == {HOLDER: 40000, RELATIVE: 0, OTHER_HOLDER: 20000}
+    assert [ref for _, ref, _, _ in batched["journals"]] == [
+        "contribution:11",
+        "contribution:12",
+        "contribution:13",
+        "contribution:14",
+    ]
+    assert batched["families"] == {RELATIVE: HOLDER}
+
+
 async def test_copies_of_one_contribution_applied_at_once_credit_the_account_once(
     app: FastAPI, databases: Databases
 ) -> None:

@@ -11,7 +11,9 @@ only grow (each event lists the whole family); a registration upserts and never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from common.clock import business_date
 from common.events.enrollment import (
@@ -49,26 +51,29 @@ async def apply_coverage_changed(
     *, uow: SettlementUnitOfWork, data: CoverageChanged, event_time: datetime, now: datetime
 ) -> None:
     """Store the coverage as the event describes it, unless a newer event is already reflected."""
-    await uow.projection.upsert_coverage(
-        data.coverage_id,
-        {
-            "psn_no": data.psn_no,
-            "insutype": data.insutype,
-            "attached_insutypes": list(data.attached_insutypes),
-            "status": data.status,
-            "begndate": data.begndate,
-            "enddate": data.enddate,
-            "psn_type": data.psn_type,
-            "assistance": data.assistance,
-            "benefit_start_date": data.benefit_start_date,
-            "incentive_raise_fen": yuan_to_fen(data.incentive_raise),
-            "suspensions": [
-                [s.from_date.isoformat(), s.to_date.isoformat() if s.to_date else None]
-                for s in data.suspensions
-            ],
-            "source_time": event_time,
-        },
-    )
+    state = coverage_state(data, event_time)
+    await uow.projection.upsert_coverage(state.pop("coverage_id"), state)
+
+
+def coverage_state(data: CoverageChanged, event_time: datetime) -> dict[str, Any]:
+    """The projection row of a coverage as the event describes it."""
+    return {
+        "coverage_id": data.coverage_id,
+        "psn_no": data.psn_no,
+        "insutype": data.insutype,
+        "attached_insutypes": list(data.attached_insutypes),
+        "status": data.status,
+        "begndate": data.begndate,
+        "enddate": data.enddate,
+        "psn_type": data.psn_type,
+        "assistance": data.assistance,
+        "benefit_start_date": data.benefit_start_date,
+        "incentive_raise_fen": yuan_to_fen(data.incentive_raise),
+        "suspensions": [
+            [s.from_date.isoformat(), s.to_date.isoformat() if s.to_date else None] for s in data.suspensions
+        ],
+        "source_time": event_time,
+    }
 
 
 async def apply_person_deceased(
@@ -108,6 +113,67 @@ async def apply_contribution_paid(
         now=now,
     )
     return True
+
+
+# --- runs of one kind of event, set-based: the same effect as applying each in turn ---------------------
+
+
+async def apply_persons_registered(
+    *, uow: SettlementUnitOfWork, registrations: Sequence[PersonRegistered], now: datetime
+) -> None:
+    """`apply_person_registered` of each in turn: a person registered twice keeps the last registration."""
+    last = {data.psn_no: data for data in registrations}
+    await uow.projection.upsert_persons(
+        [
+            {"psn_no": data.psn_no, "gend": data.gend, "brdy": data.brdy, "admdvs": data.admdvs}
+            for _, data in sorted(last.items())
+        ],
+        now=now,
+    )
+
+
+async def apply_coverages_changed(
+    *, uow: SettlementUnitOfWork, changes: Sequence[tuple[CoverageChanged, datetime]]
+) -> None:
+    """`apply_coverage_changed` of each in turn: of a coverage's events the newest stays (of two equally new,
+    the later applied), as one after the other would leave it."""
+    newest: dict[int, dict[str, Any]] = {}
+    for data, event_time in changes:
+        kept = newest.get(data.coverage_id)
+        if kept is None or kept["source_time"] <= event_time:
+            newest[data.coverage_id] = coverage_state(data, event_time)
+    await uow.projection.upsert_coverages([state for _, state in sorted(newest.items())])
+
+
+async def apply_contributions_paid(
+    *, uow: SettlementUnitOfWork, contributions: Sequence[ContributionPaid], now: datetime
+) -> int:
+    """`apply_contribution_paid` of each in turn: the accounts locked in psn_no order, each contribution
+    credited and journaled once (a second copy, in the batch or before it, changes nothing). Returns how many
+    were applied; a contribution outside the contract raises ContractBreach before anything is written."""
+    amounts = []
+    for data in contributions:
+        amount_fen, acct_fen = yuan_to_fen(data.amount), yuan_to_fen(data.acct_amount)
+        if not 0 <= acct_fen <= amount_fen:
+            raise ContractBreach(f"contribution {data.contribution_id}: account part outside 0..amount")
+        amounts.append((amount_fen, acct_fen))
+    await uow.projection.lock_accounts([data.psn_no for data in contributions], now=now)
+    refs = [f"contribution:{data.contribution_id}" for data in contributions]
+    seen = await uow.projection.journals_posted(CONTRIBUTION_JOURNAL, refs)
+    credits: dict[str, int] = {}
+    journals = []
+    for data, ref, (amount_fen, acct_fen) in zip(contributions, refs, amounts, strict=True):
+        if ref in seen:
+            continue
+        seen.add(ref)
+        credits[data.psn_no] = credits.get(data.psn_no, 0) + acct_fen
+        legs = contribution_legs(
+            psn_no=data.psn_no, insutype=data.insutype, amount_fen=amount_fen, acct_amount_fen=acct_fen
+        )
+        journals.append((ref, business_date(data.paid_at), legs))
+    await uow.projection.credit_accounts(credits, now=now)
+    await uow.projection.post_journals(CONTRIBUTION_JOURNAL, journals, now=now)
+    return len(journals)
 
 
 async def apply_family_bound(
