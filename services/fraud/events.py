@@ -68,8 +68,9 @@ async def on_settlement_event(
     now = clock.now()
     if event.type == Subject.SETTLED:
         data = SettlementSettled.model_validate(event.data)
-        if await projection.apply_settled(uow=uow, data=data):
-            await findings.after_settled(uow=uow, data=data, clock=clock, book=book)
+        projected = await projection.apply_settled(uow=uow, data=data)
+        if projected is not None:
+            await findings.after_settled(uow=uow, data=data, clock=clock, book=book, projected=projected)
     elif event.type == Subject.REVERSED:
         reversed_ = SettlementReversed.model_validate(event.data)
         if await projection.apply_reversed(uow=uow, data=reversed_):

@@ -10,22 +10,43 @@ import sqlalchemy as sa
 from common.db import table_of
 from common.repository import Page, RepositoryBase
 from fraud.models import Finding
-from fraud.repository import insert_into
+from fraud.repository import PerDialect, bound_values
 
 _FINDINGS = table_of(Finding)
+FINDING_COLUMNS = (
+    "rule_id",
+    "rule_version",
+    "family",
+    "category",
+    "severity",
+    "finding_key",
+    "status",
+    "setl_id",
+    "psn_no",
+    "fixmedins_code",
+    "message",
+    "feedetl_sn",
+    "vola_fen",
+    "fund_pay_fen",
+    "raised_at",
+)
+_INSERT_FINDING = PerDialect(
+    lambda insert: (
+        insert(_FINDINGS)
+        .values(bound_values(_FINDINGS, FINDING_COLUMNS))
+        .on_conflict_do_nothing(index_elements=[_FINDINGS.c.rule_id, _FINDINGS.c.finding_key])
+        .returning(_FINDINGS.c.finding_id)
+    )
+)
 
 
 class FindingRepository(RepositoryBase[Finding]):
     model = Finding
 
     async def insert_new(self, values: dict[str, Any]) -> int | None:
-        """The new finding's id; None when the rule already holds a finding under this key."""
-        finding_id = await self.session.scalar(
-            insert_into(self.session, _FINDINGS)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[_FINDINGS.c.rule_id, _FINDINGS.c.finding_key])
-            .returning(_FINDINGS.c.finding_id)
-        )
+        """The new finding's id (`values` of FINDING_COLUMNS); None when the rule already holds a finding under
+        this key."""
+        finding_id = await self.session.scalar(_INSERT_FINDING.of(self.session), values)
         return None if finding_id is None else int(finding_id)
 
     async def open_of_settlement(self, setl_id: str, *, status: str) -> Sequence[Finding]:

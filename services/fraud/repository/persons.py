@@ -14,6 +14,12 @@ from fraud.repository import insert_into
 
 _PERSONS = table_of(PersonFact)
 _DEATH = sa.select(_PERSONS.c.death_date).where(_PERSONS.c.psn_no == sa.bindparam("psn_no"))
+_GENDER_AND_BIRTH = sa.select(_PERSONS.c.gend, _PERSONS.c.brdy).where(
+    _PERSONS.c.psn_no == sa.bindparam("psn_no")
+)
+_FACTS = sa.select(_PERSONS.c.gend, _PERSONS.c.brdy, _PERSONS.c.death_date).where(
+    _PERSONS.c.psn_no == sa.bindparam("psn_no")
+)
 
 
 class PersonFactRepository(RepositoryBase[PersonFact]):
@@ -31,11 +37,11 @@ class PersonFactRepository(RepositoryBase[PersonFact]):
 
     async def gender_and_birth(self, psn_no: str) -> Any:
         """(gend, brdy) of a person, or None if fraud never heard of them."""
-        return (
-            await self.session.execute(
-                sa.select(_PERSONS.c.gend, _PERSONS.c.brdy).where(_PERSONS.c.psn_no == psn_no)
-            )
-        ).first()
+        return (await self.session.execute(_GENDER_AND_BIRTH, {"psn_no": psn_no})).first()
+
+    async def facts(self, psn_no: str) -> Any:
+        """(gend, brdy, death_date) of a person, or None if fraud never heard of them."""
+        return (await self.session.execute(_FACTS, {"psn_no": psn_no})).first()
 
     async def death_date(self, psn_no: str) -> date | None:
         death: date | None = await self.session.scalar(_DEATH, {"psn_no": psn_no})

@@ -12,11 +12,34 @@ from common.db import table_of
 from common.repository import RepositoryBase
 from fraud.domain.facts import SALE
 from fraud.models import CatalogLimit, SaleLine, ScanCount, SettlementScan, TraceCodeUse
-from fraud.repository import insert_into
+from fraud.repository import PerDialect, bound_values, insert_into
 
 _SALES, _SCANS, _COUNTS = table_of(SaleLine), table_of(SettlementScan), table_of(ScanCount)
 _CODES, _LIMITS = table_of(TraceCodeUse), table_of(CatalogLimit)
 _CHUNK = 500
+
+# Built once with bound parameters (the settle path's consumer runs them per settlement).
+_REQUIRING = sa.select(_LIMITS.c.med_list_codg).where(
+    _LIMITS.c.med_list_codg.in_(sa.bindparam("items", expanding=True)), _LIMITS.c.trac_codg_required.is_(True)
+)
+_INSERT_SCAN = sa.insert(_SCANS)
+
+
+def _count_upsert(insert: Any) -> Any:
+    statement = insert(_COUNTS).values(
+        bound_values(_COUNTS, ("fixmedins_code", "month", "lines_needing", "lines_scanned", "updated_at"))
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_COUNTS.c.fixmedins_code, _COUNTS.c.month],
+        set_={
+            "lines_needing": _COUNTS.c.lines_needing + statement.excluded.lines_needing,
+            "lines_scanned": _COUNTS.c.lines_scanned + statement.excluded.lines_scanned,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+_COUNT = PerDialect(_count_upsert)
 
 
 class TraceCodeRepository(RepositoryBase[SaleLine]):
@@ -26,12 +49,7 @@ class TraceCodeRepository(RepositoryBase[SaleLine]):
         """Which of these catalogue items need a traceability code on their lines."""
         if not items:
             return set()
-        rows = await self.session.scalars(
-            sa.select(_LIMITS.c.med_list_codg).where(
-                _LIMITS.c.med_list_codg.in_(list(items)), _LIMITS.c.trac_codg_required.is_(True)
-            )
-        )
-        return set(rows)
+        return set(await self.session.scalars(_REQUIRING, {"items": list(items)}))
 
     # --- sales ---------------------------------------------------------------------------------------------
 
@@ -72,7 +90,7 @@ class TraceCodeRepository(RepositoryBase[SaleLine]):
     # --- the scan rate -------------------------------------------------------------------------------------
 
     async def keep_settlement_scan(self, values: dict[str, Any]) -> None:
-        await self.session.execute(sa.insert(_SCANS).values(**values))
+        await self.session.execute(_INSERT_SCAN, values)
 
     async def pop_settlement_scan(self, setl_id: str) -> Any:
         """What a settlement added to the scan rate (fixmedins_code, month, needing, scanned), taken away."""
@@ -91,22 +109,15 @@ class TraceCodeRepository(RepositoryBase[SaleLine]):
         self, fixmedins_code: str, month: str, *, needing: int, scanned: int, now: datetime
     ) -> None:
         """Add to (or, negative, take from) an institution's month of lines needing a code and scanned."""
-        statement = insert_into(self.session, _COUNTS).values(
-            fixmedins_code=fixmedins_code,
-            month=month,
-            lines_needing=needing,
-            lines_scanned=scanned,
-            updated_at=now,
-        )
         await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[_COUNTS.c.fixmedins_code, _COUNTS.c.month],
-                set_={
-                    "lines_needing": _COUNTS.c.lines_needing + statement.excluded.lines_needing,
-                    "lines_scanned": _COUNTS.c.lines_scanned + statement.excluded.lines_scanned,
-                    "updated_at": statement.excluded.updated_at,
-                },
-            )
+            _COUNT.of(self.session),
+            {
+                "fixmedins_code": fixmedins_code,
+                "month": month,
+                "lines_needing": needing,
+                "lines_scanned": scanned,
+                "updated_at": now,
+            },
         )
 
     async def counts_of_month(self, month: str, *, fixmedins_code: str | None) -> Sequence[Any]:

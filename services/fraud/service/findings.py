@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
 
@@ -18,9 +19,18 @@ from fraud.domain.facts import Claim
 from fraud.domain.families import ASSISTANCE
 from fraud.models import Finding
 from fraud.schemas.findings import ConfirmIn, DismissIn
-from fraud.service.history import claim_from_record, claim_from_settled, load_history
+from fraud.service.history import (
+    NO_PERSON,
+    PersonFacts,
+    claim_from_record,
+    claim_from_settled,
+    load_history,
+)
 from fraud.service.rules import ActiveRule, RuleBook, load_active_rules
 from fraud.uow import FraudUnitOfWork
+
+if TYPE_CHECKING:
+    from fraud.service.projection import Projected
 
 OPEN, CONFIRMED, DISMISSED = "open", "confirmed", "dismissed"
 SYSTEM = "fraud-service"
@@ -31,12 +41,18 @@ FINDINGS_RAISED = Counter("fraud_findings_raised_total", "Findings raised by pos
 
 
 async def run_post_rules(
-    *, uow: FraudUnitOfWork, claim: Claim, rules: Sequence[ActiveRule], clock: Clock
+    *,
+    uow: FraudUnitOfWork,
+    claim: Claim,
+    rules: Sequence[ActiveRule],
+    clock: Clock,
+    person: PersonFacts | None = None,
 ) -> list[int]:
-    """Run post rules over a settled claim and raise a finding per new hit; returns the new finding ids."""
+    """Run post rules over a settled claim and raise a finding per new hit; returns the new finding ids.
+    `person`: the person's facts when read already in this transaction."""
     if not rules:
         return []
-    history = await load_history(uow=uow, claim=claim, rules=rules)
+    history = await load_history(uow=uow, claim=claim, rules=rules, person=person)
     raised: list[int] = []
     for rule in rules:
         for hit in rule.family.check(claim, history, rule.params):
@@ -140,17 +156,29 @@ async def raise_finding(
 
 
 async def after_settled(
-    *, uow: FraudUnitOfWork, data: SettlementSettled, clock: Clock, book: RuleBook | None = None
+    *,
+    uow: FraudUnitOfWork,
+    data: SettlementSettled,
+    clock: Clock,
+    book: RuleBook | None = None,
+    projected: Projected | None = None,
 ) -> list[int]:
-    """Post rules on a settlement just projected (the rules from `book`'s cache when given)."""
+    """Post rules on a settlement just projected (the rules from `book`'s cache when given; `projected`: what
+    the projection worked out and read already)."""
     rules = await load_active_rules(uow=uow, scopes=("post",)) if book is None else await book.post_rules(uow)
     if not rules:
         return []
-    person = await uow.persons.gender_and_birth(data.psn_no)
+    person = projected.person if projected is not None else None
+    if person is None:
+        row = await uow.persons.facts(data.psn_no)
+        person = NO_PERSON if row is None else PersonFacts(row.gend, row.brdy, row.death_date)
     claim = claim_from_settled(
-        data, gend=person.gend if person else None, brdy=person.brdy if person else None
+        data,
+        gend=person.gend,
+        brdy=person.brdy,
+        lines=projected.lines if projected is not None else None,
     )
-    return await run_post_rules(uow=uow, claim=claim, rules=rules, clock=clock)
+    return await run_post_rules(uow=uow, claim=claim, rules=rules, clock=clock, person=person)
 
 
 async def after_death_recorded(*, uow: FraudUnitOfWork, psn_no: str, clock: Clock) -> list[int]:

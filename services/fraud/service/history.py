@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
@@ -57,15 +58,55 @@ def claim_from_review(claim: ReviewClaim) -> Claim:
     )
 
 
-def claim_from_settled(data: SettlementSettled, *, gend: str | None, brdy: date | None) -> Claim:
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What the projection knows of a person, read once (all None when fraud never heard of them)."""
+
+    gend: str | None
+    brdy: date | None
+    death_date: date | None
+
+
+NO_PERSON = PersonFacts(None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class SettledLines:
+    """A settlement's lines as projected, worked out once: each code with the serial of the line it is kept on
+    (a code twice in one settlement is one use, kept on its last line), and the lines in the event's order."""
+
+    codes: dict[str, str]
+    lines: tuple[Line, ...]
+
+
+def settled_lines(data: SettlementSettled) -> SettledLines:
+    codes = {code: line.feedetl_sn for line in data.feedetail for code in line.drug_trac_codg}
+    by_line: dict[str, list[str]] = {}
+    for code, sn in codes.items():
+        by_line.setdefault(sn, []).append(code)
+    return SettledLines(
+        codes,
+        tuple(
+            Line(
+                line.feedetl_sn,
+                line.med_list_codg,
+                Decimal(format(line.cnt, "f")),
+                yuan_to_fen(line.det_item_fee_sumamt),
+                business_date(line.fee_ocur_time),
+                tuple(sorted(by_line.get(line.feedetl_sn, ()))),
+            )
+            for line in data.feedetail
+        ),
+    )
+
+
+def claim_from_settled(
+    data: SettlementSettled, *, gend: str | None, brdy: date | None, lines: SettledLines | None = None
+) -> Claim:
     """A settlement just projected, as the rules see it: what claim_from_record would read back of it
     (lines by serial, a code used twice in the settlement kept on its last line, as the projection keeps it),
-    without reading it back."""
-    codes: dict[str, list[str]] = {}
-    for code, sn in {
-        code: line.feedetl_sn for line in data.feedetail for code in line.drug_trac_codg
-    }.items():
-        codes.setdefault(sn, []).append(code)
+    without reading it back. `lines`: settled_lines(data), when worked out already."""
+    projected = settled_lines(data) if lines is None else lines
     return Claim(
         setl_id=data.setl_id,
         psn_no=data.psn_no,
@@ -82,17 +123,7 @@ def claim_from_settled(data: SettlementSettled, *, gend: str | None, brdy: date 
         gend=gend,
         brdy=brdy,
         assistance=data.assistance,
-        lines=tuple(
-            Line(
-                line.feedetl_sn,
-                line.med_list_codg,
-                Decimal(format(line.cnt, "f")),
-                yuan_to_fen(line.det_item_fee_sumamt),
-                business_date(line.fee_ocur_time),
-                tuple(sorted(codes.get(line.feedetl_sn, ()))),
-            )
-            for line in sorted(data.feedetail, key=lambda line: line.feedetl_sn)
-        ),
+        lines=tuple(sorted(projected.lines, key=lambda line: line.feedetl_sn)),
     )
 
 
@@ -132,8 +163,10 @@ async def load_history(
     claim: Claim,
     rules: Sequence[ActiveRule],
     settled_before: datetime | None = None,
+    person: PersonFacts | None = None,
 ) -> History:
-    """The projection around `claim` for the given rules (never the claim itself); `settled_before`: backtests."""
+    """The projection around `claim` for the given rules (never the claim itself); `settled_before`: backtests;
+    `person`: the person's facts when read already in this transaction."""
     needs = frozenset().union(*(rule.family.needs for rule in rules)) if rules else frozenset()
     claims: tuple[PastClaim, ...] = ()
     lines: tuple[PastLine, ...] = ()
@@ -191,7 +224,7 @@ async def load_history(
         )
         peers = Peers(count, total)
     if "death" in needs:
-        death = await uow.persons.death_date(claim.psn_no)
+        death = person.death_date if person is not None else await uow.persons.death_date(claim.psn_no)
     return History(
         claims=claims, lines=lines, used_trace_codes=used, catalog=catalog, peers=peers, death_date=death
     )

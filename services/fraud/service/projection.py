@@ -6,6 +6,7 @@ projected, a reversal already marked, a death already known change nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -17,56 +18,78 @@ from fraud.domain.facts import dise_category
 from fraud.models import PersonFact
 from fraud.repository.claims import SETTLEMENT_USE
 from fraud.service import tracecodes
+from fraud.service.history import PersonFacts, SettledLines, settled_lines
+from fraud.service.tracecodes import month_of
 from fraud.uow import FraudUnitOfWork
 
 
-async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> bool:
-    """Project a settlement with its lines and traceability codes; False if it was already there."""
-    inserted = await uow.claims.insert_new(
-        {
-            "setl_id": data.setl_id,
-            "psn_no": data.psn_no,
-            "mdtrt_id": data.mdtrt_id,
-            "medins_setl_id": data.medins_setl_id,
-            "fixmedins_code": data.fixmedins_code,
-            "hosp_lv": data.hosp_lv,
-            "insutype": data.insutype,
-            "med_type": data.med_type,
-            "dise_codg": data.dise_codg,
-            "dise_category": dise_category(data.dise_codg),
-            "begin_date": business_date(data.begntime),
-            "end_date": business_date(data.endtime) if data.endtime else None,
-            "setl_date": data.business_date,
-            "setl_time": data.setl_time,
-            "medfee_fen": yuan_to_fen(data.medfee_sumamt),
-            "fund_pay_fen": yuan_to_fen(data.fund_pay_sumamt),
-            "psn_part_fen": yuan_to_fen(data.psn_part_amt),
-            "reversed": False,
-            "reversed_at": None,
-            "assistance": data.assistance,
-        }
-    )
-    if not inserted:
-        return False
+@dataclass(frozen=True, slots=True)
+class Projected:
+    """A settlement projected just now: its lines as worked out, and the person's facts when the projection
+    read them already (PostgreSQL, in the same statement)."""
+
+    lines: SettledLines
+    person: PersonFacts | None
+
+
+async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> Projected | None:
+    """Project a settlement with its lines and traceability codes; None if it was already there."""
+    projected = settled_lines(data)
+    values = {
+        "setl_id": data.setl_id,
+        "psn_no": data.psn_no,
+        "mdtrt_id": data.mdtrt_id,
+        "medins_setl_id": data.medins_setl_id,
+        "fixmedins_code": data.fixmedins_code,
+        "hosp_lv": data.hosp_lv,
+        "insutype": data.insutype,
+        "med_type": data.med_type,
+        "dise_codg": data.dise_codg,
+        "dise_category": dise_category(data.dise_codg),
+        "begin_date": business_date(data.begntime),
+        "end_date": business_date(data.endtime) if data.endtime else None,
+        "setl_date": data.business_date,
+        "setl_time": data.setl_time,
+        "medfee_fen": yuan_to_fen(data.medfee_sumamt),
+        "fund_pay_fen": yuan_to_fen(data.fund_pay_sumamt),
+        "psn_part_fen": yuan_to_fen(data.psn_part_amt),
+        "reversed": False,
+        "reversed_at": None,
+        "assistance": data.assistance,
+    }
     lines = [
-        {
-            "setl_id": data.setl_id,
-            "feedetl_sn": line.feedetl_sn,
-            "psn_no": data.psn_no,
-            "med_list_codg": line.med_list_codg,
-            "cnt": format(line.cnt, "f"),
-            "amount_fen": yuan_to_fen(line.det_item_fee_sumamt),
-            "fee_date": business_date(line.fee_ocur_time),
-            "reversed": False,
-        }
-        for line in data.feedetail
+        (line.feedetl_sn, line.med_list_codg, format(line.cnt, "f"), line.amount_fen, line.fee_date, scanned)
+        for line, scanned in zip(
+            projected.lines, (bool(line.drug_trac_codg) for line in data.feedetail), strict=True
+        )
     ]
+    if uow.claims.combines_projection:
+        # One round trip: the claim, its lines, codes and scan rate, and the person's facts (see there).
+        row = await uow.claims.project(
+            values, lines=lines, codes=list(projected.codes.items()), month=month_of(data.setl_time)
+        )
+        if not row.inserted:
+            return None
+        return Projected(projected, PersonFacts(row.gend, row.brdy, row.death_date))
+    if not await uow.claims.insert_new(values):
+        return None
     if lines:
-        await uow.claims.add_lines(lines)
-    codes = {
-        code: line.feedetl_sn for line in data.feedetail for code in line.drug_trac_codg
-    }  # a code twice in one settlement is one use (the review flagged it)
-    if codes:
+        await uow.claims.add_lines(
+            [
+                {
+                    "setl_id": data.setl_id,
+                    "feedetl_sn": sn,
+                    "psn_no": data.psn_no,
+                    "med_list_codg": item,
+                    "cnt": cnt,
+                    "amount_fen": amount_fen,
+                    "fee_date": fee_date,
+                    "reversed": False,
+                }
+                for sn, item, cnt, amount_fen, fee_date, _ in lines
+            ]
+        )
+    if projected.codes:
         await uow.claims.add_trace_codes(
             [
                 {
@@ -78,11 +101,11 @@ async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> boo
                     "used_at": data.setl_time,
                     "reversed": False,
                 }
-                for code, sn in codes.items()
+                for code, sn in projected.codes.items()
             ]
         )
     await tracecodes.count_settled(uow=uow, data=data)
-    return True
+    return Projected(projected, None)
 
 
 class SettlementNotYetProjected(Exception):

@@ -8,12 +8,12 @@ sold in the future), or a fresh sale to record. A fresh sale gets its light agai
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from json.encoder import encode_basestring_ascii as _json_string
 
 from pricing.domain.light import Thresholds, Verdict, light_of
 from pricing.domain.money import price_to_micro
@@ -35,17 +35,29 @@ class SaleLine:
 
     def fingerprint(self) -> str:
         """What a retry must repeat exactly: the same sale_id with anything else different is a conflict."""
-        canonical = json.dumps(
-            [
-                self.med_list_codg,
-                price_to_micro(self.price),
-                format(self.cnt.normalize(), "f"),
-                self.sel_time.astimezone(UTC).isoformat(),
-                list(self.drug_trac_codg),
-            ],
-            separators=(",", ":"),
+        return fingerprint_of(
+            self.med_list_codg,
+            price_to_micro(self.price),
+            format(self.cnt.normalize(), "f"),
+            self.sel_time.astimezone(UTC).isoformat(),
+            self.drug_trac_codg,
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def fingerprint_of(
+    med_list_codg: str, price_micro: int, cnt_text: str, utc_time: str, drug_trac_codg: Sequence[str]
+) -> str:
+    """SHA-256 of the canonical JSON `[med_list_codg, price_micro, cnt, sel_time in UTC, [trace codes]]`.
+
+    The very text `json.dumps([...], separators=(",", ":"))` writes (each string by the same ASCII escaper
+    json uses), assembled without walking a list through the encoder: stored fingerprints stay valid.
+    """
+    codes = ",".join([_json_string(code) for code in drug_trac_codg])
+    canonical = (
+        f"[{_json_string(med_list_codg)},{price_micro},{_json_string(cnt_text)},"
+        f"{_json_string(utc_time)},[{codes}]]"
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Kind(StrEnum):

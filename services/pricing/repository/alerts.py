@@ -38,7 +38,7 @@ class AlertRepository(RepositoryBase[PriceAlert]):
                     among(self.session, table.c.open_key, keys[start : start + _CHUNK])
                 )
             )
-            found.update({key: (alert_id, occurrences) for key, alert_id, occurrences in rows})
+            found.update({key: (alert_id, occurrences) for key, alert_id, occurrences in rows.all()})
         return found
 
     async def insert_open(self, rows: Sequence[dict[str, Any]]) -> dict[str, int]:

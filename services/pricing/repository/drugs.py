@@ -52,7 +52,7 @@ class DrugRepository(RepositoryBase[Drug]):
                     among(self.session, table.c.med_list_codg, codes[start : start + _CHUNK])
                 )
             )
-            found.update({code: price for code, price in rows})
+            found.update({code: price for code, price in rows.all()})
         return found
 
     async def search(self, *, q: str | None, limit: int, cursor: str | None) -> Page[Drug]:

@@ -151,19 +151,19 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                     among(self.session, lp.c.med_list_codg, chunk),
                 )
             )
-            mine.update({drug: (price, observed_at) for drug, price, observed_at in rows})
+            mine.update({drug: (price, observed_at) for drug, price, observed_at in rows.all()})
             found = await self.session.execute(
                 sa.select(pw.c.med_list_codg, pw.c.counted_from).where(
                     pw.c.admdvs == admdvs, among(self.session, pw.c.med_list_codg, chunk)
                 )
             )
-            windows.update({drug: counted_from for drug, counted_from in found})
+            windows.update({drug: counted_from for drug, counted_from in found.all()})
             tables = await self.session.execute(
                 sa.select(pc.c.med_list_codg, pc.c.price_micro, pc.c.pharmacies).where(
                     pc.c.admdvs == admdvs, among(self.session, pc.c.med_list_codg, chunk)
                 )
             )
-            for drug, price, pharmacies in tables:
+            for drug, price, pharmacies in tables.all():
                 counts[drug][price] = pharmacies
         before = {drug: dict(table) for drug, table in counts.items()}
         moving = sorted(drug for drug, counted_from in windows.items() if counted_from != cutoff)
@@ -276,7 +276,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                     among(self.session, rp.c.med_list_codg, drugs[start : start + _CHUNK]),
                 )
             )
-            existing.update({drug: (price, basis, n) for drug, price, basis, n in rows})
+            existing.update({drug: (price, basis, n) for drug, price, basis, n in rows.all()})
         inserts, updates, deletes = [], [], []
         for drug in drugs:
             reference = references[drug]
@@ -393,7 +393,7 @@ class ReferenceRepository(RepositoryBase[ReferencePrice]):
                         among(self.session, pc.c.med_list_codg, drugs[start : start + _CHUNK]),
                     )
                 )
-                for drug, price, pharmacies in tables:
+                for drug, price, pharmacies in tables.all():
                     counts[drug][price] = pharmacies
             before = {drug: dict(table) for drug, table in counts.items()}
             for drug, changes in by_drug.items():

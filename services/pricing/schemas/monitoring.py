@@ -5,9 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from common.money import Price, Quantity, Yuan
 from pricing.schemas.drugs import FixmedinsCode, MedListCodg, PositivePrice, Strict
@@ -21,6 +30,26 @@ def _positive(value: Decimal) -> Decimal:
     if value <= 0:
         raise ValueError("must be greater than 0")
     return value
+
+
+def _remembered(limit: int = 4096) -> WrapValidator:
+    """Validate each distinct wire text once: an upload of 500 lines repeats its prices and quantities, and
+    the same text always parses to the same (immutable) Decimal. Only texts that passed every validator are
+    kept (a bad one is refused by the same validators every time); the memory is bounded."""
+    known: dict[str, Decimal] = {}
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Decimal:
+        if type(value) is not str:
+            return handler(value)  # type: ignore[no-any-return]
+        parsed = known.get(value)
+        if parsed is None:
+            parsed = handler(value)
+            if len(known) >= limit:
+                known.clear()
+            known[value] = parsed
+        return parsed
+
+    return WrapValidator(validate)
 
 
 class Light(StrEnum):
@@ -44,8 +73,12 @@ class SaleLineIn(Strict):
 
     sale_id: SaleId = Field(description="销售流水号 the POS's unique id of the line: a retry sends the same")
     med_list_codg: MedListCodg = Field(description="医保目录编码 drug code")
-    finl_trns_pric: PositivePrice = Field(description="最终成交单价 final unit price (yuan, ≤ 6 places)")
-    cnt: Annotated[Quantity, AfterValidator(_positive)] = Field(description="数量 quantity (≤ 4 places)")
+    finl_trns_pric: Annotated[PositivePrice, _remembered()] = Field(
+        description="最终成交单价 final unit price (yuan, ≤ 6 places)"
+    )
+    cnt: Annotated[Quantity, AfterValidator(_positive), _remembered()] = Field(
+        description="数量 quantity (≤ 4 places)"
+    )
     sel_time: AwareDatetime = Field(description="销售时间 time of the sale (ISO 8601 with offset)")
     drug_trac_codg: list[TraceCode] = Field(
         default_factory=list, max_length=1000, description="药品追溯码 traceability codes, one per pack"

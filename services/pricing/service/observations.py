@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy.exc import IntegrityError
@@ -15,9 +15,10 @@ from common.events.contracts import Subject
 from common.events.envelope import EventEnvelope, new_event
 from common.events.settlement import SettlementReversed, SettlementSettled
 from common.national import PHARMACY
-from pricing.domain.money import line_amount_fen, micro_to_price
-from pricing.domain.observations import FreshLine, Kind, SaleLine, classify, newest_prices, observe
-from pricing.models import Observation
+from pricing.domain.light import Light, Verdict, light_of
+from pricing.domain.money import line_amount_fen, micro_to_price, price_to_micro
+from pricing.domain.observations import FreshLine, Kind, SaleLine, classify, fingerprint_of
+from pricing.repository.observations import StoredSale
 from pricing.service import settings as monitoring
 from pricing.service.alerts import SOURCE, Sighting, raise_alerts
 from pricing.uow import PricingUnitOfWork
@@ -49,7 +50,7 @@ class Recorded:
     reversed_before: bool = False
 
 
-def _outcome_of(row: Observation, *, replay: bool) -> LineOutcome:
+def _outcome_of(row: StoredSale, *, replay: bool) -> LineOutcome:
     return LineOutcome(
         sale_id=row.sale_id,
         accepted=True,
@@ -131,16 +132,22 @@ async def _record(
     source: str,
     clock: Clock,
 ) -> Recorded:
-    """Classify the lines (domain), move the references, write the fresh ones, raise their alerts."""
+    """Classify the lines (domain), move the references, write the fresh ones, raise their alerts.
+
+    Set-based from end to end: the drugs, the stored lines, the latest prices and the references of the
+    whole upload are each read in one query, and each table written in one statement. What a line is worth
+    is computed once per distinct value (an upload repeats its prices, quantities and sale times), never once
+    per use, and nothing per line goes through the ORM.
+    """
     now = clock.now()
     settings = await monitoring.current(uow=uow)
     # The catalogue facts of every drug of the upload, in one query.
     drugs = await uow.drugs.procurement_prices(sorted({line.med_list_codg for line in lines}))
     # What needs no lock is done before taking them: uploads sharing drugs of a region wait for each other.
-    fingerprints = [line.fingerprint() for line in lines]
+    prices, fingerprints = _priced(lines)
     # Before reading what is recorded: a retry racing its original waits for it, then finds it.
     await uow.references.lock_groups(admdvs, drugs)
-    stored = await uow.observations.of_sales(fixmedins_code, sorted({line.sale_id for line in lines}))
+    stored = await uow.observations.answers_of(fixmedins_code, sorted({line.sale_id for line in lines}))
     classified = classify(
         lines,
         stored={sale_id: row.fingerprint for sale_id, row in stored.items()},
@@ -148,10 +155,17 @@ async def _record(
         now=now,
         fingerprints=fingerprints,
     )
+    # Each drug's newest fresh sale (the last of equal times): what `newest_prices` gives, in one pass.
+    latest: dict[str, tuple[int, datetime]] = {}
+    for fresh in classified.fresh:
+        line = fresh.line
+        held = latest.get(line.med_list_codg)
+        if held is None or line.sel_time >= held[1]:
+            latest[line.med_list_codg] = (prices[fresh.position], line.sel_time)
     references = await uow.references.update_references(
         fixmedins_code=fixmedins_code,
         admdvs=admdvs,
-        latest=newest_prices(classified.fresh),
+        latest=latest,
         cutoff=now - timedelta(days=settings.window_days),
         now=now,
     )
@@ -166,54 +180,78 @@ async def _record(
             )
         else:
             outcomes.append(None)  # fresh, or a repeat answered like its first once that one is recorded
+    thresholds = settings.thresholds
+    verdicts: dict[tuple[int, int, int | None], tuple[Verdict, str]] = {}
+    amounts: dict[tuple[int, Decimal], int] = {}
+    months: dict[datetime, str] = {}
+    yuan: dict[int, Decimal] = {}
+    quantities: dict[Decimal, str] = {}
     rows: list[dict[str, object]] = []
     sightings: list[Sighting] = []
     for fresh in classified.fresh:
         line = fresh.line
-        reference = references.get(line.med_list_codg)
-        seen = observe(
-            line,
-            reference_micro=reference.price_micro if reference is not None else None,
-            procurement_micro=drugs[line.med_list_codg],
-            thresholds=settings.thresholds,
-        )
-        price, reference_micro, verdict = seen.price_micro, seen.reference_micro, seen.verdict
+        drug, cnt, sel_time = line.med_list_codg, line.cnt, line.sel_time
+        price = prices[fresh.position]
+        reference = references.get(drug)
+        # Only a sale older than the window finds no reference: it is measured against itself (`observe`).
+        reference_micro = reference.price_micro if reference is not None else price
+        procurement = drugs[drug]
+        judged = verdicts.get((price, reference_micro, procurement))
+        if judged is None:
+            verdict = light_of(price, reference_micro, procurement, thresholds)
+            judged = verdicts[(price, reference_micro, procurement)] = (
+                verdict,
+                format(verdict.diff_ratio, "f"),
+            )
+        verdict, diff_ratio = judged
+        light = verdict.light.value
+        amount = amounts.get((price, cnt))
+        if amount is None:
+            amount = amounts[(price, cnt)] = line_amount_fen(price, cnt)
+        reference_amount = amounts.get((reference_micro, cnt))
+        if reference_amount is None:
+            reference_amount = amounts[(reference_micro, cnt)] = line_amount_fen(reference_micro, cnt)
+        month = months.get(sel_time)
+        if month is None:
+            month = months[sel_time] = business_date(sel_time).strftime("%Y-%m")
+        quantity = quantities.get(cnt)
+        if quantity is None:
+            quantity = quantities[cnt] = format(cnt.normalize(), "f")
+        price_yuan = yuan.get(price)
+        if price_yuan is None:
+            price_yuan = yuan[price] = micro_to_price(price)
+        reference_yuan = yuan.get(reference_micro)
+        if reference_yuan is None:
+            reference_yuan = yuan[reference_micro] = micro_to_price(reference_micro)
         rows.append(
             {
                 "fixmedins_code": fixmedins_code,
                 "sale_id": line.sale_id,
                 "source": source,
                 "fingerprint": fresh.fingerprint,
-                "med_list_codg": line.med_list_codg,
+                "med_list_codg": drug,
                 "admdvs": admdvs,
                 "price_micro": price,
-                "cnt": format(line.cnt.normalize(), "f"),
-                "sel_time": line.sel_time,
-                "month": business_date(line.sel_time).strftime("%Y-%m"),
-                "amount_fen": line_amount_fen(price, line.cnt),
+                "cnt": quantity,
+                "sel_time": sel_time,
+                "month": month,
+                "amount_fen": amount,
                 "reference_micro": reference_micro,
-                "reference_amount_fen": line_amount_fen(reference_micro, line.cnt),
-                "diff_ratio": format(verdict.diff_ratio, "f"),
-                "light": verdict.light.value,
+                "reference_amount_fen": reference_amount,
+                "diff_ratio": diff_ratio,
+                "light": light,
                 "over_procurement": verdict.over_procurement,
                 "drug_trac_codg": list(line.drug_trac_codg),
                 "recorded_at": now,
             }
         )
         outcomes[fresh.position] = LineOutcome(
-            sale_id=line.sale_id,
-            accepted=True,
-            light=verdict.light.value,
-            price=micro_to_price(price),
-            reference=micro_to_price(reference_micro),
-            diff_ratio=format(verdict.diff_ratio, "f"),
-            over_procurement=verdict.over_procurement,
+            line.sale_id, True, light, price_yuan, reference_yuan, diff_ratio, verdict.over_procurement
         )
-        sightings.append(
-            Sighting(
-                fixmedins_code, line.med_list_codg, admdvs, line.sale_id, price, reference_micro, verdict
+        if verdict.light is not Light.GREEN:  # only yellow and red raise or count alerts
+            sightings.append(
+                Sighting(fixmedins_code, drug, admdvs, line.sale_id, price, reference_micro, verdict)
             )
-        )
     await uow.observations.insert_many(rows)
     if source == POS and classified.fresh:
         await uow.publish(_sale_recorded(fixmedins_code, classified.fresh, clock=clock))
@@ -227,6 +265,29 @@ async def _record(
     final = [outcome for outcome in outcomes if outcome is not None]
     assert len(final) == len(lines)
     return Recorded(final, raised)
+
+
+def _priced(lines: Sequence[SaleLine]) -> tuple[list[int], list[str]]:
+    """Each line's price in millionths and its fingerprint (`SaleLine.fingerprint`), each distinct price,
+    quantity and sale time converted once."""
+    micro: dict[Decimal, int] = {}
+    quantities: dict[Decimal, str] = {}
+    moments: dict[datetime, str] = {}
+    prices: list[int] = []
+    fingerprints: list[str] = []
+    for line in lines:
+        price = micro.get(line.price)
+        if price is None:
+            price = micro[line.price] = price_to_micro(line.price)
+        quantity = quantities.get(line.cnt)
+        if quantity is None:
+            quantity = quantities[line.cnt] = format(line.cnt.normalize(), "f")
+        moment = moments.get(line.sel_time)
+        if moment is None:
+            moment = moments[line.sel_time] = line.sel_time.astimezone(UTC).isoformat()
+        prices.append(price)
+        fingerprints.append(fingerprint_of(line.med_list_codg, price, quantity, moment, line.drug_trac_codg))
+    return prices, fingerprints
 
 
 def _sale_recorded(fixmedins_code: str, fresh: Sequence[FreshLine], *, clock: Clock) -> EventEnvelope:
