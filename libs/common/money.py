@@ -16,12 +16,28 @@ MAX_YUAN = Decimal("9999999999.99")
 _DECIMAL_TEXT = re.compile(r"^[+-]?\d{1,16}(\.\d{1,12})?$")
 
 
+# Wire texts parsed before, by (text, places, limit): a claim's prices, counts and amounts repeat across
+# claims, and a Decimal is immutable, so the same text gives the same value without the pattern and the
+# checks again. Only successes are kept (a refusal's message names the field); bounded, cleared when full.
+_PARSED: dict[tuple[str, int, Decimal], Decimal] = {}
+_PARSED_MAX = 16384
+
+
 class MoneyError(ValueError):
     """An amount that cannot be money: not a number, too many places, too large."""
 
 
 def parse_decimal(value: Any, *, places: int, what: str = "amount", limit: Decimal = MAX_YUAN) -> Decimal:
     """Parse a wire value (string, int or float from JSON) into a Decimal with at most `places` decimals."""
+    if type(value) is str:
+        known = _PARSED.get((value, places, limit))
+        if known is not None:
+            return known
+        number = _parse_text(value.strip(), places=places, what=what, limit=limit)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[(value, places, limit)] = number
+        return number
     if isinstance(value, bool) or value is None:
         raise MoneyError(f"{what} must be a decimal number")
     if type(value) is Decimal and value.is_finite():
@@ -41,6 +57,10 @@ def parse_decimal(value: Any, *, places: int, what: str = "amount", limit: Decim
         text = value.strip()
     else:
         raise MoneyError(f"{what} must be a decimal number")
+    return _parse_text(text, places=places, what=what, limit=limit)
+
+
+def _parse_text(text: str, *, places: int, what: str, limit: Decimal) -> Decimal:
     if not _DECIMAL_TEXT.match(text):
         raise MoneyError(f"{what} must be a plain decimal number such as 12.30, got {text[:40]!r}")
     try:

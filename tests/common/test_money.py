@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import BaseModel, ValidationError
 
+from common import money
 from common.money import (
     MoneyError,
     Price,
@@ -13,6 +14,7 @@ from common.money import (
     fen_half_up,
     fen_to_str,
     fen_to_yuan,
+    parse_decimal,
     round_half_up,
     yuan_half_up_to_fen,
     yuan_to_fen,
@@ -110,3 +112,25 @@ def test_pydantic_money_types_refuse_too_many_places_or_absurd_values(field: str
     body = {"amount": "1", "pric": "1", "cnt": "1", field: value}
     with pytest.raises(ValidationError):
         Line.model_validate(body)
+
+
+def test_a_text_parsed_before_gives_the_same_value_and_the_same_refusals() -> None:
+    money._PARSED.clear()
+    first = parse_decimal("12.345", places=6, what="price")
+    assert parse_decimal("12.345", places=6, what="price") is first  # the kept value
+    assert str(first) == "12.345"
+    # Kept per places and limit: the same text is still refused where it does not fit.
+    with pytest.raises(MoneyError, match="more than 2 decimal places"):
+        parse_decimal("12.345", places=2)
+    with pytest.raises(MoneyError, match="out of range"):
+        parse_decimal("12.345", places=6, limit=Decimal("10"))
+    # A refusal is not kept: asked again, it is refused again with its own field's name.
+    for _ in range(2):
+        with pytest.raises(MoneyError, match=r"^quantity must be a plain decimal"):
+            parse_decimal("1e3", places=4, what="quantity")
+    # Texts differing only by spaces or places are distinct keys with equal values.
+    assert parse_decimal(" 7.50 ", places=2) == parse_decimal("7.5", places=2) == Decimal("7.5")
+    # Bounded: past the limit the kept texts are dropped and parsing goes on.
+    for n in range(money._PARSED_MAX + 10):
+        assert parse_decimal(f"{n}.01", places=2) == Decimal(n) + Decimal("0.01")
+    assert len(money._PARSED) <= money._PARSED_MAX
