@@ -10,13 +10,19 @@ import sqlalchemy as sa
 from common.db import table_of
 from common.repository import RepositoryBase
 from fraud.models import PersonFact
-from fraud.repository import insert_into
+from fraud.repository import POSTGRESQL, dialect_of, insert_into
 
 _PERSONS = table_of(PersonFact)
 _DEATH = sa.select(_PERSONS.c.death_date).where(_PERSONS.c.psn_no == sa.bindparam("psn_no"))
 _GENDER_AND_BIRTH = sa.select(_PERSONS.c.gend, _PERSONS.c.brdy).where(
     _PERSONS.c.psn_no == sa.bindparam("psn_no")
 )
+# A person's claims and death meet under this lock (PostgreSQL; SQLite serialises every writer): a settlement
+# projected takes it shared, a death recorded exclusive, each in a statement before the ones that read the
+# other, so whichever commits second sees the first and after_death is raised either way.
+_KEY = sa.func.hashtextextended(sa.literal("fraud-person:") + sa.bindparam("psn_no", type_=sa.String()), 0)
+_LOCK_SHARED = sa.select(sa.func.pg_advisory_xact_lock_shared(_KEY))
+_LOCK_EXCLUSIVE = sa.select(sa.func.pg_advisory_xact_lock(_KEY))
 _FACTS = sa.select(_PERSONS.c.gend, _PERSONS.c.brdy, _PERSONS.c.death_date).where(
     _PERSONS.c.psn_no == sa.bindparam("psn_no")
 )
@@ -34,6 +40,12 @@ class PersonFactRepository(RepositoryBase[PersonFact]):
                 index_elements=[PersonFact.psn_no], set_={"gend": gend, "brdy": brdy, "updated_at": now}
             )
         )
+
+    async def lock(self, psn_no: str, *, shared: bool) -> None:
+        """The person's claims-and-death lock until the transaction ends (shared for a settlement projected,
+        exclusive for a death recorded); nothing on SQLite."""
+        if dialect_of(self.session) == POSTGRESQL:
+            await self.session.execute(_LOCK_SHARED if shared else _LOCK_EXCLUSIVE, {"psn_no": psn_no})
 
     async def gender_and_birth(self, psn_no: str) -> Any:
         """(gend, brdy) of a person, or None if fraud never heard of them."""

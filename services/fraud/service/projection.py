@@ -34,6 +34,7 @@ class Projected:
 
 async def apply_settled(*, uow: FraudUnitOfWork, data: SettlementSettled) -> Projected | None:
     """Project a settlement with its lines and traceability codes; None if it was already there."""
+    await uow.persons.lock(data.psn_no, shared=True)
     projected = settled_lines(data)
     values = {
         "setl_id": data.setl_id,
@@ -137,6 +138,7 @@ async def apply_person_registered(*, uow: FraudUnitOfWork, data: PersonRegistere
 
 async def apply_person_deceased(*, uow: FraudUnitOfWork, data: PersonDeceased, now: datetime) -> bool:
     """Record the date of death; False if it was already known with that date."""
+    await uow.persons.lock(data.psn_no, shared=False)
     row = await uow.persons.get(data.psn_no, for_update=True)
     if row is None:
         uow.persons.add(
