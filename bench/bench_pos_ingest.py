@@ -249,12 +249,11 @@ async def in_process(url: str, bodies: list[tuple[str, bytes]], *, warmup: int, 
     import pstats
 
     from common.clock import SystemClock
-    from pricing.api.sales import sales_answer, upload_sales
+
+    # The route's own steps (the route itself needs a request): its lines, the recording, its answer.
+    from pricing.api.sales import sale_lines, sales_answer
     from pricing.schemas.monitoring import SalesIn
     from pricing.service.observations import record_sales
-
-    del upload_sales  # the route itself needs a request; its steps are repeated here
-    from pricing.domain.observations import SaleLine
 
     db = Database.from_url(url)
     clock = SystemClock()
@@ -281,17 +280,7 @@ async def in_process(url: str, bodies: list[tuple[str, bytes]], *, warmup: int, 
                 profiler.enable()
             t0 = time.perf_counter()
             parsed = SalesIn.model_validate_json(body)
-            lines = [
-                SaleLine(
-                    sale_id=line.sale_id,
-                    med_list_codg=line.med_list_codg,
-                    price=line.finl_trns_pric,
-                    cnt=line.cnt,
-                    sel_time=line.sel_time,
-                    drug_trac_codg=tuple(line.drug_trac_codg),
-                )
-                for line in parsed.sales
-            ]
+            lines = sale_lines(parsed)
             t1 = time.perf_counter()
             async with PricingUnitOfWork(db) as uow:
                 recorded = await record_sales(

@@ -34,18 +34,9 @@ router = APIRouter()
 )
 async def upload_sales(body: SalesIn, uow: Uow, who: PharmacyPrincipal, clock: ClockDep) -> Response:
     ensure_scope(who, body.fixmedins_code)
-    lines = [
-        SaleLine(
-            sale_id=line.sale_id,
-            med_list_codg=line.med_list_codg,
-            price=line.finl_trns_pric,
-            cnt=line.cnt,
-            sel_time=line.sel_time,
-            drug_trac_codg=tuple(line.drug_trac_codg),
-        )
-        for line in body.sales
-    ]
-    recorded = await record_sales(uow=uow, fixmedins_code=body.fixmedins_code, lines=lines, clock=clock)
+    recorded = await record_sales(
+        uow=uow, fixmedins_code=body.fixmedins_code, lines=sale_lines(body), clock=clock
+    )
     return Response(
         content=sales_answer(body.fixmedins_code, recorded.outcomes), media_type="application/json"
     )
@@ -90,6 +81,21 @@ async def refund_sale_lines(body: RefundsIn, uow: Uow, who: PharmacyPrincipal, c
             for outcome in outcomes
         ],
     )
+
+
+def sale_lines(body: SalesIn) -> list[SaleLine]:
+    """The upload's lines as the service records them."""
+    return [
+        SaleLine(
+            sale_id=line.sale_id,
+            med_list_codg=line.med_list_codg,
+            price=line.finl_trns_pric,
+            cnt=line.cnt,
+            sel_time=line.sel_time,
+            drug_trac_codg=tuple(line.drug_trac_codg),
+        )
+        for line in body.sales
+    ]
 
 
 def sales_answer(fixmedins_code: str, outcomes: Sequence[LineOutcome]) -> bytes:
